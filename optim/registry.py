@@ -1,0 +1,66 @@
+"""Solvers and comparison suites by name, imported on first use.
+
+``METHODS`` maps a method name to ``"module:Class"`` and ``SUITES`` a suite name to
+``"module:function"`` (a function ``suite(quick: bool) -> Suite``). Nothing is imported until a
+name is used, so ``import optim`` never imports ``quantum`` or torch. Each family adds its lines
+under its own heading.
+"""
+from __future__ import annotations
+
+from problems.catalog import load_entry
+from problems.validation import suggest
+
+METHODS: dict[str, str] = {
+    # --- foundation: first-order baselines
+    "gd": "optim.first_order:GradientDescent",
+    "fista": "optim.first_order:FISTA",
+}
+
+SUITES: dict[str, str] = {
+    # --- foundation
+    "glm": "optim.suites:glm_suite",
+}
+
+
+def solver_class(method: str):
+    """The solver class registered as ``method`` (``ValueError`` with the closest name otherwise)."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}{suggest(method, METHODS)}; "
+                         f"known methods: {', '.join(sorted(METHODS))}")
+    return load_entry(METHODS[method])
+
+
+def make_solver(method: str, **options):
+    """Instantiate the solver ``method`` with ``options`` (unknown option names are named)."""
+    cls = solver_class(method)
+    known = cls.option_names()
+    for key in options:
+        if key not in known:
+            raise ValueError(f"method {method!r} takes no option {key!r}{suggest(key, known)}; "
+                             f"options: {', '.join(known)}")
+    return cls(**options)
+
+
+def solve(problem, method: str = "fista", x0=None, **options):
+    """Solve ``problem`` with the registered ``method``; ``options`` go to the solver.
+
+    Returns a ``Result``. Example: ``optim.solve(p, method="fista", tol=1e-10, max_iter=5000)``.
+    """
+    return make_solver(method, **options).solve(problem, x0)
+
+
+def solvers(problem=None) -> list[str]:
+    """Names of the registered methods that accept ``problem`` (all of them if None)."""
+    if problem is None:
+        return sorted(METHODS)
+    return sorted(name for name in METHODS if solver_class(name).accepts(problem))
+
+
+def suite(name: str, quick: bool = True):
+    """Build the comparison suite ``name``."""
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}{suggest(name, SUITES)}; "
+                         f"known suites: {', '.join(sorted(SUITES))}")
+    return load_entry(SUITES[name])(quick=quick)

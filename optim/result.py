@@ -1,0 +1,79 @@
+"""``Result``: what every solver returns, in the manner of ``scipy.optimize.OptimizeResult``."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+#: every status a run can end with, and what it means to a person
+STATUS_MESSAGES = {
+    "converged": "optimality measure fell below tol",
+    "max_iter": "iteration cap max_iter reached",
+    "budget": "oracle budget spent",
+    "time_limit": "time limit reached",
+    "callback": "stopped by the callback",
+    "diverged": "NaN or inf appeared; the last finite iterate is returned",
+    "infeasible": "no feasible point was found",
+}
+
+#: the history columns every run records (families may add more)
+BASE_COLUMNS = ("nit", "work", "time", "optimality", "fun")
+
+
+class Result(OptimizeResult):
+    """Outcome of a run: a dict with attribute access, like ``scipy.optimize.OptimizeResult``.
+
+    Attributes
+    ----------
+    x : the final iterate (the last finite one if the run diverged)
+    fun : objective at ``x`` (NaN where a problem has none, e.g. an operator equation)
+    optimality : the problem's optimality measure at ``x``
+    success : ``status == "converged"``
+    status : one of ``STATUS_MESSAGES``
+    message : a sentence a person understands
+    nit : iterations taken
+    counts : oracle calls by name (plus ``work``, in the problem's ``work_unit``)
+    time : wall-clock seconds (optimality evaluations for the history excluded)
+    history : dict of equally long numpy arrays, one entry per recorded iteration:
+        ``nit``, ``work``, ``time``, ``optimality``, ``fun`` and any solver-specific columns
+    method, problem : names, for tables
+    """
+
+    def __init__(self, *, status: str, message: str | None = None, **fields):
+        if status not in STATUS_MESSAGES:
+            raise ValueError(f"status must be one of {list(STATUS_MESSAGES)}, got {status!r}")
+        super().__init__(status=status, success=status == "converged",
+                         message=message or STATUS_MESSAGES[status], **fields)
+
+    def __repr__(self) -> str:
+        parts = [f"status={self.status!r}", f"nit={self.get('nit')}",
+                 f"optimality={self.get('optimality', float('nan')):.3e}"]
+        if "fun" in self and self.fun is not None:
+            parts.append(f"fun={self.fun:.10g}")
+        return f"Result({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+class History:
+    """Column store for per-iteration records; ``as_arrays()`` gives the final dict of arrays."""
+
+    def __init__(self):
+        self._columns: dict[str, list] = {}
+        self._rows = 0
+
+    def record(self, **values) -> None:
+        for key, value in values.items():
+            col = self._columns.get(key)
+            if col is None:  # a column that appears late is back-filled with NaN
+                col = self._columns[key] = [np.nan] * self._rows
+            col.append(value)
+        self._rows += 1
+        for col in self._columns.values():
+            if len(col) < self._rows:
+                col.append(np.nan)
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self._columns.items()}

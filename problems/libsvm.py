@@ -1,0 +1,83 @@
+"""A LIBSVM / svmlight text-format reader with line-numbered errors.
+
+Format: one sample per line, ``label index:value index:value ... [# comment]``, indices strictly
+increasing. scikit-learn's ``load_svmlight_file`` reads the same files; ours differs in that a
+malformed line raises ``ValueError`` naming its line number and the offending token.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
+    """Read a LIBSVM file into ``(A, y)``: A a CSR float64 matrix, y a float64 label vector.
+
+    ``n_features``: the number of columns (default: the largest index seen); needed when a test
+    file never uses the last feature. ``zero_based``: True, False or "auto" (zero-based if any index
+    is 0, the same rule as scikit-learn).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}")
+    if zero_based not in (True, False, "auto"):
+        raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
+    if n_features is not None and (isinstance(n_features, bool) or not isinstance(n_features, int)
+                                   or n_features < 1):
+        raise ValueError(f"n_features must be a positive integer or None, got {n_features!r}")
+    labels, indptr, indices, data = [], [0], [], []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            body = line.split("#", 1)[0].strip()
+            if not body:
+                continue
+            tokens = body.split()
+            labels.append(_number(tokens[0], path, lineno, "label"))
+            last = -1
+            for tok in tokens[1:]:
+                if tok.startswith("qid:"):
+                    continue
+                idx_str, sep, val_str = tok.partition(":")
+                if not sep:
+                    raise ValueError(f"{path}:{lineno}: expected 'index:value', got {tok!r}")
+                try:
+                    idx = int(idx_str)
+                except ValueError:
+                    raise ValueError(f"{path}:{lineno}: feature index {idx_str!r} is not an integer") from None
+                if idx < 0:
+                    raise ValueError(f"{path}:{lineno}: negative feature index {idx}")
+                if idx <= last:
+                    raise ValueError(f"{path}:{lineno}: feature indices must increase, got {idx} after {last}")
+                last = idx
+                indices.append(idx)
+                data.append(_number(val_str, path, lineno, f"value of feature {idx}"))
+            indptr.append(len(indices))
+    if not labels:
+        raise ValueError(f"{path}: no samples found")
+    indices = np.asarray(indices, dtype=np.int64)
+    if zero_based == "auto":
+        zero_based = bool(indices.size) and indices.min() == 0
+    if not zero_based:
+        if indices.size and indices.min() == 0:
+            raise ValueError(f"{path}: index 0 found but zero_based=False")
+        indices = indices - 1
+    width = int(indices.max()) + 1 if indices.size else 0
+    if n_features is not None:
+        if width > n_features:
+            raise ValueError(f"{path}: a feature index needs {width} columns but n_features={n_features}")
+        width = n_features
+    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, np.asarray(indptr)),
+                      shape=(len(labels), width))
+    A.sum_duplicates()
+    return A, np.asarray(labels, dtype=np.float64)
+
+
+def _number(token: str, path, lineno: int, what: str) -> float:
+    try:
+        value = float(token)
+    except ValueError:
+        raise ValueError(f"{path}:{lineno}: {what} {token!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{path}:{lineno}: {what} is not finite")
+    return value

@@ -1,0 +1,1 @@
+"""Optarium quantum-inspired optimization: QUBO models, encodings, samplers, pruning."""
