@@ -138,6 +138,8 @@ class Solver:
                 raise ValueError("x0 must be finite")
             nit, status = 0, None
             good = self._evaluate(problem, state, clock)
+            if good is None:
+                raise ValueError("the optimality measure or objective is not finite at x0")
             last_good = (self.copy_iterate(state.x), good)
             self._record(history, problem, state, nit, clock, good)
             bar = _progress(self, problem)
@@ -152,7 +154,7 @@ class Solver:
                         continue
                     finite = self.is_finite(state)
                     good = self._evaluate(problem, state, clock) if finite else None
-                    if good is None or not math.isfinite(good["optimality"]):
+                    if good is None:
                         status = "diverged"
                         break
                     last_good = (self.copy_iterate(state.x), good)
@@ -180,9 +182,13 @@ class Solver:
     def _evaluate(self, problem, state, clock) -> dict | None:
         with clock.paused(), problem.counts.paused():
             try:
-                return {"optimality": self.optimality(problem, state), "fun": self.objective(problem, state)}
+                values = {"optimality": self.optimality(problem, state), "fun": self.objective(problem, state)}
             except (FloatingPointError, OverflowError, ValueError):
                 return None
+        has_objective = hasattr(problem, "objective")
+        if not math.isfinite(values["optimality"]) or (has_objective and not math.isfinite(values["fun"])):
+            return None
+        return values
 
     def _record(self, history, problem, state, nit, clock, values) -> None:
         with clock.paused(), problem.counts.paused():

@@ -68,17 +68,15 @@ class Comparison:
 
     def plot(self, out_dir, stem: str | None = None) -> list[Path]:
         """One PNG per problem: optimality against work (left) and against time (right), log y."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: leaves the user's backend alone
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for problem in dict.fromkeys(r["problem"] for r in self.records):
             runs = [r for r in self.records if r["problem"] == problem]
-            fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+            fig = Figure(figsize=(10, 3.8))
+            axes = fig.subplots(1, 2)
             for r in runs:
                 h = r["history"]
                 y = np.maximum(np.asarray(h["optimality"], dtype=float), 1e-17)
@@ -94,7 +92,6 @@ class Comparison:
             fig.tight_layout()
             path = out_dir / f"{stem or _slug(self.title)}_{_slug(problem)}.png"
             fig.savefig(path, dpi=90)
-            plt.close(fig)
             paths.append(path)
         return paths
 

@@ -40,15 +40,15 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
                     continue
                 idx_str, sep, val_str = tok.partition(":")
                 if not sep:
-                    raise ValueError(f"{path}:{lineno}: expected 'index:value', got {tok!r}")
+                    raise ValueError(f"{path}, line {lineno}: expected 'index:value', got {tok!r}")
                 try:
                     idx = int(idx_str)
                 except ValueError:
-                    raise ValueError(f"{path}:{lineno}: feature index {idx_str!r} is not an integer") from None
+                    raise ValueError(f"{path}, line {lineno}: feature index {idx_str!r} is not an integer") from None
                 if idx < 0:
-                    raise ValueError(f"{path}:{lineno}: negative feature index {idx}")
+                    raise ValueError(f"{path}, line {lineno}: negative feature index {idx}")
                 if idx <= last:
-                    raise ValueError(f"{path}:{lineno}: feature indices must increase, got {idx} after {last}")
+                    raise ValueError(f"{path}, line {lineno}: feature indices must increase, got {idx} after {last}")
                 last = idx
                 indices.append(idx)
                 data.append(_number(val_str, path, lineno, f"value of feature {idx}"))
@@ -77,7 +77,7 @@ def _number(token: str, path, lineno: int, what: str) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise ValueError(f"{path}:{lineno}: {what} {token!r} is not a number") from None
+        raise ValueError(f"{path}, line {lineno}: {what} {token!r} is not a number") from None
     if not np.isfinite(value):
-        raise ValueError(f"{path}:{lineno}: {what} is not finite")
+        raise ValueError(f"{path}, line {lineno}: {what} is not finite")
     return value
