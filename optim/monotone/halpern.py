@@ -1,0 +1,140 @@
+"""Halpern iteration with a forward-backward operator: deterministic (Halpern-FB) and with the
+PAGE / loopless-SARAH estimator (VR-Halpern, Alg. 1 of Cai, Alacaoglu and Diakonikolas,
+"Variance Reduced Halpern Iteration for Finite-Sum Monotone Inclusions", ICLR 2024).
+
+Official form (the authors' ``matrix_game.py``, ``Halpern_mini_update``), k = 0, 1, ...::
+
+    x_{k+1} = J_{eta G}(lambda_k x_0 + (1 - lambda_k) x_k - eta est_k),   lambda_k = 2/(k + 4)
+
+where est_k = F(x_k) (Halpern) or the PAGE estimate (VR-Halpern). The step eta est is *not*
+multiplied by (1 - lambda_k). The classical form is Halpern (1967) on T = J_{eta G}(I - eta F)::
+
+    x_{k+1} = lambda_k x_0 + (1 - lambda_k) T(x_k),   lambda_k = 1/(k + 2)
+
+for which ||x_N - T x_N|| <= 2 ||x_0 - x*|| / (N + 1) (Lieder 2021, tight) when T is nonexpansive,
+i.e. F is (1/L)-cocoercive and eta <= 2/L.
+
+VR-Halpern's PAGE switch (official code): a full evaluation est = F(x_k) (cost n) at k <= 1, with
+probability 4/(k + 4) for 2 <= k <= sqrt(n) + 1, and 4/(sqrt(n) + 5) after that; otherwise
+est += mean_{i in S} (F_i(x_k) - F_i(x_{k-1})) on a uniform batch S without replacement of size
+b = floor(sqrt(n)) (cost 2b). The paper may index lambda_k and p_k shifted by one; we follow the
+code. Guarantee (paper, under cocoercivity in expectation, A2): E||residual(x_K)|| = O(L ||x_0 -
+x*|| / K), O(n log n + sqrt(n) L ||x_0 - x*|| / eps) component evaluations. On merely monotone
+problems (matrix games, the Ouyang-Xu QP) it runs, as in the paper's experiments, without a guarantee.
+"""
+from __future__ import annotations
+
+import math
+
+from problems.validation import as_choice, as_int
+
+from ..base import State
+from .common import MonotoneSolver, constant
+
+SCHEDULES = ("official", "classical")
+FORMS = ("official", "classical")
+
+
+def anchor_weight(k: int, schedule: str = "official") -> float:
+    """lambda_k: 2/(k + 4) (official code) or 1/(k + 2) (classical Halpern)."""
+    return 2.0 / (k + 4) if schedule == "official" else 1.0 / (k + 2)
+
+
+def snapshot_probability(k: int, n: int) -> float:
+    """Probability of a full evaluation at iteration k of VR-Halpern (official code's PAGE switch)."""
+    if k <= 1:
+        return 1.0
+    if k - 1 <= math.sqrt(n):
+        return 4.0 / (k + 4)
+    return 4.0 / (math.sqrt(n) + 5)
+
+
+def anchored_step(problem, x0, x, est, lam, step, form):
+    """One anchored forward-backward step, official or classical form (module docstring)."""
+    if form == "official":
+        return problem.resolvent(lam * x0 + (1.0 - lam) * x - step * est, step)
+    return lam * x0 + (1.0 - lam) * problem.resolvent(x - step * est, step)
+
+
+class Halpern(MonotoneSolver):
+    """Deterministic Halpern-FB (cost n per iteration): VR-Halpern with exact F.
+
+    ``schedule``: "official" (lambda_k = 2/(k+4), default) or "classical" (1/(k+2)); ``form``:
+    "official" (anchor inside the resolvent) or "classical" (x+ = lambda x0 + (1 - lambda) T x),
+    by default the same as ``schedule``. Default step 1/L with L the cocoercivity constant (A2) when
+    the problem gives one, else 1/L_F (then without a guarantee: T is nonexpansive only for a
+    cocoercive F).
+    """
+
+    name = "halpern"
+
+    def __init__(self, step=None, schedule="official", form=None, **options):
+        super().__init__(step=step, **options)
+        self.schedule = as_choice(schedule, "schedule", SCHEDULES)
+        self.form = self.schedule if form is None else as_choice(form, "form", FORMS)
+
+    def default_step(self, problem):
+        return 1.0 / constant(problem, "cocoercive_constant", "lipschitz")
+
+    def init(self, problem, x0=None):
+        x = self.initial_point(problem, x0)
+        return State(x=x, x0=x.copy(), k=0, step=self.resolve_step(problem))
+
+    def step(self, problem, state):
+        lam = anchor_weight(state.k, self.schedule)
+        state.x = anchored_step(problem, state.x0, state.x, problem.operator(state.x), lam, state.step,
+                                self.form)
+        state.k += 1
+        return state
+
+
+class VRHalpern(Halpern):
+    """VR-Halpern (Alg. 1): Halpern with the PAGE estimator of F (module docstring).
+
+    ``batch_size`` b (default floor(sqrt(n))); ``step`` default 1/L with L the cocoercivity constant
+    of A2, else the Lipschitz-in-mean constant (A3), else L_F (the official game runs use
+    5/||A||_F: see ``official_options``). With non-uniform ``problem.sampling`` the batch is drawn
+    with replacement and weighted by 1/(b n q_i). The state counts full snapshots (``n_full``) and
+    batch steps (``n_batch``); ``last_full`` tells which branch the last step took.
+    Default ``check_every`` 10 (the official logging period).
+    """
+
+    name = "vr-halpern"
+    default_check_every = 10
+    default_max_iter = 100_000
+
+    def __init__(self, step=None, batch_size=None, schedule="official", form=None, **options):
+        super().__init__(step=step, schedule=schedule, form=form, **options)
+        self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
+
+    def default_step(self, problem):
+        return 1.0 / constant(problem, "cocoercive_constant", "mean_lipschitz", "lipschitz")
+
+    def init(self, problem, x0=None):
+        state = super().init(problem, x0)
+        b = self.batch_size if self.batch_size is not None else max(1, math.isqrt(problem.n))
+        if b > problem.n:
+            raise ValueError(f"batch_size must be <= n = {problem.n}, got {b}")
+        vars(state).update(batch=b, rng=self.new_rng(), x_prev=state.x.copy(), est=None, n_full=0, n_batch=0,
+                     last_full=True)
+        return state
+
+    def step(self, problem, state):
+        p = snapshot_probability(state.k, problem.n)
+        full = p >= 1.0 or state.rng.random() < p
+        if full:
+            state.est = problem.operator(state.x)
+            state.n_full += 1
+        else:
+            idx = problem.sample(state.rng, state.batch)
+            state.est = state.est + problem.component_diff(idx, state.x, state.x_prev)
+            state.n_batch += 1
+        state.last_full = full
+        lam = anchor_weight(state.k, self.schedule)
+        state.x_prev = state.x
+        state.x = anchored_step(problem, state.x0, state.x, state.est, lam, state.step, self.form)
+        state.k += 1
+        return state
+
+    def extra_history(self, problem, state):
+        return {**super().extra_history(problem, state), "full_snapshots": state.n_full}
