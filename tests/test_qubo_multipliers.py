@@ -42,14 +42,21 @@ def test_dual_minimum_equals_the_lp_bound(method, options, max_iter, rtol):
         assert r.dual_bound >= p.known_optimum and p.is_feasible(r.x)
 
 
-@pytest.mark.parametrize("method", ["subgradient", "dual-averaging"])
-def test_diminishing_step_methods_approach_the_lp_bound(method):
-    """Diminishing steps and dual averaging: within 0.5 % on every file in 1000 iterations
-    (measured worst 0.28 % and 0.41 %; the 1e-3 of the issue is met only by Polyak steps)."""
+@pytest.mark.parametrize("method", ["subgradient", "stochastic-subgradient", "dual-averaging"])
+def test_diminishing_step_methods_reach_the_lp_bound(method):
+    """Acceptance: diminishing steps (default t0 / sqrt(k+1)), stochastic subgradient (default
+    options, its dual bound is the best value evaluated, the averaged multipliers included) and dual
+    averaging are within 1e-3 of the LP bound on every MDKP file with the exact oracle, in a budget
+    of 12000 iterations. Their O(1/sqrt(k)) rate needs that many on pet3 and pb5 (worst at 1000:
+    0.28 % / 0.41 %); check_every=100 skips the history bookkeeping between checks (about 45 us
+    an iteration, ~9 s per method here)."""
     for p in MDKP_ALL:
-        r = optim.solve(p, method=method, sampler="exact", max_iter=1000, tol=1e-9, verbose=False)
+        r = optim.solve(p, method=method, sampler="exact", max_iter=12000, check_every=100, tol=1e-9, seed=0,
+                        verbose=False)
         lp = lp_bound(p)
-        assert lp * (1 - 1e-9) <= r.dual_bound <= lp * 1.005, (p.name, r.dual_bound, lp)
+        assert r.nit == 12000 and r.certified
+        assert lp * (1 - 1e-9) <= r.dual_bound <= lp * (1 + 1e-3), (p.name, r.dual_bound, lp)
+        assert r.dual_bound >= p.known_optimum and p.is_feasible(r.x)
 
 
 def test_spec_rates_on_hp1():
