@@ -14,11 +14,57 @@ METHODS: dict[str, str] = {
     # --- foundation: first-order baselines
     "gd": "optim.first_order:GradientDescent",
     "fista": "optim.first_order:FISTA",
+    # --- qubo: multiplier methods for slack-free Lagrangian QUBOs (quantum/multipliers.py)
+    "subgradient": "quantum.multipliers:Subgradient",
+    "stochastic-subgradient": "quantum.multipliers:StochasticSubgradient",
+    "dual-averaging": "quantum.multipliers:DualAveraging",
+    "bundle": "quantum.multipliers:Bundle",
+    "cutting-plane": "quantum.multipliers:CuttingPlane",
+    "augmented-lagrangian": "quantum.multipliers:AugmentedLagrangian",
+    # --- optimizers (torch; optim.nn.Train on a problems.TrainingProblem)
+    "lion": "optim.nn.train:LionTrainer",
+    "lion-k": "optim.nn.train:LionKTrainer",
+    "auon": "optim.nn.train:AuONTrainer",
+    "hybrid-auon": "optim.nn.train:HybridAuONTrainer",
+    "adamw": "optim.nn.train:AdamWTrainer",
+    "sgd": "optim.nn.train:SGDTrainer",
+    "muon": "optim.nn.train:MuonTrainer",
+    # --- monotone inclusions (VR-Halpern family)
+    "vr-halpern": "optim.monotone:VRHalpern",
+    "inexact-halpern": "optim.monotone:InexactHalpern",
+    "halpern": "optim.monotone:Halpern",
+    "eag": "optim.monotone:EAG",
+    "eg": "optim.monotone:EG",
+    "popov": "optim.monotone:Popov",
+    "fbf": "optim.monotone:FBF",
+    "vr-eg": "optim.monotone:VREG",
+    "vr-forb": "optim.monotone:VRForb",
+    # --- sor (bandit tuning of SOR / SSOR-CG across sequences of linear systems; optim.linear)
+    "tsallis-inf": "optim.linear:TsallisINF",
+    "tsallis-inf-cb": "optim.linear:ContextualTsallisINF",
+    "chebcb": "optim.linear:ChebCB",
+    "fixed-omega": "optim.linear:FixedOmega",
+    "best-fixed-omega": "optim.linear:BestFixedOmega",
+    "instance-optimal-omega": "optim.linear:InstanceOptimalOmega",
+    "young-omega": "optim.linear:YoungOmega",
+    "plain-cg": "optim.linear:PlainCG",
+    # --- bcd: greedy block coordinate descent
+    "bcd": "optim.bcd:BCD",
 }
 
 SUITES: dict[str, str] = {
     # --- foundation
     "glm": "optim.suites:glm_suite",
+    # --- qubo
+    "qubo": "quantum.suite:qubo_suite",
+    # --- optimizers
+    "optimizers": "optim.nn.suite:optimizers_suite",
+    # --- monotone inclusions
+    "monotone": "optim.monotone.suite:monotone_suite",
+    # --- sor
+    "sor": "optim.linear.suite:sor_suite",
+    # --- bcd
+    "bcd": "optim.bcd.suite:bcd_suite",
 }
 
 

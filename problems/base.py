@@ -27,6 +27,8 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 
 class Counts(Counter):
     """Oracle-call counter: ``counts["grad"]`` is the number of gradient evaluations so far.
@@ -123,6 +125,10 @@ class Problem:
     def work(self) -> float:
         """Work spent so far in ``work_unit`` (override for derived units such as epochs)."""
         return float(self.counts[self.work_unit])
+
+    def initial_point(self):
+        """Default starting point: zeros of length ``dim`` (override where zero is not admissible)."""
+        return np.zeros(self.dim)
 
     def optimality(self, x) -> float:  # pragma: no cover - interface
         raise NotImplementedError

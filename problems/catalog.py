@@ -15,6 +15,31 @@ PROBLEMS: dict[str, str] = {
     "logreg-breast-cancer": "problems.datasets:logistic_breast_cancer",
     "multinomial-digits": "problems.datasets:multinomial_digits",
     "logreg-a8a": "problems.datasets:logistic_a8a",
+    # --- optimizers (torch training problems)
+    "digits-mlp": "problems.training:digits_mlp",
+    "char-gpt": "problems.training:char_gpt",
+    # --- monotone inclusions
+    "game-pb": "problems.monotone:policeman_burglar_game",
+    "game-random": "problems.monotone:random_game",
+    "quadratic-minmax": "problems.monotone:quadratic_minmax",
+    "logistic-operator-a8a": "problems.monotone:logistic_operator_a8a",
+    # --- sor (sequences of linear systems for omega tuning)
+    "shifted-laplacian-high": "problems.linear_systems:shifted_laplacian_high",
+    "shifted-laplacian-low": "problems.linear_systems:shifted_laplacian_low",
+    "heat-equation": "problems.linear_systems:heat_equation",
+    # --- bcd (the greedy BCD paper's data sets A-E)
+    "bcd-least-squares": "problems.bcd:bcd_least_squares",
+    "bcd-nonnegative-lasso": "problems.bcd:bcd_nonnegative_lasso",
+    "bcd-logistic": "problems.bcd:bcd_logistic",
+    "bcd-softmax": "problems.bcd:bcd_softmax",
+    "bcd-lattice": "problems.bcd:bcd_lattice",
+    "bcd-moons": "problems.bcd:bcd_moons",
+    # --- qubo (shipped instance files; option name= picks the file)
+    "mdkp": "problems.loaders_binary:shipped_mdkp",
+    "mis": "problems.loaders_binary:shipped_mis",
+    "tsp": "problems.loaders_binary:shipped_tsp",
+    "qap": "problems.loaders_binary:shipped_qap",
+    "market-split": "problems.loaders_binary:shipped_market_split",
 }
 
 

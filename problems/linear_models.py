@@ -68,9 +68,6 @@ class _RegularizedLinearModel(Problem):
     def dim(self) -> int:
         return self.n_features
 
-    def initial_point(self) -> np.ndarray:
-        return np.zeros(self.dim)
-
     @counted("value")
     def value(self, x) -> float:
         """Smooth part f(x): scaled data loss plus (l2/2)||x||^2."""

@@ -1,7 +1,9 @@
 """optim.compare, its outputs, and the optim console script."""
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,7 +53,10 @@ def test_cli_errors_are_one_line(capsys, argv, message):
 
 def test_demo_console_script_writes_report_and_plots(tmp_path):
     """`optim demo` as a user runs it after installing: every suite, report.md and PNGs."""
-    proc = subprocess.run(["optim", "demo", "--out", str(tmp_path / "demo")], capture_output=True,
+    script = Path(sys.executable).with_name("optim")  # installed next to this interpreter
+    script = str(script) if script.exists() else shutil.which("optim")
+    assert script, "the optim console script is not installed"
+    proc = subprocess.run([script, "demo", "--out", str(tmp_path / "demo")], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = (tmp_path / "demo" / "report.md").read_text()

@@ -1,0 +1,17 @@
+"""Torch optimizers: real ``torch.optim.Optimizer`` subclasses, and ``Train`` to run them as solvers.
+
+* ``Lion``, ``LionK`` (the Lion-K family; ``K_TABLE``), ``AuON``, ``HybridAuON``: spec ``lion_auon.md``.
+* ``split_params(model)``: hidden matrices for Muon/AuON, the rest for AdamW.
+* ``Train(optimizer_cls, **hyper)``: any torch optimizer (ours, AdamW, SGD, Muon) as a ``Solver`` of a
+  ``problems.TrainingProblem``; registered as methods "lion", "lion-k", "auon", "hybrid-auon",
+  "adamw", "sgd", "muon".
+
+Importing this package imports torch (``import optim`` does not).
+"""
+from .auon import AuON, HybridAuON, auon_transform, newton_schulz
+from .lion import K_TABLE, Lion, LionK
+from .params import split_params
+from .train import Train
+
+__all__ = ["AuON", "HybridAuON", "auon_transform", "newton_schulz", "K_TABLE", "Lion", "LionK",
+           "split_params", "Train"]

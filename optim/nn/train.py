@@ -1,0 +1,208 @@
+"""``Train``: any torch optimizer as a solver of a ``problems.TrainingProblem``.
+
+``Train(optimizer_cls, **hyper)`` builds the model from the problem with the run's seed, draws the
+minibatches from the same seed, and steps ``optimizer_cls(params, **hyper)`` under a shared lr
+schedule (linear warm-up, then cosine decay to ``min_lr_ratio`` times the base lr over ``max_iter``
+steps, or a constant lr). So ours (Lion, Lion-K, AuON, Hybrid-AuON) and torch's (AdamW, SGD, Muon)
+see the same initial weights, batches and schedule, and ``optim.compare`` treats them alike.
+
+Matrix optimizers (AuON, HybridAuON, ``torch.optim.Muon``) get the hidden matrices of
+``split_params(model)``; the other parameters go to AdamW (``aux_lr``, ``aux_betas``,
+``aux_weight_decay``; defaults of spec ``lion_auon.md`` section 5.3), stepped under the same schedule.
+
+The iterate ``x`` is the model's flat parameter vector (float64 numpy); the optimality measure is
+the held-out loss, ``fun`` the training loss; the trained model is ``result.model``.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+
+from problems.catalog import load_entry
+from problems.training import Trainable, flat_parameters, load_flat_parameters
+from problems.validation import as_choice, as_int, as_real
+
+from ..base import Solver, State
+
+SCHEDULES = ("cosine", "constant")
+
+
+def _is_matrix_optimizer(cls) -> bool:
+    import torch
+
+    return bool(getattr(cls, "matrix_only", False)) or (hasattr(torch.optim, "Muon") and cls is torch.optim.Muon)
+
+
+class Train(Solver):
+    """Train a ``TrainingProblem`` with ``optimizer_cls(params, **hyper)``.
+
+    Parameters
+    ----------
+    optimizer_cls : a ``torch.optim.Optimizer`` subclass or a ``"module:Class"`` string
+    schedule : "cosine" (default; after ``warmup`` linear steps, decay to ``min_lr_ratio``) or "constant"
+    warmup : linear warm-up steps
+    min_lr_ratio : final lr / base lr of the cosine schedule
+    grad_clip : clip the global gradient norm to this value (None: no clipping)
+    aux_lr, aux_betas, aux_weight_decay : AdamW for the non-matrix parameters of a matrix optimizer
+    threads : ``torch.set_num_threads`` during the run (restored afterwards); None leaves it alone
+    **hyper : the optimizer's own arguments (``lr``, ``betas``, ``weight_decay``, ...), checked now
+    tol, max_iter, budget, time_limit, callback, seed, verbose, check_every : as every ``Solver``
+        (``max_iter`` is the number of steps and the length of the schedule)
+    """
+
+    name = "train"
+    requires = (Trainable,)
+    default_max_iter = 300
+    default_check_every = 10
+    #: registered subclasses fix the optimizer ("module:Class") and its default hyper-parameters
+    optimizer: str | None = None
+    default_hyper: dict = {}
+
+    def __init__(self, optimizer_cls=None, *, schedule="cosine", warmup=0, min_lr_ratio=0.0, grad_clip=None,
+                 aux_lr=3e-3, aux_betas=(0.9, 0.95), aux_weight_decay=0.1, threads=None, tol=0.0, **options):
+        solver_keys = set(Solver.option_names())
+        super().__init__(tol=tol, **{k: v for k, v in options.items() if k in solver_keys})
+        cls = optimizer_cls if optimizer_cls is not None else self.optimizer
+        if cls is None:
+            raise TypeError("Train needs optimizer_cls (a torch.optim.Optimizer subclass or 'module:Class')")
+        self.optimizer_cls = load_entry(cls) if isinstance(cls, str) else cls
+        import torch
+
+        if not (isinstance(self.optimizer_cls, type) and issubclass(self.optimizer_cls, torch.optim.Optimizer)):
+            raise TypeError(f"optimizer_cls must be a torch.optim.Optimizer subclass, got {self.optimizer_cls!r}")
+        self.hyper = {**self.default_hyper, **{k: v for k, v in options.items() if k not in solver_keys}}
+        self.schedule = as_choice(schedule, "schedule", SCHEDULES)
+        self.warmup = as_int(warmup, "warmup", low=0)
+        self.min_lr_ratio = as_real(min_lr_ratio, "min_lr_ratio", low=0.0, high=1.0)
+        self.grad_clip = None if grad_clip is None else as_real(grad_clip, "grad_clip", low=0.0, low_open=True)
+        self.threads = None if threads is None else as_int(threads, "threads", low=1)
+        self.matrix_only = _is_matrix_optimizer(self.optimizer_cls)
+        self.aux = dict(lr=aux_lr, betas=tuple(aux_betas), weight_decay=aux_weight_decay)
+        self._check_hyper()
+        if self.name == "train":
+            self.name = self.optimizer_cls.__name__.lower()
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        names = set(super().option_names())
+        if cls.optimizer is not None:
+            names.discard("optimizer_cls")
+            sig = inspect.signature(load_entry(cls.optimizer).__init__)
+            names |= {p.name for p in sig.parameters.values() if p.name not in ("self", "params")
+                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return sorted(names)
+
+    def _check_hyper(self) -> None:
+        """Build the optimizer(s) on a dummy matrix now, so bad hyper-parameters fail at construction."""
+        import torch
+
+        dummy = torch.nn.Parameter(torch.zeros(2, 2))
+        try:
+            self.optimizer_cls([dummy], **self.hyper)
+            if self.matrix_only:
+                torch.optim.AdamW([dummy], **self.aux)
+        except TypeError as exc:
+            raise TypeError(f"{self.optimizer_cls.__name__}: {exc}") from None
+
+    # ------------------------------------------------------------------ the Solver interface
+    def solve(self, problem, x0=None):
+        import torch
+
+        if self.threads is None:
+            return super().solve(problem, x0)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return super().solve(problem, x0)
+        finally:
+            torch.set_num_threads(previous)
+
+    def init(self, problem, x0=None) -> State:
+        import torch
+
+        from .params import split_params
+
+        rng = self.new_rng()
+        model = problem.model(int(rng.integers(2**31 - 1)))
+        if x0 is not None:
+            load_flat_parameters(model, x0)
+        model.train()
+        if self.matrix_only:
+            matrices, others = split_params(model)
+            optimizers = [self.optimizer_cls(matrices, **self.hyper)]
+            if others:
+                optimizers.append(torch.optim.AdamW(others, **self.aux))
+        else:
+            optimizers = [self.optimizer_cls(model.parameters(), **self.hyper)]
+        base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
+        return State(x=flat_parameters(model), model=model, optimizers=optimizers, base_lrs=base_lrs,
+                     batches=problem.batches(rng), k=0, lr_factor=self.lr_factor(0), batch_loss=math.nan)
+
+    def lr_factor(self, k: int) -> float:
+        """Schedule multiplier at step ``k`` (0-based): warm-up (k+1)/warmup, then cosine or constant."""
+        if k < self.warmup:
+            return (k + 1) / self.warmup
+        if self.schedule == "constant":
+            return 1.0
+        span = max(1, self.max_iter - self.warmup)
+        progress = min(1.0, (k - self.warmup) / span)
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def step(self, problem, state: State) -> State:
+        import torch
+
+        state.lr_factor = self.lr_factor(state.k)
+        for opt, lrs in zip(state.optimizers, state.base_lrs):
+            for group, lr in zip(opt.param_groups, lrs):
+                group["lr"] = lr * state.lr_factor
+        for opt in state.optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss = problem.batch_loss(state.model, next(state.batches))
+        loss.backward()
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(state.model.parameters(), self.grad_clip)
+        for opt in state.optimizers:
+            opt.step()
+        state.batch_loss = float(loss.detach())
+        state.k += 1
+        state.x = flat_parameters(state.model)
+        return state
+
+    def optimality(self, problem, state: State) -> float:
+        state.test = problem.evaluate(state.model, "test")
+        return state.test["loss"]
+
+    def objective(self, problem, state: State) -> float:
+        return problem.evaluate(state.model, "train")["loss"]
+
+    def extra_history(self, problem, state: State) -> dict:
+        return {"test_metric": state.test["metric"], "batch_loss": state.batch_loss, "lr_factor": state.lr_factor}
+
+    def make_result(self, problem, state, **kwargs):
+        result = super().make_result(problem, state, **kwargs)
+        result.model = state.model
+        return result
+
+
+def _trainer(method: str, target: str, doc: str, **defaults) -> type:
+    return type("Train_" + method.replace("-", "_"), (Train,),
+                {"name": method, "optimizer": target, "default_hyper": defaults, "__doc__": doc,
+                 "__module__": __name__})
+
+
+# The default hyper-parameters are the base values of spec lion_auon.md section 5.3 (tiny GPT)
+LionTrainer = _trainer("lion", "optim.nn.lion:Lion", "Train with optim.nn.Lion (lr 3e-4, wd 1.0).",
+                       lr=3e-4, weight_decay=1.0)
+LionKTrainer = _trainer("lion-k", "optim.nn.lion:LionK",
+                        "Train with optim.nn.LionK (K='l2', lr 0.2, wd 0.1: per-tensor unit steps).",
+                        lr=0.2, weight_decay=0.1, K="l2")
+AuONTrainer = _trainer("auon", "optim.nn.auon:AuON", "Train with optim.nn.AuON on matrices + AdamW (lr 0.08).",
+                       lr=0.08)
+HybridAuONTrainer = _trainer("hybrid-auon", "optim.nn.auon:HybridAuON",
+                             "Train with optim.nn.HybridAuON on matrices + AdamW (lr 0.08).", lr=0.08)
+AdamWTrainer = _trainer("adamw", "torch.optim:AdamW", "Train with torch.optim.AdamW (lr 3e-3, wd 0.1).",
+                        lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
+SGDTrainer = _trainer("sgd", "torch.optim:SGD", "Train with torch.optim.SGD (lr 0.1, momentum 0.9).",
+                      lr=0.1, momentum=0.9)
+MuonTrainer = _trainer("muon", "torch.optim:Muon", "Train with torch.optim.Muon on matrices + AdamW (lr 0.02).",
+                       lr=0.02, weight_decay=0.1)
