@@ -422,14 +422,25 @@ class LabelPropagation(BlockBounds, Problem):
     # ------------------------------------------------------------ block oracles
     def block_state(self, x) -> BlockState:
         x = np.array(x, dtype=float)
-        return BlockState(x, g=self.Q @ x - self.c)
+        g = self.Q @ x - self.c
+        return BlockState(x, g=g, f=float(0.5 * x @ (g - self.c)))
 
     def state_value(self, state) -> float:
-        return float(0.5 * state.x @ state.g - 0.5 * self.c @ state.x)
+        return state.f  # maintained by block_step: f = x^T (g - c) / 2
 
     def trial_value(self, state, b, delta) -> float:
-        Qbb = self.Q[b][:, b]
-        return self.state_value(state) + float(state.g[b] @ delta + 0.5 * delta @ (Qbb @ delta))
+        Qbb = self.bound_block(b)
+        return state.f + float(state.g[b] @ delta + 0.5 * delta @ (Qbb @ delta))
+
+    def _column_entries(self, b):
+        """(rows, position in b, value) of the nonzeros of Q[:, b], O(sum of the block's degrees)
+        (scipy's fancy indexing of Q[b] walks all of Q)."""
+        b = np.asarray(b, dtype=np.int64)
+        start, stop = self.Q.indptr[b], self.Q.indptr[b + 1]
+        counts = stop - start
+        col = np.repeat(np.arange(len(b)), counts)
+        idx = np.arange(counts.sum()) + np.repeat(start - (np.cumsum(counts) - counts), counts)
+        return self.Q.indices[idx], col, self.Q.data[idx]
 
     def full_grad(self, state) -> np.ndarray:
         return state.g  # maintained incrementally: no recomputation
@@ -438,16 +449,29 @@ class LabelPropagation(BlockBounds, Problem):
         return state.g[b]
 
     def block_step(self, state, b, delta) -> None:
+        """x_b += d, g += Q[:, b] d and f += (x^T Q U_b d + d^T (g_b+ - c_b)) / 2, O(degrees)."""
         self.counts.add("coordinates", len(b))
+        rows, col, vals = self._column_entries(b)
+        dg = vals * delta[col]
+        xdg = float(state.x[rows] @ dg)
         state.x[b] += delta
-        state.g += self.Q[:, b] @ delta
+        np.add.at(state.g, rows, dg)
+        state.f += 0.5 * (xdg + float(delta @ (state.g[b] - self.c[b])))
 
     def sparse_block(self, b):
         """Q_bb as a sparse matrix (forest blocks are solved from it by message passing)."""
         return self.Q[b][:, b]
 
     def bound_block(self, b) -> np.ndarray:
-        return self.Q[b][:, b].toarray()
+        """Q_bb (dense), O(sum of the block's degrees + |b|^2)."""
+        rows, col, vals = self._column_entries(b)
+        b = np.asarray(b, dtype=np.int64)
+        order = np.argsort(b, kind="stable")
+        k = np.minimum(np.searchsorted(b[order], rows), len(b) - 1)
+        hit = b[order][k] == rows
+        H = np.zeros((len(b), len(b)))
+        H[order[k[hit]], col[hit]] = vals[hit]
+        return H
 
     def hessian_block(self, state, b) -> np.ndarray:
         return self.bound_block(b)

@@ -164,7 +164,7 @@ def read_dimacs(path, known_optimum=None):
     from .binary import MIS
 
     path = Path(path)
-    n, edges = None, []
+    n, edges, declared, p_line = None, [], 0, 1
     for lineno, line in _read_lines(path):
         parts = line.split()
         if not parts or parts[0] == "c":
@@ -174,7 +174,7 @@ def read_dimacs(path, known_optimum=None):
                 raise ValueError(f"{path.name}: line {lineno}: a second 'p' line")
             if len(parts) != 4 or parts[1] not in ("edge", "col") or not (parts[2].isdigit() and parts[3].isdigit()):
                 raise ValueError(f"{path.name}: line {lineno}: expected 'p edge <nodes> <edges>', got {line.strip()!r}")
-            n = int(parts[2])
+            n, declared, p_line = int(parts[2]), int(parts[3]), lineno
             if n < 1:
                 raise ValueError(f"{path.name}: line {lineno}: the graph must have at least one node")
         elif parts[0] == "e":
@@ -191,6 +191,9 @@ def read_dimacs(path, known_optimum=None):
             raise ValueError(f"{path.name}: line {lineno}: unknown line type {parts[0]!r} (expected c, p or e)")
     if n is None:
         raise ValueError(f"{path.name}: line 1: no 'p edge <nodes> <edges>' line")
+    if len(edges) != declared:  # a truncated (or padded) file
+        raise ValueError(f"{path.name}: line {p_line}: the 'p' line announces {declared} edges, "
+                         f"the file has {len(edges)} 'e' lines")
     name = path.name.removesuffix(".txt").removesuffix(".gph")
     if known_optimum is None:
         known_optimum = _solution_objective(path.with_name(name + ".opt.sol"))

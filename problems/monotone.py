@@ -61,6 +61,7 @@ class FiniteSumOperator(Problem):
     """
 
     work_unit = "epochs"  # component evaluations / n (counted in counts["component"])
+    _cdf = None  # (sampling, its cumulative sums) for ``sample``
 
     def __init__(self, components=None, *, dim=None, n=None, resolvent=None, lipschitz=None,
                  mean_lipschitz=None, cocoercive_constant=None, sampling=None, x0=None,
@@ -184,7 +185,13 @@ class FiniteSumOperator(Problem):
             if size == 1:
                 return np.array([rng.integers(self.n)])
             return rng.choice(self.n, size=size, replace=False)
-        return rng.choice(self.n, size=size, replace=True, p=self.sampling)
+        # the draws of rng.choice(n, size, p=q), from a cached CDF: rng.choice re-checks and re-sums q
+        # on every call, O(n) inside an O(1) stochastic step
+        if self._cdf is None or self._cdf[0] is not self.sampling:
+            cdf = np.cumsum(self.sampling)
+            cdf /= cdf[-1]
+            self._cdf = (self.sampling, cdf)
+        return self._cdf[1].searchsorted(rng.random(size), side="right")
 
     def resolvent(self, x, step: float) -> np.ndarray:
         """J_{step G}(x) (free)."""

@@ -71,6 +71,28 @@ def test_every_valid_combination_reaches_the_cvxpy_optimum(name):
     assert not failures, failures
 
 
+@pytest.mark.parametrize("kind", ["smooth", "lasso", "nn-lasso"])
+def test_all_zero_columns_do_not_break_the_rules_or_steps(kind):
+    """Sparse data has empty columns: L_i = L_b = 0, H_b singular (or 0) and g_i = 0 there. The 0/0
+    scores and steps must neither crash nor end a run as "diverged" (the sort partition puts those
+    columns in one block), and every run still reaches the cvxpy optimum."""
+    A, b = _data(1, n=8)
+    A[:, [2, 5]] = 0.0
+    if kind == "nn-lasso":
+        problem = problems.NonnegativeLasso(A, b, l1=2.0, scale="sum")
+    else:
+        problem = problems.LeastSquares(A, b, l1=0.0 if kind == "smooth" else 2.0, scale="sum")
+    f_star = problem.reference_solution()[1]
+    # (Lipschitz sampling never visits L_i = 0, by definition: left out)
+    sels = ("cyclic", "gsl", "gsd", "gs_q") if kind == "smooth" else ("cyclic", "gs_q", "gs_s")
+    upds = ("gradient",) if kind == "smooth" else ("prox_gradient", "tmp_nn", "pn_nn")
+    for part, sel, upd in itertools.product(("sort", "vb"), sels, upds):
+        r = optim.solve(problem, x0=np.ones(8), method="bcd", selection=sel, partition=part, update=upd,
+                        block_size=2, max_iter=400, tol=0, verbose=False)
+        assert r.status == "max_iter", (part, sel, upd, r.status)
+        assert (problem.objective(r.x) - f_star) <= 1e-8 * max(1.0, abs(f_star)), (part, sel, upd)
+
+
 def test_the_grid_covers_every_name():
     used_sel = {c[2] for c in CASES}
     used_upd = {c[3] for c in CASES}
@@ -105,6 +127,9 @@ def test_invalid_options_are_refused_at_construction(options, match):
     ("l1-logistic", dict(selection="gs_q", update="pn_nn"), "quadratic"),
     ("ls", dict(selection="greedy_tree", partition="forest_greedy", update="exact_quadratic"), "sparse quadratic"),
     ("ls", dict(block_size=13), "block_size must be <= the problem dimension 12"),
+    ("lasso", dict(selection="gs_q", update="prox_gradient", reference_support=[0, 12]), r"indices in \[0, 12\)"),
+    ("lasso", dict(selection="gs_q", update="prox_gradient", reference_support=[0.5]), r"indices in \[0, 12\)"),
+    ("lasso", dict(selection="gs_q", update="prox_gradient", reference_support=np.ones(5, bool)), "mask of length 12"),
 ])
 def test_invalid_combinations_for_a_problem_are_refused(name, options, match):
     with pytest.raises(ValueError, match=match):

@@ -133,6 +133,37 @@ def test_label_propagation_state_and_solution():
     np.testing.assert_allclose((W @ full)[U] / np.asarray(W.sum(axis=1)).ravel()[U], full[U], rtol=1e-10)
 
 
+class _WholeMatrixOpsForbidden(sp.csc_matrix):
+    """Q that refuses scipy's fancy indexing and products: those walk all of Q (O(nnz) per step)."""
+
+    def __getitem__(self, key):
+        raise AssertionError("Q[...] walks the whole matrix")
+
+    def __matmul__(self, other):
+        raise AssertionError("Q @ v is O(nnz)")
+
+
+def test_label_propagation_block_oracles_cost_only_the_block_degrees():
+    """A block step, trial value and block bound read only the block's columns of Q (spec 9.2):
+    they must not index or multiply the whole sparse matrix, and they must agree with dense algebra."""
+    p = bcd_paper_problem("D", grid=12, n_labelled=10)
+    Q = p.Q.toarray()
+    rng = np.random.default_rng(1)
+    state = p.block_state(rng.standard_normal(p.dim))
+    p.Q = _WholeMatrixOpsForbidden(p.Q)
+    for _ in range(200):
+        b = np.sort(rng.choice(p.dim, 5, replace=False))
+        d = rng.standard_normal(5)
+        np.testing.assert_array_equal(p.bound_block(b), Q[np.ix_(b, b)])
+        x_new = state.x.copy()
+        x_new[b] += d
+        f_new = 0.5 * x_new @ Q @ x_new - p.c @ x_new
+        assert abs(p.trial_value(state, b, d) - f_new) <= 1e-10 * max(1.0, abs(f_new))
+        p.block_step(state, b, d)
+        assert abs(p.state_value(state) - f_new) <= 1e-10 * max(1.0, abs(f_new))
+    np.testing.assert_allclose(state.g, Q @ state.x - p.c, rtol=0, atol=1e-9 * np.abs(Q @ state.x).max())
+
+
 def test_label_propagation_equals_scikit_learn_fixed_point():
     """spec 10.8: sklearn's LabelPropagation fixed point is the harmonic solution (400-point moons)."""
     from sklearn.semi_supervised import LabelPropagation as SkLP

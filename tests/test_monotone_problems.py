@@ -32,7 +32,7 @@ def test_lp_reference_gives_the_published_game_value(n, value):
 
 
 def test_lp_reference_of_a_random_rectangular_game_agrees_with_cvxpy():
-    cp = pytest.importorskip("cvxpy")
+    import cvxpy as cp
     game = MatrixGame.random(7, 11, seed=3)
     x = cp.Variable(11, nonneg=True)
     prob = cp.Problem(cp.Minimize(cp.max(game.A @ x)), [cp.sum(x) == 1])
@@ -102,6 +102,30 @@ def test_non_uniform_sampling_is_unbiased():
     z = np.random.default_rng(2).random(game.dim)
     expected = sum(q[i] / q.sum() * op.component(np.array([i]), z) for i in range(game.n))
     np.testing.assert_allclose(expected, game.operator(z), atol=1e-12)
+
+
+class _NoChoice:
+    """A Generator whose ``choice`` is refused: with probabilities it re-sums them, O(n) per draw."""
+
+    def __init__(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def random(self, size=None):
+        return self._rng.random(size)
+
+    def choice(self, *args, **kwargs):
+        raise AssertionError("rng.choice(n, p=q) costs O(n) per stochastic step")
+
+
+@pytest.mark.parametrize("size", [1, 5])
+def test_non_uniform_sample_draws_like_numpy_choice_in_o_batch(size):
+    n = 1000
+    q = np.random.default_rng(0).random(n) + 0.01
+    op = FiniteSumOperator(lambda idx, x: np.zeros((len(idx), 1)), n=n, dim=1, sampling=q / q.sum())
+    ours = np.concatenate([op.sample(_NoChoice(s), size) for s in range(3, 50)])
+    ref = np.concatenate([np.random.default_rng(s).choice(n, size=size, replace=True, p=op.sampling)
+                          for s in range(3, 50)])
+    np.testing.assert_array_equal(ours, ref)
 
 
 def test_builder_from_callables_matches_the_vectorised_form_and_counts():

@@ -58,6 +58,19 @@ def test_train_accepts_any_torch_optimizer_and_x0(digits):
     assert result.fun == pytest.approx(digits.value(result.x), rel=1e-5)
 
 
+def test_parameters_are_flattened_at_the_checks_only(digits, monkeypatch):
+    """The float64 copy of all parameters is O(model) work: made at the checks, not every step."""
+    import optim.nn.train as train_module
+
+    calls = []
+    real = train_module.flat_parameters
+    monkeypatch.setattr(train_module, "flat_parameters", lambda model: calls.append(1) or real(model))
+    result = optim.solve(digits, method="adamw", max_iter=40, check_every=20, seed=0)
+    assert result.nit == 40 and len(calls) <= 4  # build + start check + 2 checks (was one per step)
+    np.testing.assert_array_equal(result.x, real(result.model))
+    assert np.all(np.isfinite(result.history["batch_loss"][1:]))
+
+
 def test_cosine_schedule_with_warmup():
     solver = Train(torch.optim.SGD, lr=0.1, max_iter=110, warmup=10, min_lr_ratio=0.1)
     assert solver.lr_factor(0) == pytest.approx(0.1) and solver.lr_factor(9) == pytest.approx(1.0)

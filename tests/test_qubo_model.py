@@ -301,6 +301,7 @@ def test_market_split_generator_matches_paper_b_slack_counts():
     (MIS.from_file, "c graph\np edge 3 2\ne 1 2\ne 2 9\n", 4),
     (MIS.from_file, "p edge 3 2\ne 1 2\nq 2 3\n", 3),
     (MIS.from_file, "e 1 2\np edge 3 1\n", 1),
+    (MIS.from_file, "c truncated\np edge 3 2\ne 1 2\n", 2),
     (TSP.from_file, "NAME: t\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n"
                     "1 0 0\n2 1 zz\n3 2 2\nEOF\n", 7),
     (TSP.from_file, "NAME: t\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: LOWER_DIAG_ROW\n"

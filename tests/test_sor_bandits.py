@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 import optim
 import optim.linear as L
-from optim.linear.policies import ChebCBPolicy, TsallisINFPolicy, chebyshev_features
+from optim.linear.policies import BinnedTsallisINFPolicy, ChebCBPolicy, TsallisINFPolicy, chebyshev_features
 from problems import HeatEquationSequence, ShiftedLaplacianSequence, poisson2d
 
 T = 2000
@@ -97,6 +97,17 @@ def test_chebcb_mechanics():
         policy.predict(rng.uniform(-0.15, 0.45))
         p = policy.probabilities
         assert abs(p.sum() - 1) < 1e-12 and np.all(p >= 0)
+    # update() without a pending predict() is an error (it used to refit arm -1, the last, silently)
+    fresh = ChebCBPolicy(grid, np.random.default_rng(0), horizon=5, interval=(-0.15, 0.45))
+    binned = BinnedTsallisINFPolicy(grid, np.random.default_rng(0), (-0.15, 0.45))
+    for learner in (fresh, binned):
+        with pytest.raises(RuntimeError, match="predict"):
+            learner.update(7)
+        learner.predict(0.1)
+        learner.update(7)
+        with pytest.raises(RuntimeError, match="predict"):
+            learner.update(7)
+    assert np.all(fresh.theta[-1] == 0)  # the last arm was never pulled, so never fitted
     # Chebyshev features: T_j(cos s) = cos(j s)
     s = 0.7
     np.testing.assert_allclose(chebyshev_features(math.cos(s), 6), np.cos(np.arange(6) * s), atol=1e-12)

@@ -34,6 +34,9 @@ SMOOTH_UPDATES = ("gradient", "lipschitz_search", "matrix", "newton_ls", "exact_
 NONNEGATIVE_UPDATES = ("prox_gradient", "pg_nn", "tmp_nn", "pn_nn")
 #: signed L1: two-metric projection and projected Newton in the orthant of the current signs
 L1_UPDATES = ("prox_gradient", "tmp_nn", "pn_nn")
+#: floor of the Lipschitz constants: a coordinate (block) with L = 0 (an all-zero column of A) has a zero
+#: gradient, so the floor turns 0/0 scores and steps into 0 (and the prox step into the exact minimiser)
+TINY = np.finfo(float).tiny
 FOREST_SELECTIONS = {"forest_fixed": ("cyclic", "red_black"),
                      "forest_greedy": ("greedy_tree", "gsl", "gsd", "random")}
 
@@ -156,7 +159,8 @@ class BCD(Solver):
         x = self.initial_point(problem, x0)
         bs = bp.block_state(x)
         n = bp.dim
-        st = State(x=bs.x, bp=bp, bs=bs, k=0, rng=self.new_rng(), L=np.asarray(bp.coord_lipschitz, float),
+        st = State(x=bs.x, bp=bp, bs=bs, k=0, rng=self.new_rng(),
+                   L=np.maximum(np.asarray(bp.coord_lipschitz, float), TINY),
                    last_block=np.zeros(0, dtype=np.int64), perm=None, lam_max=None, rowsums=None,
                    Lb=None, chol={})
         st.tau = min(self.block_size, n)
@@ -166,7 +170,7 @@ class BCD(Solver):
             st.blocks = rules.fixed_partition(self.partition, st.L, st.tau, st.rng)
             st.index = rules.padded(st.blocks, n)
             if self.selection in ("gsl", "lipschitz") or self.update in ("gradient", "prox_gradient", "pg_nn"):
-                st.Lb = np.array([bp.block_lipschitz(b) for b in st.blocks])
+                st.Lb = np.maximum([bp.block_lipschitz(b) for b in st.blocks], TINY)
             if self.selection == "gsq":
                 st.Linv = self._inverse_factors(bp, st)
         elif self.partition == "forest_fixed":
@@ -176,7 +180,7 @@ class BCD(Solver):
             st.graph = (G.indptr.astype(np.int64), G.indices.astype(np.int64))
         if (self.selection == "gsl" and self.partition == "vb" and self.update != "lipschitz_search") or \
                 (self.selection == "gsd" and self.partition == "forest_greedy"):
-            st.rowsums = np.asarray(bp.bound_rowsums(), float)
+            st.rowsums = np.maximum(np.asarray(bp.bound_rowsums(), float), TINY)
         if self.selection == "gsq" and self.partition == "vb":
             st.lam_max = float(bp.bound_lambda_max())
         composite = bp.l1 > 0 or bp.nonnegative
@@ -216,9 +220,16 @@ class BCD(Solver):
         ref = self.reference_support
         if ref is not None:
             ref = np.asarray(ref)
-            mask = ref.astype(bool) if ref.dtype == bool else np.isin(np.arange(n), ref)
-            if mask.shape != (n,):
-                raise ValueError(f"reference_support must be indices or a mask of length {n}")
+            if ref.dtype == bool:
+                mask = ref
+            elif ref.ndim == 1 and (ref.size == 0 or np.issubdtype(ref.dtype, np.integer)) \
+                    and np.all((ref >= 0) & (ref < n)):
+                mask = np.isin(np.arange(n), ref)
+            else:
+                mask = None
+            if mask is None or mask.shape != (n,):
+                raise ValueError(f"reference_support must be integer indices in [0, {n}) or a boolean mask "
+                                 f"of length {n}")
             st.ref = mask
             st.mismatch = int(np.count_nonzero(st.support != mask))
             if st.mismatch == 0:
@@ -315,7 +326,7 @@ class BCD(Solver):
     def _block_lipschitz(self, bp, st, b, j):
         if j is not None and st.Lb is not None:
             return st.Lb[j]
-        return bp.block_lipschitz(b)
+        return max(bp.block_lipschitz(b), TINY)
 
     def _update(self, bp, st, b, j, gb):
         upd, bs = self.update, st.bs

@@ -152,7 +152,8 @@ def tmp_nn(bp, bs, b, gb, Lc):
     alpha, _ = armijo(F, f0, float(gt @ step(1.0)), directional=lambda a: float(gt @ step(a)))
     if alpha > 0:
         return step(alpha)
-    return prox_step(xb, gb, bp.block_lipschitz(b), l1, bp.nonnegative)
+    # (an all-zero block has L_b = 0 and a zero gradient: the floor makes this the exact minimiser)
+    return prox_step(xb, gb, max(bp.block_lipschitz(b), np.finfo(float).tiny), l1, bp.nonnegative)
 
 
 def pn_nn(bp, bs, b, gb):
@@ -172,7 +173,7 @@ def pn_nn(bp, bs, b, gb):
             C = np.linalg.cholesky(H + jitter * np.eye(len(b)))
             break
         except np.linalg.LinAlgError:
-            jitter = max(1e-14 * np.trace(H), 10 * jitter)
+            jitter = max(1e-14 * np.trace(H), 10 * jitter, 1e-300)  # H = 0 for an all-zero block
     z, _ = nnls(C.T, -sla.solve_triangular(C, q, lower=True), maxiter=50 * len(b))
     return np.maximum(z, 0.0) - xb
 
@@ -217,5 +218,7 @@ def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
             continue
         for i in range(len(z)):  # safeguard: one sweep of exact coordinate minimisation (never stalls)
             hii = H[i, i]
-            z[i] = soft_threshold(hii * z[i] - (H[i] @ z + q[i]), l1) / hii
+            # hii = 0 (an all-zero column; H PSD so its row is 0): phi is l1 |z_i| + q_i z_i in z_i,
+            # bounded below only if |q_i| <= l1, minimised at 0
+            z[i] = soft_threshold(hii * z[i] - (H[i] @ z + q[i]), l1) / hii if hii > 0 else 0.0
     return z

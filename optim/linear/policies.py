@@ -159,7 +159,10 @@ class BinnedTsallisINFPolicy:
         return self.learners[self.current].predict()
 
     def update(self, cost) -> None:
+        if self.current is None:
+            raise RuntimeError("call predict() before update()")
         self.learners[self.current].update(cost)
+        self.current = None
 
 
 def chebyshev_features(z: float, m: int) -> np.ndarray:
@@ -247,6 +250,8 @@ class ChebCBPolicy:
 
     def update(self, cost) -> None:
         t, m = self.t, self.m
+        if t >= self.T or self.actions[t] < 0:  # else arm -1 (the last) would be refit silently
+            raise RuntimeError("call predict() before update()")
         self.ell[t] = float(cost)
         seen = self.ell if self.lipschitz_from == "preallocated" else self.ell[: t + 1]
         K = seen.max()

@@ -10,7 +10,8 @@ Matrix optimizers (AuON, HybridAuON, ``torch.optim.Muon``) get the hidden matric
 ``split_params(model)``; the other parameters go to AdamW (``aux_lr``, ``aux_betas``,
 ``aux_weight_decay``; defaults of spec ``lion_auon.md`` section 5.3), stepped under the same schedule.
 
-The iterate ``x`` is the model's flat parameter vector (float64 numpy); the optimality measure is
+The iterate ``x`` is the model's flat parameter vector (float64 numpy, refreshed at each check, i.e.
+every ``check_every`` steps, not after every step); the optimality measure is
 the held-out loss, ``fun`` the training loss; the trained model is ``result.model``.
 """
 from __future__ import annotations
@@ -163,10 +164,14 @@ class Train(Solver):
             torch.nn.utils.clip_grad_norm_(state.model.parameters(), self.grad_clip)
         for opt in state.optimizers:
             opt.step()
-        state.batch_loss = float(loss.detach())
+        state.batch_loss = loss.detach()  # read at the checks: no host sync per step
         state.k += 1
-        state.x = flat_parameters(state.model)
         return state
+
+    def is_finite(self, state: State) -> bool:
+        """Refresh ``x`` from the model (only at the checks, not every step) and test it."""
+        state.x = flat_parameters(state.model)
+        return super().is_finite(state)
 
     def optimality(self, problem, state: State) -> float:
         state.test = problem.evaluate(state.model, "test")
@@ -176,7 +181,8 @@ class Train(Solver):
         return problem.evaluate(state.model, "train")["loss"]
 
     def extra_history(self, problem, state: State) -> dict:
-        return {"test_metric": state.test["metric"], "batch_loss": state.batch_loss, "lr_factor": state.lr_factor}
+        return {"test_metric": state.test["metric"], "batch_loss": float(state.batch_loss),
+                "lr_factor": state.lr_factor}
 
     def make_result(self, problem, state, **kwargs):
         result = super().make_result(problem, state, **kwargs)

@@ -114,10 +114,9 @@ def default_beta_range(qubo: QUBO) -> tuple[float, float]:
     total = np.abs(h) + np.asarray(Js.sum(axis=1)).ravel()
     per_spin = np.where(np.abs(h) > 0, np.abs(h), np.inf)
     Js.eliminate_zeros()
-    for i in range(len(h)):
-        row = Js.data[Js.indptr[i]:Js.indptr[i + 1]]
-        if row.size:
-            per_spin[i] = min(per_spin[i], row.min())
+    rows = np.flatnonzero(np.diff(Js.indptr))  # spins with a coupling: their smallest |J_ij|, vectorized
+    if rows.size:
+        per_spin[rows] = np.minimum(per_spin[rows], np.minimum.reduceat(Js.data, Js.indptr[rows]))
     hot = np.log(2.0) / (2.0 * total.max()) if total.size and total.max() > 0 else 1.0
     finite = per_spin[np.isfinite(per_spin)]
     if not finite.size:
