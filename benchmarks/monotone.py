@@ -16,30 +16,25 @@ Usage: ``python benchmarks/monotone.py [--quick]``. Prints markdown; writes
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, markdown_table, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import optim
+from optim.compare import Comparison
+from optim.monotone import official_options
+from optim.monotone.suite import METHOD_ORDER
+from problems.monotone import MatrixGame, QuadraticMinMax, logistic_operator_a8a
 
-import optim  # noqa: E402
-from optim.compare import Comparison, _finite, _jsonable  # noqa: E402
-from optim.monotone import official_options  # noqa: E402
-from optim.monotone.suite import METHOD_ORDER  # noqa: E402
-from problems.monotone import MatrixGame, QuadraticMinMax, logistic_operator_a8a  # noqa: E402
-
-OUT = ROOT / "benchmarks" / "results"
 SLOW = ("vr-eg", "vr-forb", "inexact-halpern")   # per-sample Python loops
 
 
-def epochs_to(history, threshold):
+def epochs_to(history, threshold, key="epochs"):
+    """``history[key]`` at the first record with residual <= threshold (None if never reached)."""
     hit = np.nonzero(np.asarray(history["optimality"]) <= threshold)[0]
-    return float(np.asarray(history["epochs"])[hit[0]]) if hit.size else None
+    return float(np.asarray(history[key])[hit[0]]) if hit.size else None
 
 
 def timed(fn):
@@ -76,11 +71,11 @@ def residual_table(problem, budget, slow_budget, seed=0):
         h = res.history
         records.append({"problem": problem.name, "method": method, "work_unit": "epochs",
                         "history": {"work": h["epochs"], "time": h["time"], "optimality": h["optimality"]}})
-        hit = np.nonzero(h["optimality"] <= 1e-3)[0]
+        t_hit = epochs_to(h, 1e-3, key="time")
         row = {"problem": problem.name, "method": method, "epochs": res.counts["work"], "residual": res.optimality,
                "epochs_to_1e-2": epochs_to(h, 1e-2), "epochs_to_1e-3": epochs_to(h, 1e-3), "time_s": res.time,
                "peer": peer, "peer_time_s": peer_sec,
-               "time_to_1e-3_over_peer": float(h["time"][hit[0]]) / peer_sec if hit.size else None}
+               "time_to_1e-3_over_peer": t_hit / peer_sec if t_hit is not None else None}
         if isinstance(problem, MatrixGame):
             row["gap"] = problem.duality_gap(res.x)
             row["value_error"] = abs(problem.payoff(res.x) - problem.reference_solution()[1])
@@ -123,18 +118,7 @@ def scaling(ns, budget, seeds):
 
 
 def fmt(v, digits=3):
-    if v is None:
-        return "not reached"
-    if isinstance(v, str):
-        return v
-    return f"{v:.{digits}g}"
-
-
-def markdown(rows, cols):
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(fmt(r.get(c)) if c in r else "-" for c in cols) + " |")
-    return "\n".join(lines)
+    return "not reached" if v is None else f"{v:.{digits}g}"
 
 
 def main(argv=None):
@@ -142,7 +126,6 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small budgets (about a minute)")
     args = parser.parse_args(argv)
     quick = args.quick
-    OUT.mkdir(parents=True, exist_ok=True)
     # (problem, budget for the fast methods, budget for the per-sample loops)
     cases = [(MatrixGame.policeman_burglar(100, seed=1), 1500 if quick else 3000, 1000 if quick else 3000),
              (QuadraticMinMax(200), 5000 if quick else 100_000, 500 if quick else 5000),
@@ -161,15 +144,16 @@ def main(argv=None):
     cols = ["problem", "method", "epochs", "residual", "epochs_to_1e-2", "epochs_to_1e-3", "time_s", "gap",
             "value_error", "dist_to_peer", "peer", "peer_time_s", "time_to_1e-3_over_peer"]
     print("\n## Residual against epochs (official step sizes)\n")
-    print(markdown(all_rows, cols))
+    print(markdown_table(all_rows, cols, missing="not reached"))
     scols = ["n", "sqrt_n", "eg@0.01", "halpern@0.01", "vr-halpern@0.01", "eg/vr@0.01", "eg@0.001",
              "halpern@0.001", "vr-halpern@0.001", "eg/vr@0.001"]
     print("\n## Scaling: epochs to residual 1e-2 / 1e-3 on PB(n) (VR-Halpern: median over seeds)\n")
-    print(markdown(scale, scols))
-    plots = Comparison(all_records, title="monotone").plot(OUT, "monotone")
-    payload = {"quick": quick, "residuals": all_rows, "scaling": scale, "plots": [str(p) for p in plots]}
-    (OUT / "monotone.json").write_text(json.dumps(_finite(payload), indent=1, default=_jsonable))
-    print(f"\nwrote {OUT / 'monotone.json'} and {len(plots)} plots")
+    print(markdown_table(scale, scols, missing="not reached"))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plots = Comparison(all_records, title="monotone").plot(RESULTS, "monotone")
+    path = write_json("monotone", {"quick": quick, "residuals": all_rows, "scaling": scale,
+                                   "plots": [str(p) for p in plots]})
+    print(f"\nwrote {path} and {len(plots)} plots")
 
 
 if __name__ == "__main__":

@@ -283,7 +283,12 @@ class MIS(BinaryProblem):
     def __init__(self, num_nodes, edges, known_optimum=None, name="mis"):
         super().__init__()
         n = as_int(num_nodes, "num_nodes", low=1)
-        e = np.asarray(edges, dtype=np.int64).reshape(-1, 2) if len(edges) else np.zeros((0, 2), np.int64)
+        raw = np.asarray(edges) if len(edges) else np.zeros((0, 2), np.int64)
+        if raw.ndim != 2 or raw.shape[1] != 2:
+            raise ValueError(f"edges must be pairs of node indices (an (m, 2) array), got shape {raw.shape}")
+        if not (np.issubdtype(raw.dtype, np.integer) or np.all(raw == np.round(raw))):
+            raise ValueError("edges must hold integer node indices")
+        e = raw.astype(np.int64)
         if e.size and (e.min() < 0 or e.max() >= n):
             raise ValueError(f"edges must hold node indices in [0, {n - 1}]")
         e = np.sort(e, axis=1)

@@ -124,7 +124,10 @@ class Ball(Resolvent):
         self.center = None if center is None else as_vector(center, "center")
 
     def __call__(self, x, step):
-        d = np.asarray(x, dtype=float) - (0.0 if self.center is None else self.center)
+        x = np.asarray(x, dtype=float)
+        if self.center is not None and self.center.shape != x.shape:
+            raise ValueError(f"Ball: center has length {self.center.size} but the point has shape {x.shape}")
+        d = x - (0.0 if self.center is None else self.center)
         norm = float(np.linalg.norm(d))
         if norm <= self.radius:
             return np.array(x, dtype=float, copy=True)

@@ -42,7 +42,6 @@ class TensorData:
     """Rows of ``inputs`` with their ``targets`` (any leading-dimension-aligned arrays/tensors)."""
 
     def __init__(self, inputs, targets, name: str = "data"):
-        import torch
 
         self.inputs, self.targets = _private_tensor(inputs, name), _private_tensor(targets, name)
         if self.inputs.shape[0] != self.targets.shape[0] or self.inputs.shape[0] == 0:

@@ -63,6 +63,18 @@ def as_real(value, name: str, *, low: float | None = None, high: float | None = 
     return out
 
 
+def as_interval(value, name: str) -> tuple[float, float]:
+    """Return ``value`` as a pair of finite floats ``(a, b)`` with ``a < b``."""
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (a, b), got {value!r}") from None
+    a, b = as_real(a, name), as_real(b, name)
+    if not a < b:
+        raise ValueError(f"{name} must be (a, b) with a < b, got {value!r}")
+    return a, b
+
+
 def as_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int inside ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -171,6 +171,8 @@ def test_other_resolvents_against_their_definitions():
     out = Ball(1.5, center=np.ones(6))(v, 7.0)
     assert np.linalg.norm(out - 1) == pytest.approx(1.5)
     np.testing.assert_allclose(out - 1, (v - 1) * 1.5 / np.linalg.norm(v - 1))   # radial
+    with pytest.raises(ValueError, match="center has length 6"):
+        Ball(1.0, center=np.ones(6))(np.zeros(4), 1.0)
     res = minimize(lambda x: 0.5 * np.sum((x - v) ** 2) + 0.3 * 2.0 * np.abs(x).sum(), v, method="Powell",
                    options={"xtol": 1e-10, "ftol": 1e-14})
     np.testing.assert_allclose(L1(0.3)(v, 2.0), res.x, atol=1e-5)

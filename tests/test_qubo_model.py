@@ -340,6 +340,10 @@ def test_problem_validation_errors():
         MDKP([1, 2], [[1, -2]], [3])
     with pytest.raises(ValueError, match="edges"):
         MIS(3, [(0, 5)])
+    with pytest.raises(ValueError, match="integer node indices"):
+        MIS(3, [(0, 1.5)])
+    with pytest.raises(ValueError, match=r"an \(m, 2\) array"):
+        MIS(3, [0, 1, 2])
     with pytest.raises(ValueError, match="formulation"):
         TSP(np.ones((3, 3)), formulation="arcs")
     with pytest.raises(ValueError, match="index"):

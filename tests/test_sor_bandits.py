@@ -181,6 +181,15 @@ def test_bad_sequences_and_tuner_options():
         optim.solve(ShiftedLaplacianSequence(T=5), method="fixed-omega", omega=2.0)
     with pytest.raises(TypeError, match="LinearSystemSequence"):
         optim.solve(optim.suite("glm").problems["lasso-diabetes"], method="tsallis-inf")
+    seq = ShiftedLaplacianSequence(T=5)
+    with pytest.raises(TypeError, match=r"interval must be a pair \(a, b\)"):
+        optim.solve(seq, method="chebcb", interval=0.5)
+    with pytest.raises(ValueError, match="interval must be"):
+        optim.solve(seq, method="tsallis-inf-cb", interval=(0.4, 0.1))
+    with pytest.raises(ValueError, match="non-negative integer iteration counts"):
+        L.CostTable([[3, -1]], grid=[1.0, 1.5], contexts=[0.0], method="sor")
+    with pytest.raises(ValueError, match="non-negative integer iteration counts"):
+        L.CostTable([[3, 2.5]], grid=[1.0, 1.5], contexts=[0.0], method="sor")
 
 
 def test_heat_sequence_reproduces_the_spec_totals():

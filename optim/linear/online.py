@@ -24,7 +24,7 @@ import numpy as np
 
 from problems.base import Capability
 from problems.linear_systems import LinearSystemSequence
-from problems.validation import as_choice, as_int, as_real
+from problems.validation import as_choice, as_int, as_interval
 
 from ..base import Solver, State
 from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy, as_grid
@@ -200,8 +200,8 @@ class OnlineTuner(Solver):
 def _context_interval(problem, interval):
     """The learner's context interval: given, else the sequence's own, else [min, max] of contexts."""
     if interval is not None:
-        a, b = (as_real(v, "interval") for v in interval)
-    elif hasattr(problem, "context_interval"):
+        return as_interval(interval, "interval")
+    if hasattr(problem, "context_interval"):
         a, b = problem.context_interval()
     else:
         c = np.asarray(problem.contexts, dtype=float)

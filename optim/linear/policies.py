@@ -18,7 +18,7 @@ import math
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from problems.validation import as_choice, as_int, as_real, as_vector
+from problems.validation import as_choice, as_int, as_interval, as_vector
 
 
 def as_grid(grid, name="grid") -> np.ndarray:
@@ -143,9 +143,7 @@ class BinnedTsallisINFPolicy:
     runs its own Tsallis-INF."""
 
     def __init__(self, grid, rng, interval, bins=5, **tsallis_options):
-        a, b = (as_real(v, "interval") for v in interval)
-        if not a < b:
-            raise ValueError(f"interval must be (a, b) with a < b, got {interval!r}")
+        a, b = as_interval(interval, "interval")
         self.bins = as_int(bins, "bins", low=1)
         self.centres = a + (b - a) * (np.arange(1, self.bins + 1) - 0.5) / self.bins
         self.learners = [TsallisINFPolicy(grid, rng, **tsallis_options) for _ in range(self.bins)]
@@ -213,9 +211,7 @@ class ChebCBPolicy:
         self.grid = as_grid(grid)
         self.rng = rng
         self.T = as_int(horizon, "horizon", low=1)
-        a, b = (as_real(v, "interval") for v in interval)
-        if not a < b:
-            raise ValueError(f"interval must be (a, b) with a < b, got {interval!r}")
+        a, b = as_interval(interval, "interval")
         self.a, self.b = a, b
         self.m = as_int(m, "m", low=1)
         self.lipschitz_from = as_choice(lipschitz_from, "lipschitz_from", ("preallocated", "observed"))

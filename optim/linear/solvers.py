@@ -26,7 +26,6 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from problems.linear_systems import OMEGA_GRID as DEFAULT_GRID  # the official action set
 from problems.validation import as_choice, as_int, as_matrix, as_real, as_vector
 
 from ..result import Result

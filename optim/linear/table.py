@@ -36,7 +36,10 @@ class CostTable(Problem):
     def __init__(self, costs, grid, contexts, method, name="cost-table", extras=None, max_iter=10_000,
                  interval=None):
         super().__init__()
-        self.costs = np.asarray(costs, dtype=np.int64)
+        raw = np.asarray(costs)
+        if not np.issubdtype(raw.dtype, np.number) or np.any(raw < 0) or np.any(raw != np.round(raw)):
+            raise ValueError("costs must hold non-negative integer iteration counts")
+        self.costs = raw.astype(np.int64)
         self.grid = as_grid(grid)
         if self.costs.ndim != 2 or self.costs.shape[1] != self.grid.size:
             raise ValueError(f"costs must be a (T, {self.grid.size}) array, got shape {self.costs.shape}")
