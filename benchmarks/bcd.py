@@ -16,23 +16,19 @@ Writes a markdown table to stdout, JSON to benchmarks/results/bcd.json and PNG p
 """
 from __future__ import annotations
 
-import os
+import argparse
+import time
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from _common import RESULTS, pin_threads, write_json
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+pin_threads()  # scikit-learn's and skglm's CD run on one thread; so do we
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import optim  # noqa: E402
-import problems  # noqa: E402
-from problems.bcd import bcd_paper_problem  # noqa: E402
+import optim
+import problems
+from problems.bcd import bcd_paper_problem
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = 1e-6
 
 
@@ -73,7 +69,7 @@ def figure_runs(quick: bool) -> list[dict]:
                                                                       block_size=tau_general))):
             run("fig6 (message passing)", P, label, f_star, update="exact_quadratic", **opts)
     NN = bcd_paper_problem("A-L1", **size)
-    f_star = _reference_nonnegative(NN)
+    f_star = lasso_reference(NN, nonnegative=True)
     support = np.flatnonzero(NN.reference_x > 0)
     for tau in (5, 50):
         for part in ("sort", "vb"):
@@ -86,29 +82,19 @@ def figure_runs(quick: bool) -> list[dict]:
     return runs
 
 
-def _reference_nonnegative(P) -> float:
-    """F* of the non-negative Lasso from scikit-learn (tol 1e-14), checked by its KKT violation."""
-    from sklearn.linear_model import Lasso
-
-    m = P.n_samples
-    model = Lasso(alpha=P.l1 / m, positive=True, fit_intercept=False, tol=1e-14, max_iter=100_000)
-    model.fit(P.A, P.b)
-    P.reference_x = model.coef_
-    return float(P.objective(model.coef_))
-
-
 # ----------------------------------------------------------------------------- part 2: peers
 def lasso_problem(quick: bool, nonnegative: bool):
     size = dict(n_rows=300, n_cols=3000) if quick else {}
-    A = bcd_paper_problem("A", **size)
     if nonnegative:
         return bcd_paper_problem("A-L1", **size)
+    A = bcd_paper_problem("A", **size)
     lam = 0.1 * float(np.max(np.abs(A.A.T @ A.b)))
     return problems.LeastSquares(A.A, A.b, l1=lam, scale="sum", name=f"lasso-A{A.A.shape[0]}x{A.A.shape[1]}")
 
 
 def lasso_reference(P, nonnegative) -> float:
-    """Best of scikit-learn (tol 1e-14) and skglm (tol 1e-12); spec 11.2.3."""
+    """F*: best of scikit-learn (tol 1e-14) and, for the plain Lasso, skglm (tol 1e-12); spec 11.2.3.
+    Stores the minimiser in ``P.reference_x`` and prints its KKT violation."""
     from skglm import Lasso as SkglmLasso
     from sklearn.linear_model import Lasso
 
@@ -176,7 +162,8 @@ def peer_skglm(P, f_star):
             t = np.median([fit()[0] for _ in range(3)])
             return {"epochs": None, "coordinate_updates": None, "grad_equivalents": None, "time": float(t),
                     "reached": True, "tol": float(tol)}
-    return {"epochs": None, "coordinate_updates": None, "time": float("nan"), "reached": False}
+    return {"epochs": None, "coordinate_updates": None, "grad_equivalents": None, "time": float("nan"),
+            "reached": False}
 
 
 def ours(P, f_star, **options):
@@ -271,15 +258,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes (about a minute)")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)  # plot() writes there
     t0 = time.perf_counter()
     fig_runs = figure_runs(args.quick)
     peers = peer_runs(args.quick)
     print(markdown(fig_runs, peers))
     path = plot(fig_runs, RESULTS)
-    (RESULTS / "bcd.json").write_text(json.dumps({"quick": args.quick, "figures": fig_runs, "peers": peers},
-                                                 default=float, indent=1))
-    print(f"\nwrote {RESULTS / 'bcd.json'} and {path} in {time.perf_counter() - t0:.0f} s")
+    out = write_json("bcd", {"quick": args.quick, "figures": fig_runs, "peers": peers})
+    print(f"\nwrote {out} and {path} in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

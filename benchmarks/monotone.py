@@ -11,7 +11,7 @@
    ratio EG epochs / VR-Halpern epochs against sqrt(n) measures the paper's claimed advantage.
 
 Usage: ``python benchmarks/monotone.py [--quick]``. Prints markdown; writes
-``benchmarks/results/monotone.json`` and PNG plots next to it.
+``benchmarks/results/monotone.json`` and PNG plots next to it. Single thread (BLAS/OpenMP).
 """
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ import argparse
 import math
 import time
 
+from _common import RESULTS, markdown_table, pin_threads, write_json
+
+pin_threads()  # HiGHS and lbfgs peers run on one thread; so do our numpy mat-vecs
+
 import numpy as np
-from _common import RESULTS, markdown_table, write_json
 
 import optim
 from optim.compare import Comparison

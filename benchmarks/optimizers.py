@@ -22,18 +22,16 @@ Writes benchmarks/results/optimizers.json and prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from _common import write_json
 
 import optim
 import optim.nn as onn
 import problems
-
-RESULTS = Path(__file__).parent / "results"
 
 
 # ----------------------------------------------------------------------------- part 1: step cost
@@ -152,7 +150,7 @@ def best_of_sweep(rows) -> list[dict]:
             if r["method"] == method:
                 by_lr.setdefault(r["multiplier"], []).append(r["val_loss"])
         mean = {m: statistics.fmean(v) for m, v in by_lr.items()}
-        best = min(mean, key=mean.get)
+        best = min(mean, key=lambda m: (not math.isfinite(mean[m]), mean[m]))  # a diverged lr never wins
         out.append({"method": method, "best_multiplier": best, "best_val_loss": mean[best],
                     "all": {str(m): v for m, v in mean.items()}})
     return out
@@ -199,16 +197,14 @@ def main(argv=None):
         curves = gpt_curves(200, [1 / 3, 1.0, 3.0], [0, 1], gpt)
     sweep = best_of_sweep(curves)
     _, missing = _optimizers()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "optimizers.json"
     versions = {"torch": torch.__version__}
     for mod in ("lion_pytorch", "pytorch_optimizer"):
         try:
             versions[mod] = __import__(mod).__version__
         except (ImportError, AttributeError):
             pass
-    out.write_text(json.dumps({"quick": quick, "versions": versions, "step_cost": cost, "gpt_runs": curves,
-                               "gpt_best": sweep, "missing_peers": missing}, indent=1))
+    out = write_json("optimizers", {"quick": quick, "versions": versions, "step_cost": cost, "gpt_runs": curves,
+                                    "gpt_best": sweep, "missing_peers": missing})
     print(markdown(cost, sweep, missing))
     print(f"\nwrote {out}")
 

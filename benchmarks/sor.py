@@ -18,13 +18,12 @@ Prints markdown tables and writes benchmarks/results/sor.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pyamg
 import scipy.sparse.linalg as spla
+from _common import write_json
 from pyamg.relaxation.relaxation import sor as pyamg_sor
 
 import optim
@@ -33,7 +32,6 @@ from optim.linear import kernels
 from problems import HeatEquationSequence, ShiftedLaplacianSequence
 
 SEEDS = (0, 1, 2)
-OUT = Path(__file__).resolve().parent / "results" / "sor.json"
 
 
 def replay(table, method, seeds=SEEDS, **options):
@@ -164,6 +162,10 @@ def sweep_section(repeats, sweeps):
             "max_rel_diff_of_iterates": same}
 
 
+def _cell(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def markdown(results) -> str:
     lines = []
     for variance, sec in results["shifted"].items():
@@ -173,7 +175,7 @@ def markdown(results) -> str:
         for name, r in sec["rows"].items():
             rng = f"{r['min'] / results['T']:.1f}-{r['max'] / results['T']:.1f}" if "min" in r else ""
             lines.append(f"| {name} | {r['per_instance']:.1f} | {r['total']:.0f} | {r['ratio_to_best_fixed']:.3f} | "
-                         f"{rng} | {r.get('learner_s', float('nan')):.2f} |")
+                         f"{rng} | {_cell(r.get('learner_s'))} |")
         lines += ["", f"cost table built in {sec['table_build_s']:.1f} s; capped solves: {sec['capped']}; "
                       f"pyamg SOR loop agrees with the table on {sec['pyamg_sor_agreement']} sampled entries; "
                       f"scipy CG counts equal ours on every instance: {sec['scipy_cg_equals_ours']}", ""]
@@ -182,7 +184,7 @@ def markdown(results) -> str:
               "| method | total | per step | / best fixed | seconds |", "|---|---:|---:|---:|---:|"]
     for name, r in h["rows"].items():
         lines.append(f"| {name} | {r['total']:.0f} | {r['per_instance']:.2f} | {r['ratio_to_best_fixed']:.3f} | "
-                     f"{r.get('seconds', float('nan')):.2f} |")
+                     f"{_cell(r.get('seconds'))} |")
     lines += ["", f"cost table built in {h['table_build_s']:.1f} s; scipy CG counts equal ours on every step: "
                   f"{h['scipy_cg_equals_ours']}", ""]
     s = results["sweep"]
@@ -208,9 +210,7 @@ def main(argv=None):
     results["seconds"] = time.perf_counter() - start
     print(markdown(results))
     print(f"total {results['seconds']:.0f} s")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1))
-    print(f"wrote {OUT}")
+    print(f"wrote {write_json('sor', results)}")
 
 
 if __name__ == "__main__":
