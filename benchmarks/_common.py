@@ -3,6 +3,7 @@
 Each script runs as ``python benchmarks/<family>.py`` (so this folder is on ``sys.path``) and imports
 ``from _common import ...``. numpy is imported lazily here so that ``pin_threads()`` can run before it.
 """
+
 from __future__ import annotations
 
 import json

@@ -14,6 +14,7 @@ relative suboptimality 1e-6 against a high-precision reference, for greedy BCD, 
 
 Writes a markdown table to stdout, JSON to benchmarks/results/bcd.json and PNG plots next to it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,32 +42,66 @@ def figure_runs(quick: bool) -> list[dict]:
 
     def run(fig, problem, label, f_star, **options):
         t = time.perf_counter()
-        r = optim.solve(problem, method="bcd", max_iter=iters, f_star=f_star, tol=1e-8 / max(1, abs(f_star)),
-                        verbose=False, seed=1, **options)
+        r = optim.solve(
+            problem,
+            method="bcd",
+            max_iter=iters,
+            f_star=f_star,
+            tol=1e-8 / max(1, abs(f_star)),
+            verbose=False,
+            seed=1,
+            **options,
+        )
         gap = np.maximum(np.asarray(r.history["fun"]) - f_star, 0.0)
-        runs.append({"figure": fig, "problem": problem.name, "rule": label, "iterations": int(r.nit),
-                     "final_gap": float(gap[-1]), "time": time.perf_counter() - t,
-                     "identified_at": r.get("identified_at"), "gap": gap.tolist(),
-                     "nit": np.asarray(r.history["nit"]).tolist()})
+        runs.append(
+            {
+                "figure": fig,
+                "problem": problem.name,
+                "rule": label,
+                "iterations": int(r.nit),
+                "final_gap": float(gap[-1]),
+                "time": time.perf_counter() - t,
+                "identified_at": r.get("identified_at"),
+                "gap": gap.tolist(),
+                "nit": np.asarray(r.history["nit"]).tolist(),
+            }
+        )
 
     for part in ("sort", "vb"):
         tag = "FB" if part == "sort" else "VB"
         for sel in ("cyclic", "random", "lipschitz", "gs", "gsl"):
-            run("fig4 (gradient updates)", A, f"{sel}-{tag}", 0.0, partition=part, selection=sel,
-                update="gradient", block_size=5)
+            run(
+                "fig4 (gradient updates)",
+                A,
+                f"{sel}-{tag}",
+                0.0,
+                partition=part,
+                selection=sel,
+                update="gradient",
+                block_size=5,
+            )
         for sel in ("gs", "gsl", "gsd", "gsq"):
-            run("fig5 (matrix updates)", A, f"{sel}-{tag}", 0.0, partition=part, selection=sel,
-                update="matrix", block_size=5)
+            run(
+                "fig5 (matrix updates)",
+                A,
+                f"{sel}-{tag}",
+                0.0,
+                partition=part,
+                selection=sel,
+                update="matrix",
+                block_size=5,
+            )
     for name in ("D", "E"):
         P = bcd_paper_problem(name)
         f_star = P.reference_solution()[1]
         tau_general = int(np.floor(P.dim ** (1 / 3)))
-        for label, opts in (("greedy tree", dict(partition="forest_greedy", selection="greedy_tree")),
-                            ("tree partitions", dict(partition="forest_fixed", selection="cyclic")),
-                            ("random tree", dict(partition="forest_greedy", selection="random")),
-                            ("red-black", dict(partition="forest_fixed", selection="red_black")),
-                            (f"general (GS, tau={tau_general})", dict(partition="vb", selection="gs",
-                                                                      block_size=tau_general))):
+        for label, opts in (
+            ("greedy tree", dict(partition="forest_greedy", selection="greedy_tree")),
+            ("tree partitions", dict(partition="forest_fixed", selection="cyclic")),
+            ("random tree", dict(partition="forest_greedy", selection="random")),
+            ("red-black", dict(partition="forest_fixed", selection="red_black")),
+            (f"general (GS, tau={tau_general})", dict(partition="vb", selection="gs", block_size=tau_general)),
+        ):
             run("fig6 (message passing)", P, label, f_star, update="exact_quadratic", **opts)
     NN = bcd_paper_problem("A-L1", **size)
     f_star = lasso_reference(NN, nonnegative=True)
@@ -74,11 +109,28 @@ def figure_runs(quick: bool) -> list[dict]:
     for tau in (5, 50):
         for part in ("sort", "vb"):
             for upd in ("pg_nn", "tmp_nn", "pn_nn"):
-                run(f"fig7 (non-negative L1, tau={tau})", NN, f"GS-q {upd}-{'FB' if part == 'sort' else 'VB'}",
-                    f_star, partition=part, selection="gs_q", update=upd, block_size=tau,
-                    reference_support=support)
-        run(f"fig7 (non-negative L1, tau={tau})", NN, "random pn_nn-VB", f_star, partition="vb",
-            selection="random", update="pn_nn", block_size=tau, reference_support=support)
+                run(
+                    f"fig7 (non-negative L1, tau={tau})",
+                    NN,
+                    f"GS-q {upd}-{'FB' if part == 'sort' else 'VB'}",
+                    f_star,
+                    partition=part,
+                    selection="gs_q",
+                    update=upd,
+                    block_size=tau,
+                    reference_support=support,
+                )
+        run(
+            f"fig7 (non-negative L1, tau={tau})",
+            NN,
+            "random pn_nn-VB",
+            f_star,
+            partition="vb",
+            selection="random",
+            update="pn_nn",
+            block_size=tau,
+            reference_support=support,
+        )
     return runs
 
 
@@ -125,8 +177,15 @@ def peer_sklearn(P, f_star, selection, nonnegative):
     m = P.n_samples
 
     def fit(epochs):
-        model = Lasso(alpha=P.l1 / m, positive=nonnegative, fit_intercept=False, tol=0.0, max_iter=epochs,
-                      selection=selection, random_state=0)
+        model = Lasso(
+            alpha=P.l1 / m,
+            positive=nonnegative,
+            fit_intercept=False,
+            tol=0.0,
+            max_iter=epochs,
+            selection=selection,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             t = time.perf_counter()
@@ -141,8 +200,13 @@ def peer_sklearn(P, f_star, selection, nonnegative):
         lo, hi = (lo, mid) if fit(mid)[1] <= TARGET else (mid, hi)
     t = np.median([fit(hi)[0] for _ in range(3)])
     gap = fit(hi)[1]
-    return {"epochs": hi, "coordinate_updates": hi * P.dim, "grad_equivalents": None, "time": float(t),
-            "reached": gap <= TARGET}
+    return {
+        "epochs": hi,
+        "coordinate_updates": hi * P.dim,
+        "grad_equivalents": None,
+        "time": float(t),
+        "reached": gap <= TARGET,
+    }
 
 
 def peer_skglm(P, f_star):
@@ -152,6 +216,7 @@ def peer_skglm(P, f_star):
     m = P.n_samples
     SkglmLasso(alpha=P.l1 / m, fit_intercept=False, tol=1e-2).fit(P.A, P.b)  # compile
     for tol in 10.0 ** -np.arange(1, 13):
+
         def fit():
             t = time.perf_counter()
             model = SkglmLasso(alpha=P.l1 / m, fit_intercept=False, tol=tol, max_iter=1000).fit(P.A, P.b)
@@ -160,22 +225,48 @@ def peer_skglm(P, f_star):
         _, gap = fit()
         if gap <= TARGET:
             t = np.median([fit()[0] for _ in range(3)])
-            return {"epochs": None, "coordinate_updates": None, "grad_equivalents": None, "time": float(t),
-                    "reached": True, "tol": float(tol)}
-    return {"epochs": None, "coordinate_updates": None, "grad_equivalents": None, "time": float("nan"),
-            "reached": False}
+            return {
+                "epochs": None,
+                "coordinate_updates": None,
+                "grad_equivalents": None,
+                "time": float(t),
+                "reached": True,
+                "tol": float(tol),
+            }
+    return {
+        "epochs": None,
+        "coordinate_updates": None,
+        "grad_equivalents": None,
+        "time": float("nan"),
+        "reached": False,
+    }
 
 
 def ours(P, f_star, **options):
     def fit():
-        return optim.solve(P, method="bcd", partition="vb", max_iter=20_000, tol=TARGET, f_star=f_star,
-                           check_every=10, verbose=False, seed=0, **options)
+        return optim.solve(
+            P,
+            method="bcd",
+            partition="vb",
+            max_iter=20_000,
+            tol=TARGET,
+            f_star=f_star,
+            check_every=10,
+            verbose=False,
+            seed=0,
+            **options,
+        )
 
     r = fit()
     times = [r.time] + [fit().time for _ in range(2)]
-    return {"epochs": r.counts["coordinates"] / P.dim, "coordinate_updates": int(r.counts["coordinates"]),
-            "grad_equivalents": float(r.counts["grad"]), "time": float(np.median(times)),
-            "reached": bool(r.success), "iterations": int(r.nit)}
+    return {
+        "epochs": r.counts["coordinates"] / P.dim,
+        "coordinate_updates": int(r.counts["coordinates"]),
+        "grad_equivalents": float(r.counts["grad"]),
+        "time": float(np.median(times)),
+        "reached": bool(r.success),
+        "iterations": int(r.nit),
+    }
 
 
 def peer_runs(quick: bool) -> list[dict]:
@@ -189,12 +280,15 @@ def peer_runs(quick: bool) -> list[dict]:
             entries["bcd GS-q + PN, VB tau=50"] = ours(P, f_star, selection="gs_q", update="pn_nn", block_size=50)
             entries["bcd GS-q + PG, VB tau=5"] = ours(P, f_star, selection="gs_q", update="pg_nn", block_size=5)
         else:
-            entries["bcd GS-q + PN (orthant), VB tau=50"] = ours(P, f_star, selection="gs_q", update="pn_nn",
-                                                                 block_size=50)
-            entries["bcd GS-q + prox-grad, VB tau=20"] = ours(P, f_star, selection="gs_q",
-                                                              update="prox_gradient", block_size=20)
-            entries["bcd GS-s + prox-grad, VB tau=5"] = ours(P, f_star, selection="gs_s",
-                                                             update="prox_gradient", block_size=5)
+            entries["bcd GS-q + PN (orthant), VB tau=50"] = ours(
+                P, f_star, selection="gs_q", update="pn_nn", block_size=50
+            )
+            entries["bcd GS-q + prox-grad, VB tau=20"] = ours(
+                P, f_star, selection="gs_q", update="prox_gradient", block_size=20
+            )
+            entries["bcd GS-s + prox-grad, VB tau=5"] = ours(
+                P, f_star, selection="gs_s", update="prox_gradient", block_size=5
+            )
         upd = "pn_nn" if nonnegative else "prox_gradient"
         entries[f"bcd random + {upd}, VB tau=20"] = ours(P, f_star, selection="random", update=upd, block_size=20)
         entries["sklearn Lasso cyclic"] = peer_sklearn(P, f_star, "cyclic", nonnegative)
@@ -213,18 +307,30 @@ def _fmt(v, spec=".3g"):
 
 
 def markdown(fig_runs, peers) -> str:
-    out = ["## Figures 4-7 at CPU scale: f(x^k) - f* after the last iteration", "",
-           "| figure | problem | rule | iterations | f - f* | support found at | time (s) |",
-           "|---|---|---|---:|---:|---:|---:|"]
+    out = [
+        "## Figures 4-7 at CPU scale: f(x^k) - f* after the last iteration",
+        "",
+        "| figure | problem | rule | iterations | f - f* | support found at | time (s) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for r in fig_runs:
-        out.append(f"| {r['figure']} | {r['problem']} | {r['rule']} | {r['iterations']} | {r['final_gap']:.3g} | "
-                   f"{_fmt(r['identified_at'], 'd')} | {r['time']:.2f} |")
-    out += ["", f"## Lasso side by side: to relative suboptimality {TARGET:g} (median of 3, one thread)", "",
-            "| problem | method | reached | epochs (coord. updates / p) | full-gradient equivalents | time (s) | "
-            "time / sklearn cyclic |", "|---|---|---|---:|---:|---:|---:|"]
+        out.append(
+            f"| {r['figure']} | {r['problem']} | {r['rule']} | {r['iterations']} | {r['final_gap']:.3g} | "
+            f"{_fmt(r['identified_at'], 'd')} | {r['time']:.2f} |"
+        )
+    out += [
+        "",
+        f"## Lasso side by side: to relative suboptimality {TARGET:g} (median of 3, one thread)",
+        "",
+        "| problem | method | reached | epochs (coord. updates / p) | full-gradient equivalents | time (s) | "
+        "time / sklearn cyclic |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for r in peers:
-        out.append(f"| {r['problem']} | {r['method']} | {r['reached']} | {_fmt(r['epochs'])} | "
-                   f"{_fmt(r['grad_equivalents'])} | {r['time']:.3g} | {r['time_vs_sklearn_cyclic']:.3g} |")
+        out.append(
+            f"| {r['problem']} | {r['method']} | {r['reached']} | {_fmt(r['epochs'])} | "
+            f"{_fmt(r['grad_equivalents'])} | {r['time']:.3g} | {r['time_vs_sklearn_cyclic']:.3g} |"
+        )
     return "\n".join(out)
 
 
@@ -238,9 +344,9 @@ def plot(fig_runs, out_dir):
     ncols = 3
     nrows = -(-len(keys) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
-    for ax in axes.flat[len(keys):]:
+    for ax in axes.flat[len(keys) :]:
         ax.set_visible(False)
-    for ax, (figure, prob) in zip(axes.flat, keys):
+    for ax, (figure, prob) in zip(axes.flat, keys, strict=False):
         for r in (r for r in fig_runs if (r["figure"], r["problem"]) == (figure, prob)):
             ax.semilogy(r["nit"], np.maximum(r["gap"], 1e-16), label=r["rule"])
         ax.set_title(f"{figure}\n{prob}", fontsize=8)

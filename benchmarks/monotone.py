@@ -13,6 +13,7 @@
 Usage: ``python benchmarks/monotone.py [--quick]``. Prints markdown; writes
 ``benchmarks/results/monotone.json`` and PNG plots next to it. Single thread (BLAS/OpenMP).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ from optim.monotone import official_options
 from optim.monotone.suite import METHOD_ORDER
 from problems.monotone import MatrixGame, QuadraticMinMax, logistic_operator_a8a
 
-SLOW = ("vr-eg", "vr-forb", "inexact-halpern")   # per-sample Python loops
+SLOW = ("vr-eg", "vr-forb", "inexact-halpern")  # per-sample Python loops
 
 
 def epochs_to(history, threshold, key="epochs"):
@@ -69,24 +70,49 @@ def residual_table(problem, budget, slow_budget, seed=0):
     ref, peer_sec, peer = peer_solve(problem)
     rows, records = [], []
     for method in methods:
-        res = optim.solve(problem, method=method, budget=slow_budget if method in SLOW else budget, tol=0.0,
-                          max_iter=10**9, seed=seed, verbose=False, **options[method])
+        res = optim.solve(
+            problem,
+            method=method,
+            budget=slow_budget if method in SLOW else budget,
+            tol=0.0,
+            max_iter=10**9,
+            seed=seed,
+            verbose=False,
+            **options[method],
+        )
         h = res.history
-        records.append({"problem": problem.name, "method": method, "work_unit": "epochs",
-                        "history": {"work": h["epochs"], "time": h["time"], "optimality": h["optimality"]}})
+        records.append(
+            {
+                "problem": problem.name,
+                "method": method,
+                "work_unit": "epochs",
+                "history": {"work": h["epochs"], "time": h["time"], "optimality": h["optimality"]},
+            }
+        )
         t_hit = epochs_to(h, 1e-3, key="time")
-        row = {"problem": problem.name, "method": method, "epochs": res.counts["work"], "residual": res.optimality,
-               "epochs_to_1e-2": epochs_to(h, 1e-2), "epochs_to_1e-3": epochs_to(h, 1e-3), "time_s": res.time,
-               "peer": peer, "peer_time_s": peer_sec,
-               "time_to_1e-3_over_peer": t_hit / peer_sec if t_hit is not None else None}
+        row = {
+            "problem": problem.name,
+            "method": method,
+            "epochs": res.counts["work"],
+            "residual": res.optimality,
+            "epochs_to_1e-2": epochs_to(h, 1e-2),
+            "epochs_to_1e-3": epochs_to(h, 1e-3),
+            "time_s": res.time,
+            "peer": peer,
+            "peer_time_s": peer_sec,
+            "time_to_1e-3_over_peer": t_hit / peer_sec if t_hit is not None else None,
+        }
         if isinstance(problem, MatrixGame):
             row["gap"] = problem.duality_gap(res.x)
             row["value_error"] = abs(problem.payoff(res.x) - problem.reference_solution()[1])
         else:
             row["dist_to_peer"] = float(np.linalg.norm(res.x - ref))
         rows.append(row)
-        print(f"  {method:16s} residual {res.optimality:.2e}  epochs to 1e-3 {fmt(row['epochs_to_1e-3'])}  "
-              f"{res.time:.1f}s", flush=True)
+        print(
+            f"  {method:16s} residual {res.optimality:.2e}  epochs to 1e-3 {fmt(row['epochs_to_1e-3'])}  "
+            f"{res.time:.1f}s",
+            flush=True,
+        )
     return rows, records
 
 
@@ -100,8 +126,16 @@ def scaling(ns, budget, seeds):
             runs = seeds if method == "vr-halpern" else [0]
             hits = {1e-2: [], 1e-3: []}
             for seed in runs:
-                res = optim.solve(game, method=method, budget=budget, tol=1e-3, max_iter=10**9, seed=seed,
-                                  verbose=False, **opts[method])
+                res = optim.solve(
+                    game,
+                    method=method,
+                    budget=budget,
+                    tol=1e-3,
+                    max_iter=10**9,
+                    seed=seed,
+                    verbose=False,
+                    **opts[method],
+                )
                 for thr in hits:
                     hits[thr].append(epochs_to(res.history, thr))
             for thr, vals in hits.items():
@@ -111,7 +145,7 @@ def scaling(ns, budget, seeds):
             eg, vr = row[f"eg@{thr}"], row[f"vr-halpern@{thr}"]
             if vr is None:
                 row[f"eg/vr@{thr}"] = None
-            elif eg is None:   # EG ran out of budget: the ratio is at least budget / vr
+            elif eg is None:  # EG ran out of budget: the ratio is at least budget / vr
                 row[f"eg/vr@{thr}"] = f"> {budget / vr:.3g}"
             else:
                 row[f"eg/vr@{thr}"] = eg / vr
@@ -130,9 +164,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     quick = args.quick
     # (problem, budget for the fast methods, budget for the per-sample loops)
-    cases = [(MatrixGame.policeman_burglar(100, seed=1), 1500 if quick else 3000, 1000 if quick else 3000),
-             (QuadraticMinMax(200), 5000 if quick else 100_000, 500 if quick else 5000),
-             (logistic_operator_a8a(1e-3), 100 if quick else 300, 0)]
+    cases = [
+        (MatrixGame.policeman_burglar(100, seed=1), 1500 if quick else 3000, 1000 if quick else 3000),
+        (QuadraticMinMax(200), 5000 if quick else 100_000, 500 if quick else 5000),
+        (logistic_operator_a8a(1e-3), 100 if quick else 300, 0),
+    ]
     if not quick:
         cases.insert(1, (MatrixGame.policeman_burglar(500, seed=1), 5000, 5000))
     all_rows, all_records = [], []
@@ -141,21 +177,46 @@ def main(argv=None):
         rows, records = residual_table(problem, budget, slow_budget)
         all_rows += rows
         all_records += records
-    scale = scaling([50, 100, 200] if quick else [50, 100, 200, 500, 1000], 3000 if quick else 5000,
-                    [0] if quick else [0, 1, 2])
+    scale = scaling(
+        [50, 100, 200] if quick else [50, 100, 200, 500, 1000], 3000 if quick else 5000, [0] if quick else [0, 1, 2]
+    )
 
-    cols = ["problem", "method", "epochs", "residual", "epochs_to_1e-2", "epochs_to_1e-3", "time_s", "gap",
-            "value_error", "dist_to_peer", "peer", "peer_time_s", "time_to_1e-3_over_peer"]
+    cols = [
+        "problem",
+        "method",
+        "epochs",
+        "residual",
+        "epochs_to_1e-2",
+        "epochs_to_1e-3",
+        "time_s",
+        "gap",
+        "value_error",
+        "dist_to_peer",
+        "peer",
+        "peer_time_s",
+        "time_to_1e-3_over_peer",
+    ]
     print("\n## Residual against epochs (official step sizes)\n")
     print(markdown_table(all_rows, cols, missing="not reached"))
-    scols = ["n", "sqrt_n", "eg@0.01", "halpern@0.01", "vr-halpern@0.01", "eg/vr@0.01", "eg@0.001",
-             "halpern@0.001", "vr-halpern@0.001", "eg/vr@0.001"]
+    scols = [
+        "n",
+        "sqrt_n",
+        "eg@0.01",
+        "halpern@0.01",
+        "vr-halpern@0.01",
+        "eg/vr@0.01",
+        "eg@0.001",
+        "halpern@0.001",
+        "vr-halpern@0.001",
+        "eg/vr@0.001",
+    ]
     print("\n## Scaling: epochs to residual 1e-2 / 1e-3 on PB(n) (VR-Halpern: median over seeds)\n")
     print(markdown_table(scale, scols, missing="not reached"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     plots = Comparison(all_records, title="monotone").plot(RESULTS, "monotone")
-    path = write_json("monotone", {"quick": quick, "residuals": all_rows, "scaling": scale,
-                                   "plots": [str(p) for p in plots]})
+    path = write_json(
+        "monotone", {"quick": quick, "residuals": all_rows, "scaling": scale, "plots": [str(p) for p in plots]}
+    )
     print(f"\nwrote {path} and {len(plots)} plots")
 
 

@@ -19,6 +19,7 @@ best-of-sweep validation loss over seeds.
 
 Writes benchmarks/results/optimizers.json and prints markdown tables.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,18 +64,24 @@ def _optimizers():
         opts["Lion pytorch-optimizer foreach"] = lambda ps: KozistrLion(ps, lr=1e-4, weight_decay=0.1, foreach=True)
     except ImportError:
         missing.append("pytorch-optimizer")
-    opts.update({
-        "torch.optim.Muon (bf16 NS, 5 steps)": lambda ps: torch.optim.Muon(ps, lr=0.02),
-        "AuON (ours, paper)": lambda ps: onn.AuON(ps, lr=0.055),
-        "Hybrid-AuON (ours, 1 NS step, fp32)": lambda ps: onn.HybridAuON(ps, lr=0.055),
-        "Hybrid-AuON (ours, 1 NS step, bf16)": lambda ps: onn.HybridAuON(ps, lr=0.055, ns_dtype=torch.bfloat16),
-    })
+    opts.update(
+        {
+            "torch.optim.Muon (bf16 NS, 5 steps)": lambda ps: torch.optim.Muon(ps, lr=0.02),
+            "AuON (ours, paper)": lambda ps: onn.AuON(ps, lr=0.055),
+            "Hybrid-AuON (ours, 1 NS step, fp32)": lambda ps: onn.HybridAuON(ps, lr=0.055),
+            "Hybrid-AuON (ours, 1 NS step, bf16)": lambda ps: onn.HybridAuON(ps, lr=0.055, ns_dtype=torch.bfloat16),
+        }
+    )
     return opts, missing
 
 
 def state_ratio(opt, params) -> float:
-    state = sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values()
-                if isinstance(v, torch.Tensor) and v.ndim > 0)
+    state = sum(
+        v.numel() * v.element_size()
+        for s in opt.state.values()
+        for v in s.values()
+        if isinstance(v, torch.Tensor) and v.ndim > 0
+    )
     return state / sum(p.numel() * p.element_size() for p in params)
 
 
@@ -101,10 +108,17 @@ def step_cost(layers: int, threads: int, repeats: int) -> list[dict]:
             wall.append(time.perf_counter() - w)
     rows = []
     for name, (opt, params, first, cpu, wall) in runs.items():
-        rows.append({"optimizer": name, "threads": threads, "cpu_ms": 1e3 * statistics.median(cpu),
-                     "wall_ms": 1e3 * statistics.median(wall), "first_step_s": first,
-                     "state_per_param_bytes": state_ratio(opt, params),
-                     "params": sum(p.numel() for p in params)})
+        rows.append(
+            {
+                "optimizer": name,
+                "threads": threads,
+                "cpu_ms": 1e3 * statistics.median(cpu),
+                "wall_ms": 1e3 * statistics.median(wall),
+                "first_step_s": first,
+                "state_per_param_bytes": state_ratio(opt, params),
+                "params": sum(p.numel() for p in params),
+            }
+        )
     for base in ("AdamW foreach", "AdamW fused"):
         ref = next(r["cpu_ms"] for r in rows if r["optimizer"] == base)
         for r in rows:
@@ -132,13 +146,33 @@ def gpt_curves(steps: int, multipliers, seeds, problem) -> list[dict]:
         for mult in multipliers:
             for seed in seeds:
                 t0 = time.process_time()
-                result = optim.solve(problem, method=method, lr=base * mult, max_iter=steps, warmup=min(30, steps // 5),
-                                     check_every=max(1, steps // 10), seed=seed, verbose=False, **extra)
-                rows.append({"method": method, "lr": base * mult, "multiplier": mult, "seed": seed,
-                             "val_loss": float(result.optimality), "train_loss": float(result.fun),
-                             "status": result.status, "cpu_s": time.process_time() - t0,
-                             "curve": {"step": result.history["nit"].tolist(),
-                                       "val_loss": result.history["optimality"].tolist()}})
+                result = optim.solve(
+                    problem,
+                    method=method,
+                    lr=base * mult,
+                    max_iter=steps,
+                    warmup=min(30, steps // 5),
+                    check_every=max(1, steps // 10),
+                    seed=seed,
+                    verbose=False,
+                    **extra,
+                )
+                rows.append(
+                    {
+                        "method": method,
+                        "lr": base * mult,
+                        "multiplier": mult,
+                        "seed": seed,
+                        "val_loss": float(result.optimality),
+                        "train_loss": float(result.fun),
+                        "status": result.status,
+                        "cpu_s": time.process_time() - t0,
+                        "curve": {
+                            "step": result.history["nit"].tolist(),
+                            "val_loss": result.history["optimality"].tolist(),
+                        },
+                    }
+                )
     return rows
 
 
@@ -151,8 +185,14 @@ def best_of_sweep(rows) -> list[dict]:
                 by_lr.setdefault(r["multiplier"], []).append(r["val_loss"])
         mean = {m: statistics.fmean(v) for m, v in by_lr.items()}
         best = min(mean, key=lambda m: (not math.isfinite(mean[m]), mean[m]))  # a diverged lr never wins
-        out.append({"method": method, "best_multiplier": best, "best_val_loss": mean[best],
-                    "all": {str(m): v for m, v in mean.items()}})
+        out.append(
+            {
+                "method": method,
+                "best_multiplier": best,
+                "best_val_loss": mean[best],
+                "all": {str(m): v for m, v in mean.items()},
+            }
+        )
     return out
 
 
@@ -161,18 +201,26 @@ def markdown(cost, sweep, missing) -> str:
     lines = []
     for threads in sorted({r["threads"] for r in cost}):
         rows = [r for r in cost if r["threads"] == threads]
-        lines += [f"### Step cost, {rows[0]['params'] / 1e6:.2f} M matrix parameters, {threads} thread(s)", "",
-                  "| optimizer | CPU ms/step | wall ms | vs AdamW foreach | vs AdamW fused | vs Muon "
-                  "| state/param bytes |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {r['optimizer']} | {r['cpu_ms']:.1f} | {r['wall_ms']:.1f} | {r['vs AdamW foreach']:.2f} | "
-                  f"{r['vs AdamW fused']:.2f} | {r['vs Muon']:.3f} | {r['state_per_param_bytes']:.2f} |" for r in rows]
+        lines += [
+            f"### Step cost, {rows[0]['params'] / 1e6:.2f} M matrix parameters, {threads} thread(s)",
+            "",
+            "| optimizer | CPU ms/step | wall ms | vs AdamW foreach | vs AdamW fused | vs Muon | state/param bytes |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['optimizer']} | {r['cpu_ms']:.1f} | {r['wall_ms']:.1f} | {r['vs AdamW foreach']:.2f} | "
+            f"{r['vs AdamW fused']:.2f} | {r['vs Muon']:.3f} | {r['state_per_param_bytes']:.2f} |"
+            for r in rows
+        ]
         lines.append("")
     if missing:
         lines += [f"Peers not installed: {', '.join(missing)}", ""]
-    lines += ["### Tiny GPT, validation loss (nats/char), mean over seeds", "",
-              "| optimizer | " + " | ".join(f"lr x{m:.3g}" for m in _multipliers(sweep)) + " | best |",
-              "|---|" + "---:|" * (len(_multipliers(sweep)) + 1)]
+    lines += [
+        "### Tiny GPT, validation loss (nats/char), mean over seeds",
+        "",
+        "| optimizer | " + " | ".join(f"lr x{m:.3g}" for m in _multipliers(sweep)) + " | best |",
+        "|---|" + "---:|" * (len(_multipliers(sweep)) + 1),
+    ]
     for s in sweep:
         cells = [f"{s['all'][str(m)]:.3f}" if str(m) in s["all"] else "" for m in _multipliers(sweep)]
         lines.append(f"| {s['method']} | " + " | ".join(cells) + f" | **{s['best_val_loss']:.3f}** |")
@@ -203,8 +251,17 @@ def main(argv=None):
             versions[mod] = __import__(mod).__version__
         except (ImportError, AttributeError):
             pass
-    out = write_json("optimizers", {"quick": quick, "versions": versions, "step_cost": cost, "gpt_runs": curves,
-                                    "gpt_best": sweep, "missing_peers": missing})
+    out = write_json(
+        "optimizers",
+        {
+            "quick": quick,
+            "versions": versions,
+            "step_cost": cost,
+            "gpt_runs": curves,
+            "gpt_best": sweep,
+            "missing_peers": missing,
+        },
+    )
     print(markdown(cost, sweep, missing))
     print(f"\nwrote {out}")
 

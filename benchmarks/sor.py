@@ -15,6 +15,7 @@ user would otherwise pick, in one run.
 
 Prints markdown tables and writes benchmarks/results/sor.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,16 +42,27 @@ def replay(table, method, seeds=SEEDS, **options):
         t0 = time.perf_counter()
         totals.append(optim.solve(table, method=method, seed=s, verbose=False, **options).fun)
         seconds.append(time.perf_counter() - t0)
-    return {"total": float(np.mean(totals)), "min": float(min(totals)), "max": float(max(totals)),
-            "learner_s": float(np.mean(seconds))}
+    return {
+        "total": float(np.mean(totals)),
+        "min": float(min(totals)),
+        "max": float(max(totals)),
+        "learner_s": float(np.mean(seconds)),
+    }
 
 
 def scipy_cg_counts(sequence, warm=False):
     counts = []
     for A, b, x0, _ in sequence.instances():
         k = [0]
-        spla.cg(A, b, x0=x0 if warm else np.zeros_like(b), rtol=sequence.rtol, atol=0.0,
-                maxiter=sequence.max_iter, callback=lambda _x: k.__setitem__(0, k[0] + 1))
+        spla.cg(
+            A,
+            b,
+            x0=x0 if warm else np.zeros_like(b),
+            rtol=sequence.rtol,
+            atol=0.0,
+            maxiter=sequence.max_iter,
+            callback=lambda _x: k.__setitem__(0, k[0] + 1),
+        )
         counts.append(k[0])
     return np.array(counts)
 
@@ -91,9 +103,13 @@ def shifted_section(T, sample):
         for r in rows.values():
             r["per_instance"] = r["total"] / T
             r["ratio_to_best_fixed"] = r["total"] / best
-        out[variance] = {"rows": rows, "table_build_s": build, "capped": table.capped(),
-                         "pyamg_sor_agreement": f"{agree}/{sample}",
-                         "scipy_cg_equals_ours": bool(np.array_equal(scipy_cg, table.extras["cg"][1]))}
+        out[variance] = {
+            "rows": rows,
+            "table_build_s": build,
+            "capped": table.capped(),
+            "pyamg_sor_agreement": f"{agree}/{sample}",
+            "scipy_cg_equals_ours": bool(np.array_equal(scipy_cg, table.extras["cg"][1])),
+        }
     return out
 
 
@@ -121,15 +137,27 @@ def heat_section(T):
     for A, b, x0, _ in seq.instances():
         M = pyamg.smoothed_aggregation_solver(A).aspreconditioner()
         k = [0]
-        spla.cg(A, b, x0=x0, rtol=seq.rtol, atol=0.0, maxiter=seq.max_iter, M=M,
-                callback=lambda _x: k.__setitem__(0, k[0] + 1))
+        spla.cg(
+            A,
+            b,
+            x0=x0,
+            rtol=seq.rtol,
+            atol=0.0,
+            maxiter=seq.max_iter,
+            M=M,
+            callback=lambda _x: k.__setitem__(0, k[0] + 1),
+        )
         amg += k[0]
     rows["pyamg SA-AMG + CG (peer)"] = {"total": float(amg), "seconds": time.perf_counter() - t0}
     for r in rows.values():
         r["per_instance"] = r["total"] / T
         r["ratio_to_best_fixed"] = r["total"] / best
-    return {"rows": rows, "table_build_s": build, "steps": T,
-            "scipy_cg_equals_ours": bool(np.array_equal(scipy_cg, table.extras["cg"][1]))}
+    return {
+        "rows": rows,
+        "table_build_s": build,
+        "steps": T,
+        "scipy_cg_equals_ours": bool(np.array_equal(scipy_cg, table.extras["cg"][1])),
+    }
 
 
 def sweep_section(repeats, sweeps):
@@ -157,9 +185,17 @@ def sweep_section(repeats, sweeps):
         matvec.append((time.perf_counter() - t0) / sweeps)
     same = float(np.max(np.abs(x_ours - x_amg)) / np.max(np.abs(x_amg)))
     o, p, m = (float(np.median(v)) for v in (ours, theirs, matvec))
-    return {"n": n, "nnz": int(A.nnz), "ours_ms": 1e3 * o, "pyamg_ms": 1e3 * p, "matvec_ms": 1e3 * m,
-            "ratio_ours_to_pyamg": o / p, "ours_in_matvecs": o / m, "pyamg_in_matvecs": p / m,
-            "max_rel_diff_of_iterates": same}
+    return {
+        "n": n,
+        "nnz": int(A.nnz),
+        "ours_ms": 1e3 * o,
+        "pyamg_ms": 1e3 * p,
+        "matvec_ms": 1e3 * m,
+        "ratio_ours_to_pyamg": o / p,
+        "ours_in_matvecs": o / m,
+        "pyamg_in_matvecs": p / m,
+        "max_rel_diff_of_iterates": same,
+    }
 
 
 def _cell(v) -> str:
@@ -169,31 +205,56 @@ def _cell(v) -> str:
 def markdown(results) -> str:
     lines = []
     for variance, sec in results["shifted"].items():
-        lines += [f"### Shifted Laplacian, {variance} variance (T = {results['T']}; mean SOR iterations per instance)",
-                  "", "| method | per instance | total | / best fixed | range over seeds | learner s/run |",
-                  "|---|---:|---:|---:|---|---:|"]
+        lines += [
+            f"### Shifted Laplacian, {variance} variance (T = {results['T']}; mean SOR iterations per instance)",
+            "",
+            "| method | per instance | total | / best fixed | range over seeds | learner s/run |",
+            "|---|---:|---:|---:|---|---:|",
+        ]
         for name, r in sec["rows"].items():
             rng = f"{r['min'] / results['T']:.1f}-{r['max'] / results['T']:.1f}" if "min" in r else ""
-            lines.append(f"| {name} | {r['per_instance']:.1f} | {r['total']:.0f} | {r['ratio_to_best_fixed']:.3f} | "
-                         f"{rng} | {_cell(r.get('learner_s'))} |")
-        lines += ["", f"cost table built in {sec['table_build_s']:.1f} s; capped solves: {sec['capped']}; "
-                      f"pyamg SOR loop agrees with the table on {sec['pyamg_sor_agreement']} sampled entries; "
-                      f"scipy CG counts equal ours on every instance: {sec['scipy_cg_equals_ours']}", ""]
+            lines.append(
+                f"| {name} | {r['per_instance']:.1f} | {r['total']:.0f} | {r['ratio_to_best_fixed']:.3f} | "
+                f"{rng} | {_cell(r.get('learner_s'))} |"
+            )
+        lines += [
+            "",
+            f"cost table built in {sec['table_build_s']:.1f} s; capped solves: {sec['capped']}; "
+            f"pyamg SOR loop agrees with the table on {sec['pyamg_sor_agreement']} sampled entries; "
+            f"scipy CG counts equal ours on every instance: {sec['scipy_cg_equals_ours']}",
+            "",
+        ]
     h = results["heat"]
-    lines += [f"### Heat equation, nx = 25 (n = 576), {h['steps']} steps (total SSOR-PCG / CG iterations)", "",
-              "| method | total | per step | / best fixed | seconds |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        f"### Heat equation, nx = 25 (n = 576), {h['steps']} steps (total SSOR-PCG / CG iterations)",
+        "",
+        "| method | total | per step | / best fixed | seconds |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, r in h["rows"].items():
-        lines.append(f"| {name} | {r['total']:.0f} | {r['per_instance']:.2f} | {r['ratio_to_best_fixed']:.3f} | "
-                     f"{_cell(r.get('seconds'))} |")
-    lines += ["", f"cost table built in {h['table_build_s']:.1f} s; scipy CG counts equal ours on every step: "
-                  f"{h['scipy_cg_equals_ours']}", ""]
+        lines.append(
+            f"| {name} | {r['total']:.0f} | {r['per_instance']:.2f} | {r['ratio_to_best_fixed']:.3f} | "
+            f"{_cell(r.get('seconds'))} |"
+        )
+    lines += [
+        "",
+        f"cost table built in {h['table_build_s']:.1f} s; scipy CG counts equal ours on every step: "
+        f"{h['scipy_cg_equals_ours']}",
+        "",
+    ]
     s = results["sweep"]
-    lines += [f"### One SOR sweep, pyamg.gallery.poisson((316, 316)) (n = {s['n']}, nnz = {s['nnz']})", "",
-              "| implementation | ms per sweep | in scipy mat-vecs |", "|---|---:|---:|",
-              f"| ours (numba over CSR rows) | {s['ours_ms']:.3f} | {s['ours_in_matvecs']:.2f} |",
-              f"| pyamg (compiled, `relaxation.sor`) | {s['pyamg_ms']:.3f} | {s['pyamg_in_matvecs']:.2f} |", "",
-              f"ratio ours / pyamg = **{s['ratio_ours_to_pyamg']:.2f}** (target <= 1.5); iterates after the same "
-              f"sweeps differ by {s['max_rel_diff_of_iterates']:.1e} (relative)", ""]
+    lines += [
+        f"### One SOR sweep, pyamg.gallery.poisson((316, 316)) (n = {s['n']}, nnz = {s['nnz']})",
+        "",
+        "| implementation | ms per sweep | in scipy mat-vecs |",
+        "|---|---:|---:|",
+        f"| ours (numba over CSR rows) | {s['ours_ms']:.3f} | {s['ours_in_matvecs']:.2f} |",
+        f"| pyamg (compiled, `relaxation.sor`) | {s['pyamg_ms']:.3f} | {s['pyamg_in_matvecs']:.2f} |",
+        "",
+        f"ratio ours / pyamg = **{s['ratio_ours_to_pyamg']:.2f}** (target <= 1.5); iterates after the same "
+        f"sweeps differ by {s['max_rel_diff_of_iterates']:.1e} (relative)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -203,10 +264,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     T = 1000 if args.quick else 5000
     start = time.perf_counter()
-    results = {"mode": "quick" if args.quick else "full", "T": T,
-               "sweep": sweep_section(repeats=7, sweeps=20 if args.quick else 50),
-               "shifted": shifted_section(T, sample=20 if args.quick else 100),
-               "heat": heat_section(1000 if args.quick else 5000)}
+    results = {
+        "mode": "quick" if args.quick else "full",
+        "T": T,
+        "sweep": sweep_section(repeats=7, sweeps=20 if args.quick else 50),
+        "shifted": shifted_section(T, sample=20 if args.quick else 100),
+        "heat": heat_section(1000 if args.quick else 5000),
+    }
     results["seconds"] = time.perf_counter() - start
     print(markdown(results))
     print(f"total {results['seconds']:.0f} s")

@@ -4,6 +4,7 @@
 ``optim.solvers(problem)`` lists the methods that accept a problem; ``optim.compare(...)`` runs
 several side by side. Solver families live in sub-packages and are imported on first use.
 """
+
 from .base import Solver, State, as_generator
 from .compare import Comparison, Suite, compare
 from .first_order import FISTA, GradientDescent
@@ -11,8 +12,23 @@ from .registry import METHODS, SUITES, make_solver, solve, solver_class, solvers
 from .result import STATUS_MESSAGES, History, Result
 
 __all__ = [
-    "Solver", "State", "as_generator", "Comparison", "Suite", "compare", "FISTA", "GradientDescent",
-    "METHODS", "SUITES", "make_solver", "solve", "solver_class", "solvers", "suite",
-    "STATUS_MESSAGES", "History", "Result",
+    "Solver",
+    "State",
+    "as_generator",
+    "Comparison",
+    "Suite",
+    "compare",
+    "FISTA",
+    "GradientDescent",
+    "METHODS",
+    "SUITES",
+    "make_solver",
+    "solve",
+    "solver_class",
+    "solvers",
+    "suite",
+    "STATUS_MESSAGES",
+    "History",
+    "Result",
 ]
 __version__ = "0.1.0"

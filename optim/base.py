@@ -15,6 +15,7 @@ Optimality and objective values for the history are evaluated with the problem's
 stochastic methods set ``check_every`` so that evaluating the optimality measure, an
 O(whole problem) computation, does not swamp their O(block) steps.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -25,22 +26,13 @@ import types
 import numpy as np
 
 from problems.base import Capability, Smooth, require
-from problems.validation import as_int, as_real, as_vector
+from problems.validation import as_generator, as_int, as_real, as_vector
 
 from .result import History, Result
 
 
 class State(types.SimpleNamespace):
     """Mutable bag of a run's state; ``x`` is the iterate reported to the user."""
-
-
-def as_generator(seed) -> np.random.Generator:
-    """``numpy.random.Generator`` from an int, None or a Generator (used as it is)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be a non-negative int, None or a numpy.random.Generator, got {seed!r}")
 
 
 class Solver:
@@ -64,13 +56,22 @@ class Solver:
     default_check_every: int = 1
     default_max_iter: int = 1000
 
-    def __init__(self, *, tol=1e-8, max_iter=None, budget=None, time_limit=None, callback=None,
-                 seed=None, verbose=None, check_every=None):
+    def __init__(
+        self,
+        *,
+        tol=1e-8,
+        max_iter=None,
+        budget=None,
+        time_limit=None,
+        callback=None,
+        seed=None,
+        verbose=None,
+        check_every=None,
+    ):
         self.tol = as_real(tol, "tol", low=0.0)
         self.max_iter = as_int(self.default_max_iter if max_iter is None else max_iter, "max_iter", low=0)
         self.budget = None if budget is None else as_real(budget, "budget", low=0.0, low_open=True)
-        self.time_limit = None if time_limit is None else as_real(time_limit, "time_limit", low=0.0,
-                                                                  low_open=True)
+        self.time_limit = None if time_limit is None else as_real(time_limit, "time_limit", low=0.0, low_open=True)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         self.callback = callback
@@ -79,8 +80,9 @@ class Solver:
         if verbose not in (None, True, False):
             raise TypeError(f"verbose must be True, False or None, got {verbose!r}")
         self.verbose = verbose
-        self.check_every = as_int(self.default_check_every if check_every is None else check_every,
-                                  "check_every", low=1)
+        self.check_every = as_int(
+            self.default_check_every if check_every is None else check_every, "check_every", low=1
+        )
 
     # ------------------------------------------------------------------ to implement
     def init(self, problem, x0=None) -> State:  # pragma: no cover - interface
@@ -168,15 +170,23 @@ class Solver:
         x, good = last_good
         if status == "diverged":
             state.x = x
-        return self.make_result(problem, state, status=status, nit=nit, clock=clock, values=good,
-                                history=history)
+        return self.make_result(problem, state, status=status, nit=nit, clock=clock, values=good, history=history)
 
     def make_result(self, problem, state, *, status, nit, clock, values, history) -> Result:
         counts = problem.counts.as_dict()
         counts["work"] = problem.work
-        return Result(x=state.x, fun=values["fun"], optimality=values["optimality"], status=status,
-                      nit=nit, counts=counts, time=clock.elapsed(), history=history.as_arrays(),
-                      method=self.name, problem=getattr(problem, "name", type(problem).__name__))
+        return Result(
+            x=state.x,
+            fun=values["fun"],
+            optimality=values["optimality"],
+            status=status,
+            nit=nit,
+            counts=counts,
+            time=clock.elapsed(),
+            history=history.as_arrays(),
+            method=self.name,
+            problem=getattr(problem, "name", type(problem).__name__),
+        )
 
     # ------------------------------------------------------------------ internals
     def _evaluate(self, problem, state, clock) -> dict | None:
@@ -212,8 +222,15 @@ class Solver:
     def _callback_stops(self, problem, state, nit, clock, values) -> bool:
         if self.callback is None:
             return False
-        info = Result(x=state.x, nit=nit, status="max_iter", message="intermediate result",
-                      time=clock.elapsed(), work=problem.work, **values)
+        info = Result(
+            x=state.x,
+            nit=nit,
+            status="max_iter",
+            message="intermediate result",
+            time=clock.elapsed(),
+            work=problem.work,
+            **values,
+        )
         try:
             return bool(self.callback(info))
         except StopIteration:
@@ -226,8 +243,11 @@ class Solver:
         for klass in cls.__mro__:
             if "__init__" in vars(klass):
                 sig = inspect.signature(klass.__init__)
-                names |= {p.name for p in sig.parameters.values()
-                          if p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.name != "self")}
+                names |= {
+                    p.name
+                    for p in sig.parameters.values()
+                    if p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.name != "self")
+                }
         return sorted(names)
 
     def __repr__(self) -> str:
@@ -261,5 +281,10 @@ class _Clock:
 def _progress(solver, problem):
     from tqdm import tqdm
 
-    return tqdm(total=solver.max_iter, desc=f"{solver.name} on {getattr(problem, 'name', 'problem')}",
-                disable=solver.verbose is False, delay=0 if solver.verbose else 3.0, leave=False)
+    return tqdm(
+        total=solver.max_iter,
+        desc=f"{solver.name} on {getattr(problem, 'name', 'problem')}",
+        disable=solver.verbose is False,
+        delay=0 if solver.verbose else 3.0,
+        leave=False,
+    )

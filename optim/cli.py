@@ -7,6 +7,7 @@
 
 Unknown names get the closest match suggested; bad options get a one-line error, not a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,10 @@ def cmd_compare(args) -> int:
     comparison = suite(args.suite, quick=not args.full).run()
     paths = comparison.save(args.out, stem=args.suite)
     print(comparison.markdown())
-    print(f"wrote {paths['markdown']}, {paths['json']} and {len(paths['plots'])} plot(s) "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {paths['markdown']}, {paths['json']} and {len(paths['plots'])} plot(s) "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 
@@ -88,10 +91,16 @@ def cmd_demo(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sections, plots = ["# Optarium demo", "",
-                       "Every registered comparison suite in quick mode. Optimality is each problem's "
-                       "own measure (residual, gap or suboptimality); work is in the problem's counted unit.",
-                       ""], []
+    sections, plots = (
+        [
+            "# Optarium demo",
+            "",
+            "Every registered comparison suite in quick mode. Optimality is each problem's "
+            "own measure (residual, gap or suboptimality); work is in the problem's counted unit.",
+            "",
+        ],
+        [],
+    )
     start = time.perf_counter()
     for name in sorted(SUITES):
         t0 = time.perf_counter()
@@ -99,8 +108,13 @@ def cmd_demo(args) -> int:
         comparison = suite(name, quick=True).run()
         paths = comparison.save(out, stem=name)
         plots += paths["plots"]
-        sections += [comparison.markdown(), *[f"![{p.stem}]({p.name})" for p in paths["plots"]], "",
-                     f"_{name}: {time.perf_counter() - t0:.1f} s_", ""]
+        sections += [
+            comparison.markdown(),
+            *[f"![{p.stem}]({p.name})" for p in paths["plots"]],
+            "",
+            f"_{name}: {time.perf_counter() - t0:.1f} s_",
+            "",
+        ]
     report = out / "report.md"
     report.write_text("\n".join(sections))
     print(f"[demo] done in {time.perf_counter() - start:.1f} s: wrote {report} and {len(plots)} plot(s) in {out}")

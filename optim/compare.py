@@ -5,6 +5,7 @@
 against time (log scale). ``Suite`` bundles problems, methods and settings under a name so the CLI
 (``optim compare NAME``, ``optim demo``) can run it.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ class Suite:
     seed: int = 0
     runner: object = None
 
-    def run(self) -> "Comparison":
+    def run(self) -> Comparison:
         if self.runner is not None:
             return self.runner()
         return compare(self.problems, self.methods, seed=self.seed, title=self.name, **self.settings)
@@ -50,18 +51,26 @@ class Comparison:
 
     def table(self) -> str:
         """Markdown table: one row per run."""
-        head = ("| problem | method | status | iterations | work | time (s) | optimality | objective |\n"
-                "|---|---|---|---:|---:|---:|---:|---:|")
+        head = (
+            "| problem | method | status | iterations | work | time (s) | optimality | objective |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|"
+        )
         rows = [head]
         for r in self.records:
-            rows.append(f"| {r['problem']} | {r['method']} | {r['status']} | {r['nit']} | "
-                        f"{_fmt(r['work'])} {r['work_unit']} | {r['time']:.3g} | {_fmt(r['optimality'])} | "
-                        f"{_fmt(r['fun'], 10)} |")
+            rows.append(
+                f"| {r['problem']} | {r['method']} | {r['status']} | {r['nit']} | "
+                f"{_fmt(r['work'])} {r['work_unit']} | {r['time']:.3g} | {_fmt(r['optimality'])} | "
+                f"{_fmt(r['fun'], 10)} |"
+            )
         return "\n".join(rows)
 
     def to_json(self, path=None) -> str:
-        text = json.dumps(_finite({"title": self.title, "notes": self.notes, "records": self.records}),
-                          indent=1, default=_jsonable, allow_nan=False)
+        text = json.dumps(
+            _finite({"title": self.title, "notes": self.notes, "records": self.records}),
+            indent=1,
+            default=_jsonable,
+            allow_nan=False,
+        )
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -116,18 +125,31 @@ class Comparison:
         return self.table()
 
 
-def compare(problems, methods, *, budget=None, max_iter=None, tol=None, time_limit=None, seed=0,
-            title="comparison", verbose=False) -> Comparison:
+def compare(
+    problems,
+    methods,
+    *,
+    budget=None,
+    max_iter=None,
+    tol=None,
+    time_limit=None,
+    seed=0,
+    title="comparison",
+    verbose=False,
+) -> Comparison:
     """Run every method on every problem with the same budget, iteration cap, tolerance and seed.
 
     ``problems``: a problem, a list of problems, or a dict label -> problem.
     ``methods``: a method name, a list of names, or a dict label -> name or (name, options).
     """
     problems = _labelled(problems, lambda p: getattr(p, "name", type(p).__name__))
-    methods = {label: (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
-               for label, spec in _labelled(methods, str).items()}
-    common = {k: v for k, v in dict(budget=budget, max_iter=max_iter, tol=tol, time_limit=time_limit).items()
-              if v is not None}
+    methods = {
+        label: (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
+        for label, spec in _labelled(methods, str).items()
+    }
+    common = {
+        k: v for k, v in dict(budget=budget, max_iter=max_iter, tol=tol, time_limit=time_limit).items() if v is not None
+    }
     records = []
     for p_label, problem in problems.items():
         for m_label, (method, options) in methods.items():
@@ -138,11 +160,21 @@ def compare(problems, methods, *, budget=None, max_iter=None, tol=None, time_lim
 
 
 def _record(p_label, m_label, method, problem, result, seed) -> dict:
-    return {"problem": p_label, "method": m_label, "solver": method, "seed": seed,
-            "status": result.status, "nit": int(result.nit), "work": float(result.counts["work"]),
-            "work_unit": getattr(problem, "work_unit", "work"), "time": float(result.time),
-            "fun": _float(result.fun), "optimality": _float(result.optimality),
-            "counts": result.counts, "history": {k: v.tolist() for k, v in result.history.items()}}
+    return {
+        "problem": p_label,
+        "method": m_label,
+        "solver": method,
+        "seed": seed,
+        "status": result.status,
+        "nit": int(result.nit),
+        "work": float(result.counts["work"]),
+        "work_unit": getattr(problem, "work_unit", "work"),
+        "time": float(result.time),
+        "fun": _float(result.fun),
+        "optimality": _float(result.optimality),
+        "counts": result.counts,
+        "history": {k: v.tolist() for k, v in result.history.items()},
+    }
 
 
 def _labelled(items, default_label) -> dict:

@@ -14,10 +14,10 @@ the problem counts (gradient evaluations for the linear models).
   Candes, "Adaptive Restart for Accelerated Gradient Schemes", FoCM 2015, eq. (12): reset the
   momentum whenever (y_k - x_{k+1})^T (x_{k+1} - x_k) > 0.
 """
+
 from __future__ import annotations
 
 import math
-
 
 from problems.base import Smooth
 
@@ -56,8 +56,7 @@ class GradientDescent(Solver):
         if isinstance(step, str):
             if step not in ("1/L", "armijo"):
                 raise ValueError(f"step must be '1/L', 'armijo' or a positive number, got {step!r}")
-        elif isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0 \
-                or not math.isfinite(step):
+        elif isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0 or not math.isfinite(step):
             raise ValueError(f"step must be '1/L', 'armijo' or a positive number, got {step!r}")
         self.step_rule = step
 

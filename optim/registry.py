@@ -5,6 +5,7 @@
 name is used, so ``import optim`` never imports ``quantum`` or torch. Each family adds its lines
 under its own heading.
 """
+
 from __future__ import annotations
 
 from problems.catalog import load_entry
@@ -73,8 +74,9 @@ def solver_class(method: str):
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}{suggest(method, METHODS)}; "
-                         f"known methods: {', '.join(sorted(METHODS))}")
+        raise ValueError(
+            f"unknown method {method!r}{suggest(method, METHODS)}; known methods: {', '.join(sorted(METHODS))}"
+        )
     return load_entry(METHODS[method])
 
 
@@ -84,8 +86,9 @@ def make_solver(method: str, **options):
     known = cls.option_names()
     for key in options:
         if key not in known:
-            raise ValueError(f"method {method!r} takes no option {key!r}{suggest(key, known)}; "
-                             f"options: {', '.join(known)}")
+            raise ValueError(
+                f"method {method!r} takes no option {key!r}{suggest(key, known)}; options: {', '.join(known)}"
+            )
     return cls(**options)
 
 
@@ -107,6 +110,5 @@ def solvers(problem=None) -> list[str]:
 def suite(name: str, quick: bool = True):
     """Build the comparison suite ``name``."""
     if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}{suggest(name, SUITES)}; "
-                         f"known suites: {', '.join(sorted(SUITES))}")
+        raise ValueError(f"unknown suite {name!r}{suggest(name, SUITES)}; known suites: {', '.join(sorted(SUITES))}")
     return load_entry(SUITES[name])(quick=quick)

@@ -1,4 +1,5 @@
 """``Result``: what every solver returns, in the manner of ``scipy.optimize.OptimizeResult``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,12 +42,16 @@ class Result(OptimizeResult):
     def __init__(self, *, status: str, message: str | None = None, **fields):
         if status not in STATUS_MESSAGES:
             raise ValueError(f"status must be one of {list(STATUS_MESSAGES)}, got {status!r}")
-        super().__init__(status=status, success=status == "converged",
-                         message=message or STATUS_MESSAGES[status], **fields)
+        super().__init__(
+            status=status, success=status == "converged", message=message or STATUS_MESSAGES[status], **fields
+        )
 
     def __repr__(self) -> str:
-        parts = [f"status={self.status!r}", f"nit={self.get('nit')}",
-                 f"optimality={self.get('optimality', float('nan')):.3e}"]
+        parts = [
+            f"status={self.status!r}",
+            f"nit={self.get('nit')}",
+            f"optimality={self.get('optimality', float('nan')):.3e}",
+        ]
         if "fun" in self and self.fun is not None:
             parts.append(f"fun={self.fun:.10g}")
         return f"Result({', '.join(parts)})"

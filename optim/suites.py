@@ -1,4 +1,5 @@
 """The foundation's comparison suite: first-order baselines on real learning problems."""
+
 from __future__ import annotations
 
 from problems.datasets import lasso_diabetes, logistic_breast_cancer, multinomial_digits
@@ -12,8 +13,16 @@ def glm_suite(quick: bool = True) -> Suite:
     problems = {"lasso-diabetes": lasso_diabetes(0.1), "logreg-l1-breast-cancer": logistic_breast_cancer(0.1)}
     if not quick:
         problems["multinomial-digits"] = multinomial_digits(l2=1e-2)
-    methods = {"gd (1/L)": ("gd", {}), "gd (armijo)": ("gd", {"step": "armijo"}),
-               "fista": ("fista", {}), "fista (no restart)": ("fista", {"restart": False})}
-    return Suite(name="glm", description=glm_suite.__doc__.split("\n")[0], problems=problems,
-                 methods=methods,
-                 settings={"tol": 1e-9, "max_iter": 3000 if quick else 20_000})
+    methods = {
+        "gd (1/L)": ("gd", {}),
+        "gd (armijo)": ("gd", {"step": "armijo"}),
+        "fista": ("fista", {}),
+        "fista (no restart)": ("fista", {"restart": False}),
+    }
+    return Suite(
+        name="glm",
+        description=glm_suite.__doc__.split("\n")[0],
+        problems=problems,
+        methods=methods,
+        settings={"tol": 1e-9, "max_iter": 3000 if quick else 20_000},
+    )

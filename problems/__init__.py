@@ -1,27 +1,79 @@
 """Optarium problems: what is solved. Data, oracles, optimality measures, references, loaders."""
+
 from .base import Capability, Composite, Counts, HasReference, Objective, Problem, Smooth, counted, require
+from .bcd import BlockLinearModel, LabelPropagation, NonnegativeLasso, bcd_paper_problem  # greedy BCD
+from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
 from .catalog import PROBLEMS, make_problem
-from .datasets import (load_dataset, lasso_diabetes, logistic_a8a, logistic_breast_cancer,
-                       multinomial_digits, standardize)
+from .datasets import (
+    lasso_diabetes,
+    load_dataset,
+    logistic_a8a,
+    logistic_breast_cancer,
+    multinomial_digits,
+    standardize,
+)
 from .libsvm import load_libsvm
 from .linear_models import LeastSquares, Logistic, MultinomialLogistic, soft_threshold
-from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
+from .linear_systems import (
+    HeatEquationSequence,
+    LinearSystemSequence,
+    ShiftedLaplacianSequence,  # sor
+    ShiftedSequence,
+    load_matrix_market,
+    poisson2d,
+)
 from .loaders_binary import instance_path, list_instances
 from .monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax  # monotone inclusions
 from .training import TensorData, TokenStream, TrainingProblem, char_gpt, digits_mlp  # torch-free at import
-from .linear_systems import (HeatEquationSequence, LinearSystemSequence, ShiftedLaplacianSequence,  # sor
-                             ShiftedSequence, load_matrix_market, poisson2d)
-from .bcd import BlockLinearModel, LabelPropagation, NonnegativeLasso, bcd_paper_problem  # greedy BCD
 
 __all__ = [
-    "Capability", "Composite", "Counts", "HasReference", "Objective", "Problem", "Smooth", "counted",
-    "require", "PROBLEMS", "make_problem", "load_dataset", "lasso_diabetes", "logistic_a8a",
-    "logistic_breast_cancer", "multinomial_digits", "standardize", "load_libsvm", "LeastSquares",
-    "Logistic", "MultinomialLogistic", "soft_threshold",
-    "MDKP", "MIS", "QAP", "TSP", "ConstrainedBinary", "MarketSplit", "instance_path", "list_instances",
-    "TensorData", "TokenStream", "TrainingProblem", "char_gpt", "digits_mlp",
-    "FiniteSumOperator", "LogisticOperator", "MatrixGame", "QuadraticMinMax",
-    "HeatEquationSequence", "LinearSystemSequence", "ShiftedLaplacianSequence", "ShiftedSequence",
-    "load_matrix_market", "poisson2d",
-    "BlockLinearModel", "LabelPropagation", "NonnegativeLasso", "bcd_paper_problem",
+    "Capability",
+    "Composite",
+    "Counts",
+    "HasReference",
+    "Objective",
+    "Problem",
+    "Smooth",
+    "counted",
+    "require",
+    "PROBLEMS",
+    "make_problem",
+    "load_dataset",
+    "lasso_diabetes",
+    "logistic_a8a",
+    "logistic_breast_cancer",
+    "multinomial_digits",
+    "standardize",
+    "load_libsvm",
+    "LeastSquares",
+    "Logistic",
+    "MultinomialLogistic",
+    "soft_threshold",
+    "MDKP",
+    "MIS",
+    "QAP",
+    "TSP",
+    "ConstrainedBinary",
+    "MarketSplit",
+    "instance_path",
+    "list_instances",
+    "TensorData",
+    "TokenStream",
+    "TrainingProblem",
+    "char_gpt",
+    "digits_mlp",
+    "FiniteSumOperator",
+    "LogisticOperator",
+    "MatrixGame",
+    "QuadraticMinMax",
+    "HeatEquationSequence",
+    "LinearSystemSequence",
+    "ShiftedLaplacianSequence",
+    "ShiftedSequence",
+    "load_matrix_market",
+    "poisson2d",
+    "BlockLinearModel",
+    "LabelPropagation",
+    "NonnegativeLasso",
+    "bcd_paper_problem",
 ]

@@ -20,6 +20,7 @@ capability             oracles
 Families add theirs (``BlockSmooth``, ``FiniteSumOperator``, ``LinearSystemSequence``,
 ``TrainingProblem``, ``ConstrainedBinary``, ...) as ``Capability`` objects next to their problems.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -90,8 +91,9 @@ class Capability:
 
 
 Smooth = Capability("Smooth", ("value", "grad", "lipschitz"), "smooth objective with a gradient")
-Composite = Capability("Composite", ("value", "grad", "lipschitz", "prox", "reg_value"),
-                       "smooth part plus a separable term with a prox")
+Composite = Capability(
+    "Composite", ("value", "grad", "lipschitz", "prox", "reg_value"), "smooth part plus a separable term with a prox"
+)
 Objective = Capability("Objective", ("objective",), "a scalar objective to minimise")
 HasReference = Capability("HasReference", ("reference_solution",), "an independent reference optimum")
 
@@ -103,7 +105,8 @@ def require(problem, *capabilities: Capability, solver: str = "this solver") -> 
         if missing:
             raise TypeError(
                 f"{solver} needs a {cap.name} problem ({cap.description}); "
-                f"{type(problem).__name__} lacks {', '.join(missing)}")
+                f"{type(problem).__name__} lacks {', '.join(missing)}"
+            )
 
 
 class Problem:

@@ -28,6 +28,7 @@ full-gradient equivalents (a block gradient costs |b|/n of one).
 * ``LabelPropagation``: the harmonic label-propagation quadratic (paper, Section 6; spec 1.1 item 4).
 * ``bcd_paper_problem("A" ... "E")``: the paper's five data sets by the recipes of spec 8.1.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,10 +43,24 @@ from .validation import as_int, as_matrix, as_nonnegative, as_real, as_vector
 
 BlockSmooth = Capability(
     "BlockSmooth",
-    ("dim", "block_state", "block_grad", "full_grad", "block_step", "state_value", "trial_value",
-     "coord_lipschitz", "bound_block", "block_lipschitz", "hessian_block", "bound_matvec", "bound_rowsums",
-     "bound_lambda_max"),
-    "block oracles and incremental state hooks (problems.bcd)")
+    (
+        "dim",
+        "block_state",
+        "block_grad",
+        "full_grad",
+        "block_step",
+        "state_value",
+        "trial_value",
+        "coord_lipschitz",
+        "bound_block",
+        "block_lipschitz",
+        "hessian_block",
+        "bound_matvec",
+        "bound_rowsums",
+        "bound_lambda_max",
+    ),
+    "block oracles and incremental state hooks (problems.bcd)",
+)
 
 
 class BlockBounds:
@@ -76,9 +91,11 @@ def block_problem(problem):
             view = problem._block_view = BlockLinearModel(problem)
         return view
     missing = BlockSmooth.missing(problem)
-    raise TypeError(f"block coordinate descent needs a problem with block oracles ({BlockSmooth.description}); "
-                    f"{type(problem).__name__} lacks {', '.join(missing[:6])}"
-                    f"{' ...' if len(missing) > 6 else ''}")
+    raise TypeError(
+        f"block coordinate descent needs a problem with block oracles ({BlockSmooth.description}); "
+        f"{type(problem).__name__} lacks {', '.join(missing[:6])}"
+        f"{' ...' if len(missing) > 6 else ''}"
+    )
 
 
 def _column_sq_norms(A) -> np.ndarray:
@@ -93,9 +110,8 @@ def _gram_abs_rowsums(A, chunk: int = 512) -> np.ndarray:
     out = np.empty(p)
     At = A.T.tocsr() if sp.issparse(A) else A.T
     for start in range(0, p, chunk):
-        block = At @ A[:, start:start + chunk]
-        out[start:start + chunk] = (abs(block).sum(axis=0) if sp.issparse(block)
-                                    else np.abs(block).sum(axis=0))
+        block = At @ A[:, start : start + chunk]
+        out[start : start + chunk] = abs(block).sum(axis=0) if sp.issparse(block) else np.abs(block).sum(axis=0)
     return np.asarray(out).ravel()
 
 
@@ -112,8 +128,9 @@ class BlockLinearModel(BlockBounds):
 
     def __init__(self, model):
         if not isinstance(model, _RegularizedLinearModel):
-            raise TypeError(f"model must be a LeastSquares, Logistic or MultinomialLogistic problem, "
-                            f"got {type(model).__name__}")
+            raise TypeError(
+                f"model must be a LeastSquares, Logistic or MultinomialLogistic problem, got {type(model).__name__}"
+            )
         self.model = model
         self.counts = model.counts
         self.name = model.name
@@ -291,8 +308,14 @@ class NonnegativeLasso(LeastSquares):
             x = cp.Variable(self.dim, nonneg=True)
             obj = self._weight * 0.5 * cp.sum_squares(self.A @ x - self.b) + self.l1 * cp.sum(x)
             prob = cp.Problem(cp.Minimize(obj))
-            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
-                       tol_ktratio=1e-10, max_iter=500)
+            prob.solve(
+                solver=cp.CLARABEL,
+                tol_gap_abs=1e-12,
+                tol_gap_rel=1e-12,
+                tol_feas=1e-12,
+                tol_ktratio=1e-10,
+                max_iter=500,
+            )
             if x.value is None:
                 raise RuntimeError(f"cvxpy could not solve the reference problem: {prob.status}")
             x_star = np.maximum(np.asarray(x.value, dtype=float), 0.0)
@@ -342,8 +365,7 @@ class LabelPropagation(BlockBounds, Problem):
         labelled = np.asarray(labelled)
         if labelled.ndim != 1 or not np.issubdtype(labelled.dtype, np.integer):
             raise TypeError("labelled must be a 1-D array of integer node indices")
-        if len(np.unique(labelled)) != len(labelled) or labelled.min(initial=0) < 0 \
-                or labelled.max(initial=0) >= n:
+        if len(np.unique(labelled)) != len(labelled) or labelled.min(initial=0) < 0 or labelled.max(initial=0) >= n:
             raise ValueError(f"labelled must hold distinct node indices in [0, {n})")
         if not 0 < len(labelled) < n:
             raise ValueError("labelled must name at least one node and leave at least one unlabelled")
@@ -351,9 +373,11 @@ class LabelPropagation(BlockBounds, Problem):
         n_comp, comp = sp.csgraph.connected_components(W, directed=False)
         bad = np.setdiff1d(np.arange(n_comp), comp[labelled])
         if len(bad):
-            raise ValueError(f"every connected component of W must contain a labelled node; "
-                             f"{len(bad)} component(s) have none (e.g. nodes "
-                             f"{np.flatnonzero(comp == bad[0])[:5].tolist()}), so Q is singular")
+            raise ValueError(
+                f"every connected component of W must contain a labelled node; "
+                f"{len(bad)} component(s) have none (e.g. nodes "
+                f"{np.flatnonzero(comp == bad[0])[:5].tolist()}), so Q is singular"
+            )
         self.W, self.labelled, self.y_labelled = W, labelled, y
         self.unlabelled = np.setdiff1d(np.arange(n), labelled)
         deg = np.asarray(W.sum(axis=0)).ravel()
@@ -487,8 +511,9 @@ class LabelPropagation(BlockBounds, Problem):
             if self.dim <= 500:
                 self._lambda_max = float(np.linalg.eigvalsh(self.Q.toarray())[-1])
             else:
-                self._lambda_max = float(sp.linalg.eigsh(self.Q, k=1, which="LA", tol=1e-10,
-                                                         return_eigenvectors=False)[0]) * (1 + 1e-10)
+                self._lambda_max = float(
+                    sp.linalg.eigsh(self.Q, k=1, which="LA", tol=1e-10, return_eigenvectors=False)[0]
+                ) * (1 + 1e-10)
         return self._lambda_max
 
     def dependency_graph(self):
@@ -540,14 +565,14 @@ def lattice_label_propagation(grid=50, n_labelled=100, weight=1e5, seed=1) -> La
     idx = np.arange(n).reshape(grid, grid, order="F")  # idx[r, c] = c * grid + r
     rows = np.concatenate([idx[:-1, :].ravel(), idx[:, :-1].ravel()])
     cols = np.concatenate([idx[1:, :].ravel(), idx[:, 1:].ravel()])
-    W = sp.coo_matrix((np.full(len(rows), as_real(weight, "weight", low=0, low_open=True)), (rows, cols)),
-                      shape=(n, n))
+    W = sp.coo_matrix((np.full(len(rows), as_real(weight, "weight", low=0, low_open=True)), (rows, cols)), shape=(n, n))
     W = (W + W.T).tocsr()
     rs = np.random.RandomState(seed)
     S = rs.choice(n, n_labelled, replace=False)
     y = 10 * rs.randn(n_labelled)
-    return LabelPropagation(W, S, y, name=f"D-lattice{grid}x{grid}",
-                            forest_partitions=lattice_partitions(grid, grid, S))
+    return LabelPropagation(
+        W, S, y, name=f"D-lattice{grid}x{grid}", forest_partitions=lattice_partitions(grid, grid, S)
+    )
 
 
 def moons_points(n_points, seed):
@@ -563,7 +588,7 @@ def moons_points(n_points, seed):
 def knn_graph(X, k=5):
     """Symmetrised k-nearest-neighbour graph with unit weights (stable sort of the distances)."""
     D2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
-    nbrs = np.argsort(D2, axis=0, kind="stable")[1:k + 1]  # column s: the k nearest of point s
+    nbrs = np.argsort(D2, axis=0, kind="stable")[1 : k + 1]  # column s: the k nearest of point s
     n = len(X)
     W = sp.coo_matrix((np.ones(n * k), (np.tile(np.arange(n), k), nbrs.ravel())), shape=(n, n)).tocsr()
     W.data[:] = 1.0
@@ -589,8 +614,7 @@ def moons_label_propagation(n_points=2000, n_labelled=100, seed=2, max_tries=100
     raise ValueError(f"no seed in [{seed}, {seed + max_tries}) gives a graph whose components are all labelled")
 
 
-def bcd_paper_problem(name, seed=None, n_rows=None, n_cols=None, l1=None, grid=50, n_points=2000,
-                      n_labelled=100):
+def bcd_paper_problem(name, seed=None, n_rows=None, n_cols=None, l1=None, grid=50, n_points=2000, n_labelled=100):
     """The paper's data sets (spec 8.1), in the paper's sum scale, with l2 = 0.
 
     ``"A"`` least squares (m = 1000, p = 10000), ``"A-L1"`` the same with a non-negative L1 penalty

@@ -14,6 +14,7 @@ Each problem offers ``is_feasible``, ``repair`` (the greedy rules of spec sectio
 ``known_optimum`` (from the instance file or its published table) and ``reference_solution()``,
 an exact optimum from scipy's HiGHS MILP for small instances.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -30,7 +31,8 @@ from .validation import as_choice, as_int, as_matrix, as_real, as_vector
 ConstrainedBinary = Capability(
     "ConstrainedBinary",
     ("n_vars", "cost_terms", "constraints", "objective", "is_feasible", "repair", "known_optimum"),
-    "a binary program: quadratic cost terms, linear constraints, feasibility and repair")
+    "a binary program: quadratic cost terms, linear constraints, feasibility and repair",
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def bounded_coefficients(upper: int) -> np.ndarray:
     if upper <= 0:
         return np.zeros(0)
     k = upper.bit_length() - 1
-    coeffs = [2 ** i for i in range(k)] + [upper - (2 ** k - 1)]
+    coeffs = [2**i for i in range(k)] + [upper - (2**k - 1)]
     return np.array(coeffs, dtype=float)
 
 
@@ -188,9 +190,13 @@ def milp_reference(problem, time_limit: float = 60.0) -> np.ndarray:
                 rows.append(sp.hstack([-x_part[neg], eye[neg]]))
                 lo.append(np.full(neg.sum(), -np.inf))
                 hi.append(np.zeros(neg.sum()))
-    res = milp(c, constraints=LinearConstraint(sp.vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi)),
-               integrality=np.concatenate([np.ones(n), np.zeros(k)]), bounds=Bounds(0, 1),
-               options={"time_limit": float(time_limit)})
+    res = milp(
+        c,
+        constraints=LinearConstraint(sp.vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi)),
+        integrality=np.concatenate([np.ones(n), np.zeros(k)]),
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit)},
+    )
     if res.x is None or res.status != 0:
         raise RuntimeError(f"HiGHS MILP did not prove an optimum for {problem.name}: {res.message}")
     return np.round(res.x[:n]).astype(np.int8)
@@ -223,12 +229,13 @@ class MDKP(BinaryProblem):
         c = np.where(self.capacities > 0, self.capacities, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             load = np.nansum(self.weights / c[:, None], axis=0) + np.where(
-                (self.weights[np.isnan(c)] > 0).any(axis=0), np.inf, 0.0)
+                (self.weights[np.isnan(c)] > 0).any(axis=0), np.inf, 0.0
+            )
             self._ratio = np.where(load > 0, self.profits / load, np.inf)
         self._add_order = np.argsort(-self._ratio, kind="stable")
 
     @classmethod
-    def from_file(cls, path, index=None) -> "MDKP":
+    def from_file(cls, path, index=None) -> MDKP:
         """SAC-94 ``.dat`` (``n m OPT / p / W / c``) or OR-Library mknap (``K`` problems; ``index``
         is 1-based and required when the file holds more than one)."""
         from .loaders_binary import read_mdkp
@@ -295,15 +302,14 @@ class MIS(BinaryProblem):
         e = np.unique(e[e[:, 0] != e[:, 1]], axis=0)
         e.flags.writeable = False
         self.n_vars, self.edges = n, e
-        adj = sp.csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-                            shape=(n, n))
+        adj = sp.csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
         self.adjacency = adj
         self.degree = np.asarray(adj.sum(axis=1)).ravel().astype(int)
         self.known_optimum = None if known_optimum is None else as_real(known_optimum, "known_optimum")
         self.name = name
 
     @classmethod
-    def from_file(cls, path, known_optimum=None) -> "MIS":
+    def from_file(cls, path, known_optimum=None) -> MIS:
         """DIMACS edge format (``p edge n m`` / ``e u v``, 1-based). The optimum is read from a
         QOBLIB ``<name>.opt.sol`` beside the file, or from the shipped table, unless given."""
         from .loaders_binary import read_dimacs
@@ -331,11 +337,11 @@ class MIS(BinaryProblem):
             key = sel_nbrs[conflict] * (self.n_vars + 1) + self.degree[conflict]
             v = conflict[np.argmax(key)]
             x[v] = 0
-            sel_nbrs[adj.indices[adj.indptr[v]:adj.indptr[v + 1]]] -= 1
+            sel_nbrs[adj.indices[adj.indptr[v] : adj.indptr[v + 1]]] -= 1
         for v in np.argsort(self.degree, kind="stable"):
             if not x[v] and sel_nbrs[v] == 0:
                 x[v] = 1
-                sel_nbrs[adj.indices[adj.indptr[v]:adj.indptr[v + 1]]] += 1
+                sel_nbrs[adj.indices[adj.indptr[v] : adj.indptr[v + 1]]] += 1
         return x
 
 
@@ -351,7 +357,7 @@ def _two_opt(tour: list, d: np.ndarray) -> list:
             for j in range(i + 2, n if i else n - 1):
                 a, b, c, e = tour[i], tour[i + 1], tour[j], tour[(j + 1) % n]
                 if d[a, c] + d[b, e] < d[a, b] + d[c, e] - 1e-12:
-                    tour[i + 1:j + 1] = tour[i + 1:j + 1][::-1]
+                    tour[i + 1 : j + 1] = tour[i + 1 : j + 1][::-1]
                     improved = True
     return tour
 
@@ -370,8 +376,12 @@ def _assignment_rows(n: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """Rows ``sum_k x_ik = 1`` and ``sum_i x_ik = 1`` for ``x`` stored as ``i*n + k``."""
     idx = np.arange(n * n).reshape(n, n)
     r = np.repeat(np.arange(n), n)
-    A = sp.vstack([sp.csr_matrix((np.ones(n * n), (r, idx.ravel())), shape=(n, n * n)),
-                   sp.csr_matrix((np.ones(n * n), (r, idx.T.ravel())), shape=(n, n * n))]).tocsr()
+    A = sp.vstack(
+        [
+            sp.csr_matrix((np.ones(n * n), (r, idx.ravel())), shape=(n, n * n)),
+            sp.csr_matrix((np.ones(n * n), (r, idx.T.ravel())), shape=(n, n * n)),
+        ]
+    ).tocsr()
     return A, np.ones(2 * n)
 
 
@@ -410,7 +420,7 @@ class TSP(BinaryProblem):
             self.n_vars = n * (n - 1) + (n - 1) * len(self._order_bits)
 
     @classmethod
-    def from_file(cls, path, formulation="position", pin_first=True) -> "TSP":
+    def from_file(cls, path, formulation="position", pin_first=True) -> TSP:
         """TSPLIB file (EUC_2D, GEO, or EXPLICIT with a matrix section)."""
         from .loaders_binary import read_tsplib
 
@@ -601,7 +611,7 @@ class TSP(BinaryProblem):
                         if best is None or delta < best[0]:
                             best = (delta, i, j)
                 _, i, j = best
-                tour = tour[:i + 1] + cyc[j:] + cyc[:j] + tour[i + 1:]
+                tour = tour[: i + 1] + cyc[j:] + cyc[:j] + tour[i + 1 :]
         return self.encode_tour(_two_opt(tour, d))
 
     def reference_solution(self, time_limit: float = 60.0):
@@ -627,13 +637,16 @@ class TSP(BinaryProblem):
                 A.append(row)
                 lo.append(-np.inf)
                 hi.append(n - 1)
-        res = milp(c, constraints=LinearConstraint(np.array(A), lo, hi),
-                   integrality=np.r_[np.ones(na), np.zeros(n - 1)],
-                   bounds=Bounds(np.r_[np.zeros(na), np.ones(n - 1)], np.r_[np.ones(na), np.full(n - 1, n - 1)]),
-                   options={"time_limit": float(time_limit)})
+        res = milp(
+            c,
+            constraints=LinearConstraint(np.array(A), lo, hi),
+            integrality=np.r_[np.ones(na), np.zeros(n - 1)],
+            bounds=Bounds(np.r_[np.zeros(na), np.ones(n - 1)], np.r_[np.ones(na), np.full(n - 1, n - 1)]),
+            options={"time_limit": float(time_limit)},
+        )
         if res.x is None or res.status != 0:
             raise RuntimeError(f"HiGHS MILP did not prove an optimum for {self.name}: {res.message}")
-        succ = {u: v for (u, v), val in zip(arcs, res.x[:na]) if val > 0.5}
+        succ = {u: v for (u, v), val in zip(arcs, res.x[:na], strict=False) if val > 0.5}
         tour, cnode = [0], succ[0]
         while cnode != 0:
             tour.append(cnode)
@@ -654,8 +667,9 @@ class QAP(BinaryProblem):
         self.distance = as_matrix(distance, "distance", allow_sparse=False)
         n = self.flow.shape[0]
         if self.flow.shape != (n, n) or self.distance.shape != (n, n):
-            raise ValueError(f"flow and distance must be square and of equal size, got {self.flow.shape} "
-                             f"and {self.distance.shape}")
+            raise ValueError(
+                f"flow and distance must be square and of equal size, got {self.flow.shape} and {self.distance.shape}"
+            )
         self.flow.flags.writeable = False
         self.distance.flags.writeable = False
         self.size, self.n_vars = n, n * n
@@ -663,7 +677,7 @@ class QAP(BinaryProblem):
         self.name = name
 
     @classmethod
-    def from_file(cls, path) -> "QAP":
+    def from_file(cls, path) -> QAP:
         """QAPLIB ``.dat``: ``n``, then the ``n x n`` flow and distance matrices (a token stream)."""
         from .loaders_binary import read_qaplib
 
@@ -711,8 +725,9 @@ class QAP(BinaryProblem):
         if self.size <= 4:
             return super().reference_solution(time_limit)
         if self.size > 8:
-            raise ValueError(f"reference_solution enumerates permutations and is limited to n <= 8, "
-                             f"got n = {self.size}")
+            raise ValueError(
+                f"reference_solution enumerates permutations and is limited to n <= 8, got n = {self.size}"
+            )
         best = min(itertools.permutations(range(self.size)), key=self.permutation_cost)
         x = self.encode_permutation(best)
         return x, self.objective(x)
@@ -741,14 +756,14 @@ class MarketSplit(BinaryProblem):
         self.witness = None
 
     @classmethod
-    def from_file(cls, path) -> "MarketSplit":
+    def from_file(cls, path) -> MarketSplit:
         """QOBLIB ``.dat`` (``#`` comments, ``m n``, then m rows of n demands and the target)."""
         from .loaders_binary import read_market_split
 
         return read_market_split(path)
 
     @classmethod
-    def generate(cls, m: int, seed: int = 0) -> "MarketSplit":
+    def generate(cls, m: int, seed: int = 0) -> MarketSplit:
         """Paper B's generator (``random.Random(seed)``, ``n = 10(m-1)``, demands in [0, 99],
         ``d_i = int(sum_j a_ij / 2)``), reproduced with Python's ``random`` as in their code."""
         m = as_int(m, "m", low=2)
@@ -792,7 +807,7 @@ class MarketSplit(BinaryProblem):
         ``[0, sum_j a_ij]``: ``2 sum_i bit_length(sum_j a_ij)`` (spec 2.5)."""
         return int(2 * sum(int(round(s)).bit_length() for s in self.demands.sum(axis=1)))
 
-    def slack_model(self) -> "BinaryProblem":
+    def slack_model(self) -> BinaryProblem:
         """Paper B's model as a binary program: ``min sum_i (s_i^+ + s_i^-)`` s.t.
         ``a_i.x + s_i^+ - s_i^- = d_i``, each deviation an integer in ``[0, sum_j a_ij]`` expanded with
         ``bounded_coefficients``; its first ``n`` variables are ``x``. ``encode_slack`` uses it."""

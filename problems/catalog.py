@@ -3,6 +3,7 @@
 Entries map a name to ``"module:callable"`` and are imported on first use, so listing names costs
 nothing. Each family adds its own builders here (keyword options are passed through).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -60,8 +61,7 @@ def make_problem(name: str, **options):
     params = inspect.signature(builder).parameters
     unknown = [k for k in options if k not in params]
     if unknown:
-        raise ValueError(f"problem {name!r} takes no option {unknown[0]!r}; "
-                         f"it takes {sorted(params) or 'no options'}")
+        raise ValueError(f"problem {name!r} takes no option {unknown[0]!r}; it takes {sorted(params) or 'no options'}")
     return builder(**options)
 
 

@@ -3,6 +3,7 @@
 ``load_dataset(name)`` returns ``(A, y)``; the ``*_problem`` builders below turn them into the
 problems the foundation's tests, comparisons and CLI use. Nothing is downloaded.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,8 +52,7 @@ def load_dataset(name: str, standardized: bool = True):
         return load_libsvm(data_path("a8a", file), n_features=123)
     import sklearn.datasets as skd
 
-    loader = {"diabetes": skd.load_diabetes, "breast_cancer": skd.load_breast_cancer,
-              "digits": skd.load_digits}[name]
+    loader = {"diabetes": skd.load_diabetes, "breast_cancer": skd.load_breast_cancer, "digits": skd.load_digits}[name]
     A, y = loader(return_X_y=True)
     A = standardize(A) if standardized else np.asarray(A, dtype=float)
     return A, np.asarray(y, dtype=float)

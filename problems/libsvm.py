@@ -4,6 +4,7 @@ Format: one sample per line, ``label index:value index:value ... [# comment]``, 
 increasing. scikit-learn's ``load_svmlight_file`` reads the same files; ours differs in that a
 malformed line raises ``ValueError`` naming its line number and the offending token.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,7 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
         raise TypeError(f"path must be a file path, got {type(path).__name__}")
     if zero_based not in (True, False, "auto"):
         raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
-    if n_features is not None and (isinstance(n_features, bool) or not isinstance(n_features, int)
-                                   or n_features < 1):
+    if n_features is not None and (isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1):
         raise ValueError(f"n_features must be a positive integer or None, got {n_features!r}")
     labels, indptr, indices, data = [], [0], [], []
     with open(path, encoding="utf-8") as fh:
@@ -67,8 +67,7 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
         if width > n_features:
             raise ValueError(f"{path}: a feature index needs {width} columns but n_features={n_features}")
         width = n_features
-    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, np.asarray(indptr)),
-                      shape=(len(labels), width))
+    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, np.asarray(indptr)), shape=(len(labels), width))
     A.sum_duplicates()
     return A, np.asarray(labels, dtype=np.float64)
 

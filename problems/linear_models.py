@@ -18,6 +18,7 @@ Work is counted in gradient evaluations (``work_unit = "grad"``); ``value`` call
 ``optimality(x)`` is the natural (prox-gradient) residual ``||x - prox_{l1}(x - grad f(x))||_inf``,
 zero exactly at a minimiser; ``kkt_violation(x)`` gives the subgradient KKT violation.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -147,8 +148,14 @@ class _RegularizedLinearModel(Problem):
             loss = self._cvxpy_loss(x)
             obj = self._weight * loss + 0.5 * self.l2 * cp.sum_squares(x) + self.l1 * cp.norm1(x)
             prob = cp.Problem(cp.Minimize(obj))
-            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
-                       tol_ktratio=1e-10, max_iter=500)
+            prob.solve(
+                solver=cp.CLARABEL,
+                tol_gap_abs=1e-12,
+                tol_gap_rel=1e-12,
+                tol_feas=1e-12,
+                tol_ktratio=1e-10,
+                max_iter=500,
+            )
             if x.value is None:
                 raise RuntimeError(f"cvxpy could not solve the reference problem: {prob.status}")
             x_star = np.asarray(x.value, dtype=float)

@@ -18,6 +18,7 @@ counts the work: ``counts["iterations"]`` (the unit of ``work``).
   Nicolson steps solved by SSOR-CG (the official h2d.m experiment).
 * ``load_matrix_market(path)``: a CSR matrix from a Matrix Market file (line-numbered errors).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,11 +30,13 @@ import scipy.sparse.linalg as spla
 
 from .base import Capability, Problem
 from .libsvm import _number  # the shared line-numbered number check
-from .validation import as_choice, as_int, as_matrix, as_real, as_vector
+from .validation import as_choice, as_generator, as_int, as_matrix, as_real, as_vector
 
 LinearSystemSequence = Capability(
-    "LinearSystemSequence", ("T", "grid", "instances", "method"),
-    "a sequence of linear systems yielding (A_t, b_t, x0_t, context_t)")
+    "LinearSystemSequence",
+    ("T", "grid", "instances", "method"),
+    "a sequence of linear systems yielding (A_t, b_t, x0_t, context_t)",
+)
 
 #: the official action set of the final code: linspace(1, 1.95, 20)
 OMEGA_GRID = np.round(np.linspace(1.0, 1.95, 20), 10)
@@ -94,9 +97,7 @@ class ShiftedSequence(_Sequence):
     (``||b_t|| <= sqrt(n)``), ``x0 = 0``. Every ``A + c_t I`` must be SPD: checked at construction
     against ``lambda_min(A)`` (``ValueError`` naming the offending shift)."""
 
-    def __init__(self, A, shifts, seed=0, method="sor", rtol=1e-8, max_iter=10_000, name="shifted",
-                 lambda_min=None):
-        from optim.base import as_generator  # the seed convention of the whole library
+    def __init__(self, A, shifts, seed=0, method="sor", rtol=1e-8, max_iter=10_000, name="shifted", lambda_min=None):
 
         mat = as_matrix(A, "A")
         mat = sp.csr_matrix(mat)
@@ -113,8 +114,10 @@ class ShiftedSequence(_Sequence):
         self.lambda_min = float(lambda_min)
         worst = float(shifts.min())
         if self.lambda_min + worst <= 0:
-            raise ValueError(f"shift {worst:.4g} makes A + c I indefinite: lambda_min(A) = "
-                             f"{self.lambda_min:.4g}, so every shift must exceed {-self.lambda_min:.4g}")
+            raise ValueError(
+                f"shift {worst:.4g} makes A + c I indefinite: lambda_min(A) = "
+                f"{self.lambda_min:.4g}, so every shift must exceed {-self.lambda_min:.4g}"
+            )
         self._stream = int(as_generator(seed).integers(2**63 - 1))
 
     @property
@@ -170,9 +173,17 @@ class ShiftedLaplacianSequence(ShiftedSequence):
 
     BETA = {"high": (0.5, 1.5), "low": (2.0, 6.0)}
 
-    def __init__(self, m_grid=10, variance="high", T=5000, seed=0, shift_range=(-0.15, 0.45),
-                 method="sor", rtol=1e-8, max_iter=10_000):
-        from optim.base import as_generator
+    def __init__(
+        self,
+        m_grid=10,
+        variance="high",
+        T=5000,
+        seed=0,
+        shift_range=(-0.15, 0.45),
+        method="sor",
+        rtol=1e-8,
+        max_iter=10_000,
+    ):
 
         m_grid = as_int(m_grid, "m_grid", low=2)
         variance = as_choice(variance, "variance", tuple(self.BETA))
@@ -185,11 +196,20 @@ class ShiftedLaplacianSequence(ShiftedSequence):
         self.m_grid, self.variance = m_grid, variance
         lam = 4.0 * (1.0 - math.cos(math.pi / (m_grid + 1)))  # closed form
         if lo <= -lam:
-            raise ValueError(f"shift_range low end {lo} makes A + c I indefinite for m_grid={m_grid} "
-                             f"(lambda_min = {lam:.4f}); use shift_range=(low, high) with low > {-lam:.4f}")
-        super().__init__(poisson2d(m_grid), shifts, seed=rng, method=method, rtol=rtol,
-                         max_iter=max_iter, name=f"shifted-laplacian-{variance}-m{m_grid}-T{T}",
-                         lambda_min=lam)
+            raise ValueError(
+                f"shift_range low end {lo} makes A + c I indefinite for m_grid={m_grid} "
+                f"(lambda_min = {lam:.4f}); use shift_range=(low, high) with low > {-lam:.4f}"
+            )
+        super().__init__(
+            poisson2d(m_grid),
+            shifts,
+            seed=rng,
+            method=method,
+            rtol=rtol,
+            max_iter=max_iter,
+            name=f"shifted-laplacian-{variance}-m{m_grid}-T{T}",
+            lambda_min=lam,
+        )
         self.shift_range = (lo, hi)
 
     def context_interval(self) -> tuple[float, float]:
@@ -301,29 +321,38 @@ def load_matrix_market(path) -> sp.csr_matrix:
         raise ValueError(f"{path}, line 1: expected a '%%MatrixMarket matrix ...' banner")
     banner = lines[0].lower().split()
     if len(banner) != 5 or banner[1] != "matrix":
-        raise ValueError(f"{path}, line 1: banner must read '%%MatrixMarket matrix FORMAT FIELD "
-                         f"SYMMETRY', got {lines[0]!r}")
+        raise ValueError(
+            f"{path}, line 1: banner must read '%%MatrixMarket matrix FORMAT FIELD SYMMETRY', got {lines[0]!r}"
+        )
     fmt, field, symmetry = banner[2:]
-    for value, allowed, what in ((fmt, _MM_FORMATS, "format"), (field, _MM_FIELDS, "field"),
-                                 (symmetry, _MM_SYMMETRY, "symmetry")):
+    for value, allowed, what in (
+        (fmt, _MM_FORMATS, "format"),
+        (field, _MM_FIELDS, "field"),
+        (symmetry, _MM_SYMMETRY, "symmetry"),
+    ):
         if value not in allowed:
             raise ValueError(f"{path}, line 1: unsupported {what} {value!r} (expected one of {allowed})")
-    body = [(no, ln.split()) for no, ln in enumerate(lines, start=1)
-            if no > 1 and ln.strip() and not ln.lstrip().startswith("%")]
+    body = [
+        (no, ln.split())
+        for no, ln in enumerate(lines, start=1)
+        if no > 1 and ln.strip() and not ln.lstrip().startswith("%")
+    ]
     if not body:
         raise ValueError(f"{path}: no size line after the banner")
     size_no, size = body[0]
     want = 3 if fmt == "coordinate" else 2
     if len(size) != want or not all(_is_int(s) and int(s) >= 0 for s in size):
-        raise ValueError(f"{path}, line {size_no}: size line must hold {want} non-negative integers, "
-                         f"got {' '.join(size)!r}")
+        raise ValueError(
+            f"{path}, line {size_no}: size line must hold {want} non-negative integers, got {' '.join(size)!r}"
+        )
     rows, cols = int(size[0]), int(size[1])
     entries = body[1:]
     if fmt == "coordinate":
         nnz = int(size[2])
         if len(entries) != nnz:
-            raise ValueError(f"{path}: the size line (line {size_no}) announces {nnz} entries, "
-                             f"the file has {len(entries)}")
+            raise ValueError(
+                f"{path}: the size line (line {size_no}) announces {nnz} entries, the file has {len(entries)}"
+            )
         width = 2 if field == "pattern" else 3
         for no, tok in entries:
             if len(tok) != width:
@@ -340,8 +369,9 @@ def load_matrix_market(path) -> sp.csr_matrix:
         if symmetry == "skew-symmetric":
             expected = cols * (cols - 1) // 2
         if len(entries) != expected:
-            raise ValueError(f"{path}: an array file of size {rows} x {cols} needs {expected} values, "
-                             f"got {len(entries)}")
+            raise ValueError(
+                f"{path}: an array file of size {rows} x {cols} needs {expected} values, got {len(entries)}"
+            )
         for no, tok in entries:
             if len(tok) != 1:
                 raise ValueError(f"{path}, line {no}: expected one value, got {len(tok)}")

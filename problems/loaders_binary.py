@@ -13,6 +13,7 @@ Formats (spec section 8 and the instance READMEs):
 
 Shipped copies live in ``problems/data/instances/<folder>/`` (``instance_path``, ``list_instances``).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,17 @@ DATA = Path(__file__).parent / "data" / "instances"
 #: optima of shipped files whose format does not carry them (values from the instance READMEs)
 KNOWN_OPTIMA = {
     "mis": {"1tc.8": 4, "1tc.16": 8, "1tc.32": 12, "1tc.64": 20, "1dc.64": 10, "1dc.128": 16},
-    "qap": {"chr12a": 9552, "chr12b": 9742, "had12": 1652, "nug12": 578, "rou12": 235528,
-            "scr12": 31410, "tai10a": 135028, "tai10b": 1183760, "tai12a": 224416},
+    "qap": {
+        "chr12a": 9552,
+        "chr12b": 9742,
+        "had12": 1652,
+        "nug12": 578,
+        "rou12": 235528,
+        "scr12": 31410,
+        "tai10a": 135028,
+        "tai10b": 1183760,
+        "tai12a": 224416,
+    },
     "tsp": {"burma14": 3323, "ulysses16": 6859},
 }
 
@@ -44,8 +54,11 @@ def instance_path(folder: str, name: str) -> Path:
 def list_instances(folder: str) -> list[Path]:
     """Shipped instance files of one folder (``mdkp``, ``mdkp_orlib``, ``mis``, ``mis_qoblib``,
     ``msp``, ``qap``, ``tsp``), sorted; solution and README files excluded."""
-    return sorted(p for p in (DATA / folder).glob("*")
-                  if p.is_file() and p.suffix not in (".md", ".sol") and not p.name.endswith(".opt.sol"))
+    return sorted(
+        p
+        for p in (DATA / folder).glob("*")
+        if p.is_file() and p.suffix not in (".md", ".sol") and not p.name.endswith(".opt.sol")
+    )
 
 
 class _Tokens:
@@ -181,8 +194,9 @@ def read_dimacs(path, known_optimum=None):
             if n is None:
                 raise ValueError(f"{path.name}: line {lineno}: edge before the 'p edge' line")
             if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
-                raise ValueError(f"{path.name}: line {lineno}: expected 'e <u> <v>' with 1-based node numbers, "
-                                 f"got {line.strip()!r}")
+                raise ValueError(
+                    f"{path.name}: line {lineno}: expected 'e <u> <v>' with 1-based node numbers, got {line.strip()!r}"
+                )
             u, v = int(parts[1]), int(parts[2])
             if not (1 <= u <= n and 1 <= v <= n):
                 raise ValueError(f"{path.name}: line {lineno}: node numbers must lie in 1..{n}, got {u} {v}")
@@ -192,8 +206,9 @@ def read_dimacs(path, known_optimum=None):
     if n is None:
         raise ValueError(f"{path.name}: line 1: no 'p edge <nodes> <edges>' line")
     if len(edges) != declared:  # a truncated (or padded) file
-        raise ValueError(f"{path.name}: line {p_line}: the 'p' line announces {declared} edges, "
-                         f"the file has {len(edges)} 'e' lines")
+        raise ValueError(
+            f"{path.name}: line {p_line}: the 'p' line announces {declared} edges, the file has {len(edges)} 'e' lines"
+        )
     name = path.name.removesuffix(".txt").removesuffix(".gph")
     if known_optimum is None:
         known_optimum = _solution_objective(path.with_name(name + ".opt.sol"))
@@ -238,7 +253,7 @@ def geo_distances(coords: np.ndarray) -> np.ndarray:
 
 def _euc_2d(coords: np.ndarray) -> np.ndarray:
     diff = coords[:, None, :] - coords[None, :, :]
-    return np.floor(np.sqrt((diff ** 2).sum(-1)) + 0.5)
+    return np.floor(np.sqrt((diff**2).sum(-1)) + 0.5)
 
 
 def _explicit(tok: _Tokens, n: int, fmt: str) -> np.ndarray:
@@ -285,8 +300,9 @@ def read_tsplib(path, formulation="position", pin_first=True):
     n = int(header["DIMENSION"])
     kind = header.get("EDGE_WEIGHT_TYPE", "").upper()
     if "SECTION" not in header:
-        raise ValueError(f"{path.name}: line {lines[-1][0] if lines else 1}: no NODE_COORD_SECTION or "
-                         f"EDGE_WEIGHT_SECTION")
+        raise ValueError(
+            f"{path.name}: line {lines[-1][0] if lines else 1}: no NODE_COORD_SECTION or EDGE_WEIGHT_SECTION"
+        )
     section, sec_line = header["SECTION"]
     body = [(ln, t) for ln, t in lines[k:] if t.strip() and t.strip().upper() != "EOF"]
     end = next((i for i, (ln, t) in enumerate(body) if t.strip()[0].isalpha()), len(body))
@@ -310,8 +326,7 @@ def read_tsplib(path, formulation="position", pin_first=True):
         raise ValueError(f"{path.name}: unsupported EDGE_WEIGHT_TYPE {kind!r} (supported: GEO, EUC_2D, EXPLICIT)")
     tok.end()
     name = header.get("NAME", path.stem).split(".")[0].strip() or path.stem
-    return TSP(d, formulation=formulation, pin_first=pin_first,
-               known_optimum=KNOWN_OPTIMA["tsp"].get(name), name=name)
+    return TSP(d, formulation=formulation, pin_first=pin_first, known_optimum=KNOWN_OPTIMA["tsp"].get(name), name=name)
 
 
 # ---------------------------------------------------------------------- QAPLIB

@@ -24,6 +24,7 @@ of the official code and random ones), ``QuadraticMinMax`` (the Ouyang-Xu hard i
 official QP script), ``LogisticOperator`` (the gradient of l2-regularised logistic regression, a
 cocoercive finite sum; a8a from LIBSVM).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,10 @@ from .resolvents import Product, Resolvent, Simplex, Zero
 from .validation import as_int, as_matrix, as_real, as_vector, check_rows
 
 FiniteSum = Capability(
-    "FiniteSumOperator", ("n", "dim", "operator", "component", "component_diff", "resolvent", "sample"),
-    "a finite sum of operators F = (1/n) sum F_i plus a maximal monotone G given by its resolvent")
+    "FiniteSumOperator",
+    ("n", "dim", "operator", "component", "component_diff", "resolvent", "sample"),
+    "a finite sum of operators F = (1/n) sum F_i plus a maximal monotone G given by its resolvent",
+)
 
 
 class FiniteSumOperator(Problem):
@@ -63,9 +66,22 @@ class FiniteSumOperator(Problem):
     work_unit = "epochs"  # component evaluations / n (counted in counts["component"])
     _cdf = None  # (sampling, its cumulative sums) for ``sample``
 
-    def __init__(self, components=None, *, dim=None, n=None, resolvent=None, lipschitz=None,
-                 mean_lipschitz=None, cocoercive_constant=None, sampling=None, x0=None,
-                 check_monotone=0, seed=0, name="finite-sum-operator"):
+    def __init__(
+        self,
+        components=None,
+        *,
+        dim=None,
+        n=None,
+        resolvent=None,
+        lipschitz=None,
+        mean_lipschitz=None,
+        cocoercive_constant=None,
+        sampling=None,
+        x0=None,
+        check_monotone=0,
+        seed=0,
+        name="finite-sum-operator",
+    ):
         super().__init__()
         self.name = name
         self.dim = as_int(dim, "dim", low=1)
@@ -82,11 +98,11 @@ class FiniteSumOperator(Problem):
                     raise ValueError(f"n={n} but {len(self._funcs)} components were given")
                 n = len(self._funcs)
             else:
-                raise TypeError("components must be a non-empty sequence of callables F_i(x) or one "
-                                "callable batch(idx, x)")
+                raise TypeError(
+                    "components must be a non-empty sequence of callables F_i(x) or one callable batch(idx, x)"
+                )
         if components is None and type(self)._weighted_sum is FiniteSumOperator._weighted_sum:
-            raise TypeError("components is required: a sequence of callables F_i(x) or one callable "
-                            "batch(idx, x)")
+            raise TypeError("components is required: a sequence of callables F_i(x) or one callable batch(idx, x)")
         self.n = as_int(n, "n", low=1)
         if resolvent is None:
             resolvent = Zero()
@@ -109,8 +125,10 @@ class FiniteSumOperator(Problem):
         if checks:
             worst = self.monotonicity_violation(checks, seed=seed)
             if worst > 1e-9:
-                raise ValueError(f"the operator is not monotone: <F(x) - F(y), x - y> = -{worst:.3g} "
-                                 "||F(x) - F(y)|| ||x - y|| on a sampled pair")
+                raise ValueError(
+                    f"the operator is not monotone: <F(x) - F(y), x - y> = -{worst:.3g} "
+                    "||F(x) - F(y)|| ||x - y|| on a sampled pair"
+                )
 
     # ------------------------------------------------------------------ component hooks
     def _weighted_sum(self, idx: np.ndarray, weights: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -118,11 +136,12 @@ class FiniteSumOperator(Problem):
         if self._batch is not None:
             vals = np.asarray(self._batch(idx, x), dtype=float)
             if vals.shape != (idx.size, self.dim):
-                raise ValueError(f"components batch(idx, x) returned shape {vals.shape}, expected "
-                                 f"({idx.size}, {self.dim})")
+                raise ValueError(
+                    f"components batch(idx, x) returned shape {vals.shape}, expected ({idx.size}, {self.dim})"
+                )
             return weights @ vals
         out = np.zeros(self.dim)
-        for i, w in zip(idx, weights):
+        for i, w in zip(idx, weights, strict=False):
             out += w * self._call_component(int(i), x)
         return out
 
@@ -247,23 +266,28 @@ class MatrixGame(FiniteSumOperator):
         if p < 1 or q < 1:
             raise ValueError(f"A must have at least one row and one column, got shape {A.shape}")
         self.A = A
-        self._AT = np.ascontiguousarray(A.T)   # contiguous columns for the component oracles
+        self._AT = np.ascontiguousarray(A.T)  # contiguous columns for the component oracles
         self.rows, self.cols = p, q
         N = max(p, q)
         if x0 is None:
             x0 = np.concatenate([np.full(q, 1.0 / q), np.full(p, 1.0 / p)])
         self._row_norms = np.linalg.norm(A, axis=1)
         self._col_norms = np.linalg.norm(A, axis=0)
-        super().__init__(None, dim=p + q, n=N, resolvent=Product([(q, Simplex()), (p, Simplex())]),
-                         lipschitz=max(float(np.linalg.norm(A, 2)), 1e-300),
-                         mean_lipschitz=max(math.sqrt(N) * max(self._row_norms.max(), self._col_norms.max()),
-                                            1e-300),
-                         x0=x0, name=name or f"matrix-game({p}x{q})")
+        super().__init__(
+            None,
+            dim=p + q,
+            n=N,
+            resolvent=Product([(q, Simplex()), (p, Simplex())]),
+            lipschitz=max(float(np.linalg.norm(A, 2)), 1e-300),
+            mean_lipschitz=max(math.sqrt(N) * max(self._row_norms.max(), self._col_norms.max()), 1e-300),
+            x0=x0,
+            name=name or f"matrix-game({p}x{q})",
+        )
         self.frobenius = float(np.linalg.norm(A))
         self._reference = None
 
     @classmethod
-    def policeman_burglar(cls, n: int = 100, seed: int = 1, theta: float = 0.8) -> "MatrixGame":
+    def policeman_burglar(cls, n: int = 100, seed: int = 1, theta: float = 0.8) -> MatrixGame:
         """Nemirovski's policeman-and-burglar game as in the official ``matrix_game.py``.
 
         Legacy ``numpy.random.RandomState(seed)`` (the script's ``np.random.seed``): w = |randn(n)|,
@@ -277,7 +301,7 @@ class MatrixGame(FiniteSumOperator):
         return cls(A, name=f"pb-game(n={n})")
 
     @classmethod
-    def random(cls, n: int, m: int, seed=0) -> "MatrixGame":
+    def random(cls, n: int, m: int, seed=0) -> MatrixGame:
         """A random n x m game with standard normal payoffs (``numpy.random.default_rng(seed)``)."""
         n, m = as_int(n, "n", low=1), as_int(m, "m", low=1)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(as_int(seed, "seed", low=0))
@@ -286,21 +310,21 @@ class MatrixGame(FiniteSumOperator):
     # ------------------------------------------------------------------ blocks
     def split(self, z):
         """(x, y) from z = (x, y)."""
-        return z[:self.cols], z[self.cols:]
+        return z[: self.cols], z[self.cols :]
 
     def _weighted_sum(self, idx, weights, z):
         x, y = self.split(z)
         scale = self.n * weights
         out = np.empty(self.dim)
-        if idx.size == 1:   # the per-sample loops of VR-EG / VR-FoRB: O(p + q), no masks
+        if idx.size == 1:  # the per-sample loops of VR-EG / VR-FoRB: O(p + q), no masks
             i, s = int(idx[0]), float(scale[0])
-            out[:self.cols] = s * y[i] * self.A[i] if i < self.rows else 0.0
-            out[self.cols:] = -s * x[i] * self._AT[i] if i < self.cols else 0.0
+            out[: self.cols] = s * y[i] * self.A[i] if i < self.rows else 0.0
+            out[self.cols :] = -s * x[i] * self._AT[i] if i < self.cols else 0.0
             return out
         r = idx < self.rows
-        out[:self.cols] = (scale[r] * y[idx[r]]) @ self.A[idx[r]]
+        out[: self.cols] = (scale[r] * y[idx[r]]) @ self.A[idx[r]]
         c = idx < self.cols
-        out[self.cols:] = -((scale[c] * x[idx[c]]) @ self._AT[idx[c]])
+        out[self.cols :] = -((scale[c] * x[idx[c]]) @ self._AT[idx[c]])
         return out
 
     def _weighted_diff(self, idx, weights, z, z2):
@@ -330,12 +354,24 @@ class MatrixGame(FiniteSumOperator):
             from scipy.optimize import linprog
 
             p, q = self.A.shape
-            primal = linprog(np.r_[np.zeros(q), 1.0], A_ub=np.c_[self.A, -np.ones(p)], b_ub=np.zeros(p),
-                             A_eq=np.r_[np.ones(q), 0.0][None], b_eq=[1.0],
-                             bounds=[(0, None)] * q + [(None, None)], method="highs")
-            dual = linprog(np.r_[np.zeros(p), -1.0], A_ub=np.c_[-self.A.T, np.ones(q)], b_ub=np.zeros(q),
-                           A_eq=np.r_[np.ones(p), 0.0][None], b_eq=[1.0],
-                           bounds=[(0, None)] * p + [(None, None)], method="highs")
+            primal = linprog(
+                np.r_[np.zeros(q), 1.0],
+                A_ub=np.c_[self.A, -np.ones(p)],
+                b_ub=np.zeros(p),
+                A_eq=np.r_[np.ones(q), 0.0][None],
+                b_eq=[1.0],
+                bounds=[(0, None)] * q + [(None, None)],
+                method="highs",
+            )
+            dual = linprog(
+                np.r_[np.zeros(p), -1.0],
+                A_ub=np.c_[-self.A.T, np.ones(q)],
+                b_ub=np.zeros(q),
+                A_eq=np.r_[np.ones(p), 0.0][None],
+                b_eq=[1.0],
+                bounds=[(0, None)] * p + [(None, None)],
+                method="highs",
+            )
             if primal.status != 0 or dual.status != 0:  # pragma: no cover - LPs of games are always solvable
                 raise RuntimeError(f"HiGHS failed: {primal.message}; {dual.message}")
             z = np.concatenate([primal.x[:q], dual.x[:p]])
@@ -365,9 +401,15 @@ class QuadraticMinMax(FiniteSumOperator):
         self.half = n
         pair = np.stack([self.M[:, :n], self.M[:, n:]], axis=-1)  # (2n, n, 2): the columns of component i
         pair_norms = np.array([np.linalg.norm(pair[:, k, :], 2) for k in range(n)])
-        super().__init__(None, dim=2 * n, n=n, lipschitz=float(np.linalg.norm(self.M, 2)),
-                         mean_lipschitz=math.sqrt(n) * float(pair_norms.max()),
-                         x0=np.full(2 * n, 1.0 / n), name=name or f"quadratic-minmax(n={n})")
+        super().__init__(
+            None,
+            dim=2 * n,
+            n=n,
+            lipschitz=float(np.linalg.norm(self.M, 2)),
+            mean_lipschitz=math.sqrt(n) * float(pair_norms.max()),
+            x0=np.full(2 * n, 1.0 / n),
+            name=name or f"quadratic-minmax(n={n})",
+        )
 
     def _linear(self, idx, weights, z):
         cols = np.concatenate([idx, idx + self.half])
@@ -411,12 +453,20 @@ class LogisticOperator(FiniteSumOperator):
         row_sq = np.asarray(self.A.multiply(self.A).sum(axis=1)).ravel()
         from scipy.sparse.linalg import svds
 
-        top = svds(self.A, k=1, return_singular_vectors=False, random_state=0)[0] if min(n, d) > 1 \
+        top = (
+            svds(self.A, k=1, return_singular_vectors=False, random_state=0)[0]
+            if min(n, d) > 1
             else float(np.sqrt(row_sq.sum()))
-        super().__init__(None, dim=d, n=n, lipschitz=top**2 / (4 * n) + self.mu,
-                         mean_lipschitz=float(row_sq.max()) / 4 + self.mu,
-                         cocoercive_constant=float(row_sq.max()) / 4 + self.mu,
-                         name=name or f"logistic-operator(n={n}, d={d})")
+        )
+        super().__init__(
+            None,
+            dim=d,
+            n=n,
+            lipschitz=top**2 / (4 * n) + self.mu,
+            mean_lipschitz=float(row_sq.max()) / 4 + self.mu,
+            cocoercive_constant=float(row_sq.max()) / 4 + self.mu,
+            name=name or f"logistic-operator(n={n}, d={d})",
+        )
         self._reference = None
 
     def _weighted_sum(self, idx, weights, w):
@@ -440,8 +490,13 @@ class LogisticOperator(FiniteSumOperator):
             from scipy.optimize import minimize
 
             with self.counts.paused():
-                res = minimize(lambda w: (self.objective(w), self._full(w)), np.zeros(self.dim), jac=True,
-                               method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 1e-15, "maxiter": 10_000})
+                res = minimize(
+                    lambda w: (self.objective(w), self._full(w)),
+                    np.zeros(self.dim),
+                    jac=True,
+                    method="L-BFGS-B",
+                    options={"gtol": 1e-13, "ftol": 1e-15, "maxiter": 10_000},
+                )
             self._reference = (res.x, float(res.fun))
         return self._reference[0].copy(), self._reference[1]
 
@@ -474,5 +529,14 @@ def logistic_operator_a8a(mu: float = 1e-3) -> LogisticOperator:
     return LogisticOperator(A, y, mu=mu, name="logistic-a8a")
 
 
-__all__ = ["FiniteSum", "FiniteSumOperator", "MatrixGame", "QuadraticMinMax", "LogisticOperator",
-           "policeman_burglar_game", "random_game", "quadratic_minmax", "logistic_operator_a8a"]
+__all__ = [
+    "FiniteSum",
+    "FiniteSumOperator",
+    "MatrixGame",
+    "QuadraticMinMax",
+    "LogisticOperator",
+    "policeman_burglar_game",
+    "random_game",
+    "quadratic_minmax",
+    "logistic_operator_a8a",
+]

@@ -11,6 +11,7 @@ coordinates (e.g. the two simplices of a matrix game).
 * ``Box(lower, upper)``, ``Ball(radius, center)``: normal cones of a box and a Euclidean ball.
 * ``L1(weight)``: G = weight * d||.||_1, J = soft-thresholding at step * weight.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -161,7 +162,7 @@ class Product(Resolvent):
             raise ValueError(f"Product resolvent expects length {self.size}, got {x.shape[0]}")
         out, start = np.empty(self.size), 0
         for size, res in self.blocks:
-            out[start:start + size] = res(x[start:start + size], step)
+            out[start : start + size] = res(x[start : start + size], step)
             start += size
         return out
 

@@ -17,6 +17,7 @@ Built-in problems (real data, no download):
 
 torch is imported only when a problem is built, so ``import problems`` stays light.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,11 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from problems.base import Capability, Problem, counted
-from problems.validation import as_choice, as_int
+from problems.validation import as_choice, as_generator, as_int
 
 #: what ``optim.nn.Train`` needs from a problem
-Trainable = Capability("TrainingProblem", ("model", "batches", "batch_loss", "evaluate"),
-                       "a model factory, minibatches, a loss and a metric")
+Trainable = Capability(
+    "TrainingProblem",
+    ("model", "batches", "batch_loss", "evaluate"),
+    "a model factory, minibatches, a loss and a metric",
+)
 
 LOSSES = ("cross_entropy", "mse")
 METRICS = ("accuracy", None)
@@ -45,8 +49,10 @@ class TensorData:
 
         self.inputs, self.targets = _private_tensor(inputs, name), _private_tensor(targets, name)
         if self.inputs.shape[0] != self.targets.shape[0] or self.inputs.shape[0] == 0:
-            raise ValueError(f"{name}: inputs and targets must have the same positive number of rows, got "
-                             f"{self.inputs.shape[0]} and {self.targets.shape[0]}")
+            raise ValueError(
+                f"{name}: inputs and targets must have the same positive number of rows, got "
+                f"{self.inputs.shape[0]} and {self.targets.shape[0]}"
+            )
         self.n = int(self.inputs.shape[0])
 
     def batch(self, idx):
@@ -114,8 +120,19 @@ class TrainingProblem(Problem):
 
     work_unit = "grad"
 
-    def __init__(self, model_factory, train, test, *, loss="cross_entropy", metric="accuracy", batch_size=64,
-                 eval_size=None, dtype="float32", name="training"):
+    def __init__(
+        self,
+        model_factory,
+        train,
+        test,
+        *,
+        loss="cross_entropy",
+        metric="accuracy",
+        batch_size=64,
+        eval_size=None,
+        dtype="float32",
+        name="training",
+    ):
         super().__init__()
         import torch
 
@@ -144,14 +161,13 @@ class TrainingProblem(Problem):
 
     def batches(self, seed):
         """Endless minibatches from epoch permutations of the training items, drawn from ``seed``."""
-        from optim.base import as_generator
 
         rng = as_generator(seed)
         n, b = self.train_data.n, min(self.batch_size, self.train_data.n)
         while True:
             order = rng.permutation(n)
             for start in range(0, n - b + 1, b):
-                yield self.train_data.batch(order[start:start + b])
+                yield self.train_data.batch(order[start : start + b])
 
     @counted("grad")
     def batch_loss(self, model, batch):
@@ -266,8 +282,9 @@ def digits_mlp(hidden=(128, 64), batch_size: int = 64, dtype: str = "float32") -
 
         return mlp((64, *hidden, 10))
 
-    return TrainingProblem(factory, (X[:1500], y[:1500]), (X[1500:], y[1500:]), batch_size=batch_size,
-                           dtype=dtype, name="digits-mlp")
+    return TrainingProblem(
+        factory, (X[:1500], y[:1500]), (X[1500:], y[1500:]), batch_size=batch_size, dtype=dtype, name="digits-mlp"
+    )
 
 
 VOCAB = "\n" + "".join(chr(c) for c in range(32, 127))
@@ -289,8 +306,16 @@ def stdlib_corpus(n_bytes: int = 1_000_000) -> str:
     return "".join(parts)[:n_bytes]
 
 
-def char_gpt(layers: int = 2, d_model: int = 128, heads: int = 4, context: int = 64, batch_size: int = 16,
-             corpus_bytes: int = 1_000_000, eval_size: int = 320, dtype: str = "float32") -> TrainingProblem:
+def char_gpt(
+    layers: int = 2,
+    d_model: int = 128,
+    heads: int = 4,
+    context: int = 64,
+    batch_size: int = 16,
+    corpus_bytes: int = 1_000_000,
+    eval_size: int = 320,
+    dtype: str = "float32",
+) -> TrainingProblem:
     """Tiny character-level GPT (2 x 128, 4 heads, context 64; 0.43 M params) on the stdlib's sources."""
     layers, heads = as_int(layers, "layers", low=1), as_int(heads, "heads", low=1)
     d_model = as_int(d_model, "d_model", low=1)
@@ -307,6 +332,12 @@ def char_gpt(layers: int = 2, d_model: int = 128, heads: int = 4, context: int =
 
         return CharGPT(len(VOCAB), context=context, d_model=d_model, heads=heads, layers=layers)
 
-    return TrainingProblem(factory, TokenStream(tokens[:split], context, "train"),
-                           TokenStream(tokens[split:], context, "test"), batch_size=batch_size,
-                           eval_size=eval_size, dtype=dtype, name="char-gpt")
+    return TrainingProblem(
+        factory,
+        TokenStream(tokens[:split], context, "train"),
+        TokenStream(tokens[split:], context, "test"),
+        batch_size=batch_size,
+        eval_size=eval_size,
+        dtype=dtype,
+        name="char-gpt",
+    )

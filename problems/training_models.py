@@ -1,4 +1,5 @@
 """torch models of the built-in training problems (imported only when a model is built)."""
+
 from __future__ import annotations
 
 import torch
@@ -9,7 +10,7 @@ from torch.nn import functional as F
 def mlp(sizes, activation=nn.Tanh) -> nn.Sequential:
     """Fully connected network ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between layers."""
     layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(activation())

@@ -5,6 +5,7 @@ naming the argument and what was expected, so a user never gets a traceback from
 Validated arrays are copies (or read-only views) the caller cannot mutate through us, and we never
 mutate the caller's arrays.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -48,8 +49,15 @@ def as_nonnegative(value, name: str) -> float:
     return as_real(value, name, low=0.0)
 
 
-def as_real(value, name: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False) -> float:
+def as_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """Return ``value`` as a finite float inside the given (closed unless ``*_open``) bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -106,8 +114,7 @@ def suggest(value, choices) -> str:
 def check_rows(n_rows: int, other, name: str, other_name: str = "A") -> None:
     """Check that ``other`` has ``n_rows`` entries along axis 0."""
     if other.shape[0] != n_rows:
-        raise ValueError(
-            f"{name} has {other.shape[0]} entries but {other_name} has {n_rows} rows; they must match")
+        raise ValueError(f"{name} has {other.shape[0]} entries but {other_name} has {n_rows} rows; they must match")
 
 
 def _as_float_array(value, name: str) -> np.ndarray:
@@ -127,3 +134,15 @@ def _as_float_array(value, name: str) -> np.ndarray:
 def _check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite entries")
+
+
+def as_generator(seed) -> np.random.Generator:
+    """``numpy.random.Generator`` from an int, None or a Generator (a Generator is used as it is).
+
+    The seed convention of the whole library: every randomized component takes ``seed``.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be a non-negative int, None or a numpy.random.Generator, got {seed!r}")

@@ -4,6 +4,7 @@
 baseline) and ``encode_lagrangian`` (slack-free); ``quantum.samplers``; the multiplier methods in
 ``quantum.multipliers`` are solvers run through ``optim.solve(problem, method=...)``.
 """
+
 from . import samplers
 from .encodings import Encoding, LagrangianModel, encode_lagrangian, encode_slack
 from .qubo import QUBO

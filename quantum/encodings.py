@@ -26,6 +26,7 @@ for problems whose rows are all pair-packing rows ``x_u + x_v <= 1``, such as MI
 augmented Lagrangian, algebraically the unbalanced penalisation of Montanez-Barrera et al. (2024),
 ``-l1 h + l2 h^2`` with ``h = -s_j g_j``, ``l1 = lambda_j / s_j``, ``l2 = rho / (2 s_j^2)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,7 +63,7 @@ class Encoding:
         arr = np.asarray(bits)
         if arr.shape[-1] != self.num_qubits:
             raise ValueError(f"bits must have {self.num_qubits} entries (one per qubit), got shape {arr.shape}")
-        return arr[..., :self.problem.n_vars].astype(np.int8)
+        return arr[..., : self.problem.n_vars].astype(np.int8)
 
 
 def _check_problem(problem, who: str) -> None:
@@ -110,8 +111,8 @@ def encode_slack(problem, penalty=None) -> Encoding:
         quad_terms[key] = quad_terms.get(key, 0.0) + v
 
     for r in range(cons.num_rows):
-        idx = A.indices[A.indptr[r]:A.indptr[r + 1]]
-        coef = A.data[A.indptr[r]:A.indptr[r + 1]]
+        idx = A.indices[A.indptr[r] : A.indptr[r + 1]]
+        coef = A.data[A.indptr[r] : A.indptr[r + 1]]
         b = float(cons.b[r])
         if not cons.equality[r]:
             if len(idx) >= 2 and np.all(coef == 1) and b == 1:
@@ -137,8 +138,10 @@ def encode_slack(problem, penalty=None) -> Encoding:
                 pattern_rows += 1
                 continue
             if not (_is_int(coef) and _is_int([b])):
-                raise ValueError(f"encode_slack: row {r} has non-integer coefficients or bound; qiskit's "
-                                 f"integer slack conversion does not apply")
+                raise ValueError(
+                    f"encode_slack: row {r} has non-integer coefficients or bound; qiskit's "
+                    f"integer slack conversion does not apply"
+                )
             upper = math.floor(b) - float(np.minimum(coef, 0).sum())
             kappa = bounded_coefficients(int(upper)) if upper > 0 else np.zeros(0)
             slack_idx = n + slack_count + np.arange(len(kappa))
@@ -158,7 +161,7 @@ def encode_slack(problem, penalty=None) -> Encoding:
         cc.append(j)
         vv.append(v)
     for idx, coef, b in rows_sq:  # P (a.x - b)^2 = P [sum (a_i^2 - 2 b a_i) x_i + 2 sum_{i<j} a_i a_j x_i x_j + b^2]
-        linear[idx] += P * (coef ** 2 - 2.0 * b * coef)
+        linear[idx] += P * (coef**2 - 2.0 * b * coef)
         const += P * b * b
         iu, ju = np.triu_indices(len(idx), 1)
         rr.extend(idx[iu])
@@ -169,16 +172,22 @@ def encode_slack(problem, penalty=None) -> Encoding:
     quad = sp.csr_matrix((np.array(vv, dtype=float), (lo, hi)), shape=(N, N))
     quad.sum_duplicates()
     qubo = QUBO(linear, quad, const)
-    return Encoding(original, qubo, "slack", penalty=P,
-                    info={"slack_qubits": N - original.n_vars, "penalty_rows": pattern_rows})
+    return Encoding(
+        original, qubo, "slack", penalty=P, info={"slack_qubits": N - original.n_vars, "penalty_rows": pattern_rows}
+    )
 
 
 # ====================================================================== slack-free
 def _is_pair_packing(cons) -> bool:
     A = cons.A
     counts = np.diff(A.indptr)
-    return bool(cons.num_rows and not cons.equality.any() and np.all(counts == 2)
-                and np.all(A.data == 1) and np.all(cons.b == 1))
+    return bool(
+        cons.num_rows
+        and not cons.equality.any()
+        and np.all(counts == 2)
+        and np.all(A.data == 1)
+        and np.all(cons.b == 1)
+    )
 
 
 class LagrangianModel:
@@ -209,8 +218,9 @@ class LagrangianModel:
         if relaxation == "product":
             self.pairs = cons.A.indices.reshape(-1, 2)
             u, v = np.minimum(self.pairs[:, 0], self.pairs[:, 1]), np.maximum(self.pairs[:, 0], self.pairs[:, 1])
-            self.pair_map = sp.csr_matrix((np.ones(self.m), (np.arange(self.m), u * self.n + v)),
-                                          shape=(self.m, self.n * self.n))
+            self.pair_map = sp.csr_matrix(
+                (np.ones(self.m), (np.arange(self.m), u * self.n + v)), shape=(self.m, self.n * self.n)
+            )
             self._u, self._v = u, v
             gram = sp.csr_matrix((np.ones(self.m), (u, v)), shape=(self.n, self.n))  # g_e^2 = x_u x_v
             self.scales = np.ones(self.m)
@@ -281,5 +291,11 @@ def encode_lagrangian(problem, multipliers, rho=0.0, relaxation="auto") -> Encod
     model = LagrangianModel(problem, relaxation)
     lam = model.multipliers(multipliers)
     rho = as_real(rho, "rho", low=0.0)
-    return Encoding(problem, model.qubo(lam, rho), "lagrangian", multipliers=lam, rho=rho,
-                    info={"relaxation": model.relaxation, "model": model})
+    return Encoding(
+        problem,
+        model.qubo(lam, rho),
+        "lagrangian",
+        multipliers=lam,
+        rho=rho,
+        info={"relaxation": model.relaxation, "model": model},
+    )

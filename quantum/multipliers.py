@@ -62,6 +62,7 @@ and the absolute value of the uncertified duality gap otherwise. The history rec
 ``multipliers``, ``rho``, ``certified``, ``qubits``, ``feasible`` and ``best_raw`` (NaN if no raw
 sample was feasible).
 """
+
 from __future__ import annotations
 
 import math
@@ -74,13 +75,19 @@ from problems.binary import ConstrainedBinary
 from problems.validation import as_choice, as_int, as_real
 
 from .encodings import LagrangianModel
-from .samplers import Exact, ParallelTempering, QAOA, SimulatedAnnealing, Tabu, VQE
+from .samplers import QAOA, VQE, Exact, ParallelTempering, SimulatedAnnealing, Tabu
 from .samplers.base import Sampler, SampleSet
 
 REPAIR_MEMORY = 1 << 16  # distinct samples remembered as already repaired (per run)
 
-SAMPLERS = {"exact": Exact, "simulated-annealing": SimulatedAnnealing, "parallel-tempering": ParallelTempering,
-            "tabu": Tabu, "qaoa": QAOA, "vqe": VQE}
+SAMPLERS = {
+    "exact": Exact,
+    "simulated-annealing": SimulatedAnnealing,
+    "parallel-tempering": ParallelTempering,
+    "tabu": Tabu,
+    "qaoa": QAOA,
+    "vqe": VQE,
+}
 
 
 def _as_sampler(sampler):
@@ -90,8 +97,9 @@ def _as_sampler(sampler):
         return SAMPLERS[as_choice(sampler, "sampler", sorted(SAMPLERS))]()
     if hasattr(sampler, "sample"):
         return sampler  # a dimod sampler
-    raise TypeError(f"sampler must be a quantum sampler, a dimod sampler or one of {sorted(SAMPLERS)}, "
-                    f"got {type(sampler).__name__}")
+    raise TypeError(
+        f"sampler must be a quantum sampler, a dimod sampler or one of {sorted(SAMPLERS)}, got {type(sampler).__name__}"
+    )
 
 
 class MultiplierMethod(Solver):
@@ -115,8 +123,17 @@ class MultiplierMethod(Solver):
     default_max_iter = 50
     default_tol = 1e-6
 
-    def __init__(self, sampler=None, sampler_options=None, rho=0.0, multipliers=None, relaxation="auto",
-                 t0=None, repair_top=10, **options):
+    def __init__(
+        self,
+        sampler=None,
+        sampler_options=None,
+        rho=0.0,
+        multipliers=None,
+        relaxation="auto",
+        t0=None,
+        repair_top=10,
+        **options,
+    ):
         options.setdefault("tol", self.default_tol)
         super().__init__(**options)
         self.sampler = _as_sampler(sampler)
@@ -128,8 +145,9 @@ class MultiplierMethod(Solver):
             known = {"num_reads"}.union(*(c.parameters for c in choices))
             bad = [k for k in self.sampler_options if k not in known]
             if bad:
-                raise ValueError(f"sampler_options has no parameter {bad[0]!r}; the sampler takes "
-                                 f"{', '.join(sorted(known))}")
+                raise ValueError(
+                    f"sampler_options has no parameter {bad[0]!r}; the sampler takes {', '.join(sorted(known))}"
+                )
         self.rho0 = None if rho is None else as_real(rho, "rho", low=0.0)
         self.multipliers0 = multipliers
         self.relaxation = as_choice(relaxation, "relaxation", ["auto", "linear", "product"])
@@ -140,8 +158,11 @@ class MultiplierMethod(Solver):
     def _sampler_for(self, state):
         if self.sampler is not None:
             return self.sampler
-        separable = state.model.f_upper.nnz == 0 and (state.rho == 0 or state.model.rho_upper.nnz == 0) \
+        separable = (
+            state.model.f_upper.nnz == 0
+            and (state.rho == 0 or state.model.rho_upper.nnz == 0)
             and state.model.relaxation == "linear"
+        )
         return Exact() if separable or state.model.n <= 16 else SimulatedAnnealing()
 
     def oracle(self, problem, state, lam) -> dict:
@@ -158,12 +179,12 @@ class MultiplierMethod(Solver):
         if isinstance(sampler, Sampler):
             ss = sampler.sample(qubo, seed=state.rng, **options)
         else:  # dimod sampler
-            ds = sampler.sample(qubo.to_dimod(), seed=int(state.rng.integers(2 ** 31)), **options)
+            ds = sampler.sample(qubo.to_dimod(), seed=int(state.rng.integers(2**31)), **options)
             rec = ds.record
             order = [ds.variables.index(v) for v in range(qubo.num_variables)]
             ss = SampleSet(rec.sample[:, order], qubo.energies(rec.sample[:, order]), rec.num_occurrences)
         problem.counts.add("qubo_solves")
-        X = ss.samples[:, :model.n]
+        X = ss.samples[:, : model.n]
         G = model.violations(X)
         tol = 1e-9
         feasible = np.where(model.is_inequality, G <= tol, np.abs(G) <= tol).all(axis=1)
@@ -172,7 +193,7 @@ class MultiplierMethod(Solver):
         for k in np.flatnonzero(feasible):
             state.raw_ub = min(state.raw_ub, float(costs[k]))
             self._offer(problem, state, X[k], costs[k], True)
-        for x in X[:self.repair_top]:
+        for x in X[: self.repair_top]:
             key = np.asarray(x, dtype=np.int8).tobytes()
             if key in state.repaired:  # repair is a function of x: offering it again changes nothing
                 continue
@@ -223,10 +244,30 @@ class MultiplierMethod(Solver):
         rho = self.default_rho(model) if self.rho0 is None else self.rho0
         scale = model.objective_scale if model.objective_scale > 0 else float(model.n)
         t0 = self.t0 if self.t0 is not None else 0.1 * scale / max(model.m, 1)
-        state = State(model=model, rng=rng, lam=lam, lam0=lam.copy(), rho=rho, t0=t0, k=0, step_size=math.nan,
-                      theta=-math.inf, theta_best=-math.inf, lam_best=lam.copy(), stall=0, ub=math.inf,
-                      x_best=None, has_feasible=False, raw_ub=math.inf, infeasibility=math.inf, feasible_rate=0.0,
-                      certified=False, certificate=math.inf, x=None, repaired=set())
+        state = State(
+            model=model,
+            rng=rng,
+            lam=lam,
+            lam0=lam.copy(),
+            rho=rho,
+            t0=t0,
+            k=0,
+            step_size=math.nan,
+            theta=-math.inf,
+            theta_best=-math.inf,
+            lam_best=lam.copy(),
+            stall=0,
+            ub=math.inf,
+            x_best=None,
+            has_feasible=False,
+            raw_ub=math.inf,
+            infeasibility=math.inf,
+            feasible_rate=0.0,
+            certified=False,
+            certificate=math.inf,
+            x=None,
+            repaired=set(),
+        )
         self._observe(problem, state, lam)
         if self.t0 is None and state.has_feasible and np.any(state.s):
             # a Polyak step at lam0 sets the scale when it is larger than the spec's 0.1 F / m
@@ -259,21 +300,32 @@ class MultiplierMethod(Solver):
     def extra_history(self, problem, state) -> dict:
         best = self._orig(problem, state.ub) if state.has_feasible else math.nan
         raw = self._orig(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan
-        return {"dual_bound": self._orig(problem, state.theta_best), "dual_value": self._orig(problem, state.theta),
-                "best_feasible": best, "best_raw_feasible": raw,
-                "gap": problem.gap(best) if state.has_feasible else math.nan,
-                "qubits": state.model.n, "feasible_rate": state.feasible_rate, "step": state.step_size,
-                "rho": state.rho, "multiplier_norm": float(np.linalg.norm(state.lam))}
+        return {
+            "dual_bound": self._orig(problem, state.theta_best),
+            "dual_value": self._orig(problem, state.theta),
+            "best_feasible": best,
+            "best_raw_feasible": raw,
+            "gap": problem.gap(best) if state.has_feasible else math.nan,
+            "qubits": state.model.n,
+            "feasible_rate": state.feasible_rate,
+            "step": state.step_size,
+            "rho": state.rho,
+            "multiplier_norm": float(np.linalg.norm(state.lam)),
+        }
 
     def make_result(self, problem, state, *, status, nit, clock, values, history) -> Result:
         if not state.has_feasible and status != "diverged":
             status = "infeasible"
-        res = super().make_result(problem, state, status=status, nit=nit, clock=clock, values=values,
-                                  history=history)
-        res.update(dual_bound=self._orig(problem, state.theta_best), multipliers=state.lam_best.copy(),
-                   rho=state.rho, certified=state.certified, qubits=state.model.n,
-                   feasible=state.has_feasible,
-                   best_raw=self._orig(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan)
+        res = super().make_result(problem, state, status=status, nit=nit, clock=clock, values=values, history=history)
+        res.update(
+            dual_bound=self._orig(problem, state.theta_best),
+            multipliers=state.lam_best.copy(),
+            rho=state.rho,
+            certified=state.certified,
+            qubits=state.model.n,
+            feasible=state.has_feasible,
+            best_raw=self._orig(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan,
+        )
         return res
 
 
@@ -503,7 +555,7 @@ class Bundle(MultiplierMethod):
         z, lam, active = self._master(state)
         delta = max(0.0, z - state.theta_center)
         state.certificate = delta / (1.0 + abs(state.theta_center))
-        for cut, a in zip(state.cuts, active):
+        for cut, a in zip(state.cuts, active, strict=False):
             cut[3] = 0 if a else cut[3] + 1
         state.cuts = [c for c in state.cuts if c[3] < 5]
         if len(state.cuts) >= self.max_cuts:

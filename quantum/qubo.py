@@ -13,6 +13,7 @@ the eigenvalue of Pauli Z on that qubit), so
 
 Conversion to and from ``dimod.BinaryQuadraticModel`` is available when dimod is installed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,9 +42,11 @@ class QUBO:
         if quad.shape != (n, n):
             raise ValueError(f"quadratic must have shape ({n}, {n}) to match linear, got {quad.shape}")
         lower = sp.tril(quad) if sp.issparse(quad) else np.tril(quad)
-        if (lower.count_nonzero() if sp.issparse(lower) else np.count_nonzero(lower)):
-            raise ValueError("quadratic must be strictly upper triangular (no diagonal, nothing below it); "
-                             "use QUBO.from_matrix to fold a full matrix explicitly")
+        if lower.count_nonzero() if sp.issparse(lower) else np.count_nonzero(lower):
+            raise ValueError(
+                "quadratic must be strictly upper triangular (no diagonal, nothing below it); "
+                "use QUBO.from_matrix to fold a full matrix explicitly"
+            )
         if sp.issparse(quad):
             quad.eliminate_zeros()
             quad.data.flags.writeable = False
@@ -54,14 +57,14 @@ class QUBO:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def _trusted(cls, linear, quadratic, offset) -> "QUBO":
+    def _trusted(cls, linear, quadratic, offset) -> QUBO:
         """Internal: wrap already validated parts (float64 vector, strictly upper CSR) without copies."""
         out = cls.__new__(cls)
         out.linear, out.quadratic, out.offset = linear, quadratic, float(offset)
         return out
 
     @classmethod
-    def from_matrix(cls, matrix, offset=0.0) -> "QUBO":
+    def from_matrix(cls, matrix, offset=0.0) -> QUBO:
         """From ``E(x) = offset + x^T M x`` with any square ``M``: the diagonal becomes the linear
         part and ``M_ij + M_ji`` (i<j) the strictly upper quadratic part."""
         mat = as_matrix(matrix, "matrix")
@@ -72,7 +75,7 @@ class QUBO:
         return cls(np.diag(mat), np.triu(mat, 1) + np.triu(mat.T, 1), offset)
 
     @classmethod
-    def from_dimod(cls, bqm) -> "QUBO":
+    def from_dimod(cls, bqm) -> QUBO:
         """From a ``dimod.BinaryQuadraticModel`` (SPIN models are converted to BINARY).
 
         Variables are taken in the model's order; their labels are kept in ``variables``.
@@ -172,9 +175,12 @@ class QUBO:
 
         up = self.upper_csr().tocoo()
         return dimod.BinaryQuadraticModel.from_numpy_vectors(
-            self.linear, (up.row, up.col, up.data), self.offset, dimod.BINARY)
+            self.linear, (up.row, up.col, up.data), self.offset, dimod.BINARY
+        )
 
     def __repr__(self) -> str:
         kind = "sparse" if self.is_sparse else "dense"
-        return (f"QUBO(num_variables={self.num_variables}, interactions={self.num_interactions}, "
-                f"{kind}, offset={self.offset:g})")
+        return (
+            f"QUBO(num_variables={self.num_variables}, interactions={self.num_interactions}, "
+            f"{kind}, offset={self.offset:g})"
+        )

@@ -4,6 +4,7 @@ With the exact inner oracle (rho = 0) every dual method is scored by its certifi
 ``(UB - theta_best) / max(1, |UB|)``; the augmented Lagrangian uses simulated annealing and is
 scored by the gap of its best repaired point to the proven optimum.
 """
+
 from __future__ import annotations
 
 from optim.compare import Suite
@@ -14,8 +15,13 @@ def qubo_suite(quick: bool = True) -> Suite:
     """Multiplier methods (subgradient, stochastic subgradient, dual averaging, cutting plane, bundle,
     augmented Lagrangian + SA) on SAC-94 MDKP files and a DIMACS MIS graph."""
     if quick:
-        problems = {p.name: p for p in (MDKP.from_file(instance_path("mdkp", "pet3.dat")),
-                                        MDKP.from_file(instance_path("mdkp", "hp1.dat")))}
+        problems = {
+            p.name: p
+            for p in (
+                MDKP.from_file(instance_path("mdkp", "pet3.dat")),
+                MDKP.from_file(instance_path("mdkp", "hp1.dat")),
+            )
+        }
     else:
         problems = {p.name: p for p in map(MDKP.from_file, list_instances("mdkp"))}
         problems["1tc.32"] = MIS.from_file(instance_path("mis", "1tc.32.txt"))
@@ -29,5 +35,10 @@ def qubo_suite(quick: bool = True) -> Suite:
         "bundle": ("bundle", {"sampler": "exact"}),
         "augmented lagrangian + SA": ("augmented-lagrangian", {**anneal, "max_iter": 20}),
     }
-    return Suite(name="qubo", description=qubo_suite.__doc__.split("\n")[0], problems=problems, methods=methods,
-                 settings={"max_iter": 100 if quick else 300, "tol": 1e-6})
+    return Suite(
+        name="qubo",
+        description=qubo_suite.__doc__.split("\n")[0],
+        problems=problems,
+        methods=methods,
+        settings={"max_iter": 100 if quick else 300, "tol": 1e-6},
+    )

@@ -1,4 +1,5 @@
 """Shared fixtures: the foundation's real-data problems, built once per test session."""
+
 import os
 
 import matplotlib

@@ -1,4 +1,5 @@
 """Fixture shared by tests/test_optimizers*.py (imported by name into each module)."""
+
 import pytest
 import torch
 

@@ -1,23 +1,25 @@
 """Problems of the greedy-BCD family: fixtures of the paper's data sets, block oracles against finite
 differences and dense algebra, incremental state against recomputation, label propagation against
 scipy and scikit-learn."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 import problems
-from problems.bcd import (BlockLinearModel, LabelPropagation, bcd_paper_problem, block_problem,
-                          knn_graph, moons_points)
+from problems.bcd import BlockLinearModel, LabelPropagation, bcd_paper_problem, block_problem, knn_graph, moons_points
 
 
 def _small_models():
     rng = np.random.default_rng(3)
     A = rng.standard_normal((30, 8))
     b = rng.standard_normal(30)
-    return [problems.LeastSquares(A, b, l2=0.3, scale="sum"),
-            problems.Logistic(A, np.sign(b), l2=0.3),
-            problems.MultinomialLogistic(A[:, :4], np.arange(30) % 3, l2=0.2, scale="sum"),
-            problems.Logistic(sp.csr_matrix(A * (rng.random(A.shape) < 0.4)), np.sign(b), scale="sum")]
+    return [
+        problems.LeastSquares(A, b, l2=0.3, scale="sum"),
+        problems.Logistic(A, np.sign(b), l2=0.3),
+        problems.MultinomialLogistic(A[:, :4], np.arange(30) % 3, l2=0.2, scale="sum"),
+        problems.Logistic(sp.csr_matrix(A * (rng.random(A.shape) < 0.4)), np.sign(b), scale="sum"),
+    ]
 
 
 def _fd_grad(f, x, h=1e-6):

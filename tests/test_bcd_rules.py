@@ -1,4 +1,5 @@
 """Selection rules, updates and message passing of ``method="bcd"`` against theory and peers."""
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -14,8 +15,9 @@ from problems.bcd import bcd_paper_problem, block_problem
 
 # ------------------------------------------------------------------ greedy beats random (spec 8.3)
 def _iterations_to(problem, level, seed, **options):
-    r = optim.solve(problem, method="bcd", block_size=5, max_iter=200, f_star=0.0, tol=1e-16, seed=seed,
-                    verbose=False, **options)
+    r = optim.solve(
+        problem, method="bcd", block_size=5, max_iter=200, f_star=0.0, tol=1e-16, seed=seed, verbose=False, **options
+    )
     hit = np.flatnonzero(r.history["fun"] <= level)
     return hit[0] if len(hit) else 10_000
 
@@ -23,12 +25,19 @@ def _iterations_to(problem, level, seed, **options):
 @pytest.fixture(scope="module")
 def paper_a_runs():
     """Iterations to f <= f(0)/100 on reduced data set A (m=200, p=1000; f* = 0), three seeds."""
-    configs = {"cyclic-vb": ("gradient", "vb", "cyclic"), "random-vb": ("gradient", "vb", "random"),
-               "cyclic-fb": ("gradient", "sort", "cyclic"), "random-fb": ("gradient", "sort", "random"),
-               "lipschitz-vb": ("gradient", "vb", "lipschitz"),
-               "gs-vb": ("gradient", "vb", "gs"), "gsl-vb": ("gradient", "vb", "gsl"),
-               "gs-fb": ("gradient", "sort", "gs"), "gsl-fb": ("gradient", "sort", "gsl"),
-               "gsq-matrix-vb": ("matrix", "vb", "gsq"), "gsq-matrix-fb": ("matrix", "sort", "gsq")}
+    configs = {
+        "cyclic-vb": ("gradient", "vb", "cyclic"),
+        "random-vb": ("gradient", "vb", "random"),
+        "cyclic-fb": ("gradient", "sort", "cyclic"),
+        "random-fb": ("gradient", "sort", "random"),
+        "lipschitz-vb": ("gradient", "vb", "lipschitz"),
+        "gs-vb": ("gradient", "vb", "gs"),
+        "gsl-vb": ("gradient", "vb", "gsl"),
+        "gs-fb": ("gradient", "sort", "gs"),
+        "gsl-fb": ("gradient", "sort", "gsl"),
+        "gsq-matrix-vb": ("matrix", "vb", "gsq"),
+        "gsq-matrix-fb": ("matrix", "sort", "gsq"),
+    }
     out = {k: [] for k in configs}
     for seed in (1, 2, 3):
         p = bcd_paper_problem("A", n_rows=200, n_cols=1000, seed=seed)
@@ -40,8 +49,7 @@ def paper_a_runs():
 
 def test_greedy_rules_need_fewer_iterations_than_random_and_cyclic(paper_a_runs):
     worst_greedy = max(paper_a_runs[k] for k in ("gs-vb", "gsl-vb", "gs-fb", "gsl-fb"))
-    best_plain = min(paper_a_runs[k] for k in ("cyclic-vb", "random-vb", "cyclic-fb", "random-fb",
-                                               "lipschitz-vb"))
+    best_plain = min(paper_a_runs[k] for k in ("cyclic-vb", "random-vb", "cyclic-fb", "random-fb", "lipschitz-vb"))
     assert worst_greedy < best_plain, paper_a_runs
     assert paper_a_runs["gsl-vb"] <= paper_a_runs["gs-vb"] and paper_a_runs["gsl-fb"] <= paper_a_runs["gs-fb"]
 
@@ -135,8 +143,7 @@ def test_greedy_forest_is_acyclic_and_maximal_and_partitions_are_valid():
         assert not nx.is_forest(graph.subgraph(np.append(np.flatnonzero(mask), i)))
     forests_ = forest_partition(G, np.argsort(-p.coord_lipschitz))
     colours = greedy_colouring(G, np.arange(p.dim))
-    for blocks, check in ((forests_, nx.is_forest),
-                          (colours, lambda h: h.number_of_edges() == 0)):
+    for blocks, check in ((forests_, nx.is_forest), (colours, lambda h: h.number_of_edges() == 0)):
         assert np.array_equal(np.sort(np.concatenate(blocks)), np.arange(p.dim))
         assert all(check(graph.subgraph(b)) for b in blocks)
 
@@ -147,10 +154,18 @@ def test_greedy_tree_blocks_beat_red_black_on_the_lattice():
     p = bcd_paper_problem("D")
     _, f_star = p.reference_solution()
     gaps = {}
-    for part, sel in (("forest_greedy", "greedy_tree"), ("forest_fixed", "cyclic"),
-                      ("forest_fixed", "red_black")):
-        r = optim.solve(p, method="bcd", partition=part, selection=sel, update="exact_quadratic",
-                        max_iter=500, tol=0, check_every=100, verbose=False)
+    for part, sel in (("forest_greedy", "greedy_tree"), ("forest_fixed", "cyclic"), ("forest_fixed", "red_black")):
+        r = optim.solve(
+            p,
+            method="bcd",
+            partition=part,
+            selection=sel,
+            update="exact_quadratic",
+            max_iter=500,
+            tol=0,
+            check_every=100,
+            verbose=False,
+        )
         gaps[sel] = p.value(r.x) - f_star
         if sel == "red_black":  # a re-run of the official code gives 2.1e6 after 100 iterations (spec 8.3)
             assert abs(r.history["fun"][1] - f_star - 2.1e6) <= 0.05 * 2.1e6
@@ -187,8 +202,18 @@ def test_nonnegative_lasso_by_projected_newton_matches_scikit_learn():
     f_ref = p.objective(ref.coef_)
     support = np.flatnonzero(ref.coef_)
     assert 5 <= len(support) <= 60
-    r = optim.solve(p, method="bcd", selection="gs_q", update="pn_nn", partition="vb", block_size=50,
-                    max_iter=300, tol=1e-10, reference_support=support, verbose=False)
+    r = optim.solve(
+        p,
+        method="bcd",
+        selection="gs_q",
+        update="pn_nn",
+        partition="vb",
+        block_size=50,
+        max_iter=300,
+        tol=1e-10,
+        reference_support=support,
+        verbose=False,
+    )
     assert abs(r.fun - f_ref) <= 1e-9 * abs(f_ref)
     assert np.array_equal(np.flatnonzero(r.x), support)
     assert r.identified_at is not None and r.identified_at <= r.nit
@@ -201,10 +226,23 @@ def test_greedy_identifies_the_support_and_newton_updates_finish_faster():
     p = bcd_paper_problem("A-L1", n_rows=100, n_cols=300, l1=2000.0, seed=3)
     x_star, f_star = p.reference_solution()
     support = np.flatnonzero(x_star > 1e-9)
-    runs = {(sel, upd): optim.solve(p, method="bcd", selection=sel, update=upd, partition="vb", block_size=10,
-                                    max_iter=500, tol=1e-10, f_star=f_star, reference_support=support,
-                                    verbose=False, seed=0)
-            for sel, upd in (("gs_q", "pn_nn"), ("gs_q", "pg_nn"), ("random", "pn_nn"))}
+    runs = {
+        (sel, upd): optim.solve(
+            p,
+            method="bcd",
+            selection=sel,
+            update=upd,
+            partition="vb",
+            block_size=10,
+            max_iter=500,
+            tol=1e-10,
+            f_star=f_star,
+            reference_support=support,
+            verbose=False,
+            seed=0,
+        )
+        for sel, upd in (("gs_q", "pn_nn"), ("gs_q", "pg_nn"), ("random", "pn_nn"))
+    }
     assert runs["gs_q", "pn_nn"].identified_at is not None
     assert runs["random", "pn_nn"].identified_at is None or runs["random", "pn_nn"].identified_at > 400
     assert runs["gs_q", "pn_nn"].success and runs["gs_q", "pn_nn"].nit < runs["gs_q", "pg_nn"].nit
@@ -220,8 +258,17 @@ def test_gs_s_matches_skglm_greedy_cd_iterates():
     p = problems.lasso_diabetes(0.1)  # mean scale: the skglm objective, alpha = l1
     X, y = p.A, p.b
     epochs = 3
-    coef = GramCD(greedy_cd=True, max_iter=epochs, tol=0, fit_intercept=False).solve(
-        X, y, None, L1(p.l1))[0]
-    r = optim.solve(p, method="bcd", selection="gs_s", update="prox_gradient", partition="vb", block_size=1,
-                    max_iter=epochs * X.shape[1], tol=0, check_every=10, verbose=False)
+    coef = GramCD(greedy_cd=True, max_iter=epochs, tol=0, fit_intercept=False).solve(X, y, None, L1(p.l1))[0]
+    r = optim.solve(
+        p,
+        method="bcd",
+        selection="gs_s",
+        update="prox_gradient",
+        partition="vb",
+        block_size=1,
+        max_iter=epochs * X.shape[1],
+        tol=0,
+        check_every=10,
+        verbose=False,
+    )
     np.testing.assert_allclose(r.x, coef, atol=1e-10 * np.abs(coef).max())

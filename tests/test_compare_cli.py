@@ -1,4 +1,5 @@
 """optim.compare, its outputs, and the optim console script."""
+
 import json
 import shutil
 import subprocess
@@ -18,7 +19,11 @@ def test_compare_records_table_json_and_plots(tmp_path, lasso_diabetes):
     ls = problems.LeastSquares(rng.standard_normal((20, 5)), rng.standard_normal(20), name="random-ls")
     comp = optim.compare({"lasso": lasso_diabetes, "ls": ls}, ["gd", "fista"], max_iter=500, tol=1e-9, seed=1)
     assert [(r["problem"], r["method"]) for r in comp.records] == [
-        ("lasso", "gd"), ("lasso", "fista"), ("ls", "gd"), ("ls", "fista")]
+        ("lasso", "gd"),
+        ("lasso", "fista"),
+        ("ls", "gd"),
+        ("ls", "fista"),
+    ]
     table = comp.table()
     assert table.count("\n") == 5 and "| lasso | fista | converged |" in table
     paths = comp.save(tmp_path, stem="cmp")
@@ -33,18 +38,34 @@ def test_cli_list_and_solve(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "fista" in out and "lasso-diabetes" in out and "a8a/a8a_training.txt" in out
-    assert main(["solve", "lasso-diabetes", "--method", "fista", "--option", "tol=1e-10",
-                 "--problem-option", "l1_fraction=0.2"]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                "lasso-diabetes",
+                "--method",
+                "fista",
+                "--option",
+                "tol=1e-10",
+                "--problem-option",
+                "l1_fraction=0.2",
+            ]
+        )
+        == 0
+    )
     assert "converged" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["solve", "lasso-diabetes", "--method", "fsta"], "did you mean 'fista'"),
-    (["solve", "lasso-diabtes", "--method", "fista"], "did you mean 'lasso-diabetes'"),
-    (["solve", "lasso-diabetes", "--method", "gd", "--option", "stepsize=1"], "did you mean"),
-    (["solve", "lasso-diabetes", "--method", "gd", "--option", "step"], "expects key=value"),
-    (["compare", "gml"], "did you mean 'glm'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["solve", "lasso-diabetes", "--method", "fsta"], "did you mean 'fista'"),
+        (["solve", "lasso-diabtes", "--method", "fista"], "did you mean 'lasso-diabetes'"),
+        (["solve", "lasso-diabetes", "--method", "gd", "--option", "stepsize=1"], "did you mean"),
+        (["solve", "lasso-diabetes", "--method", "gd", "--option", "step"], "expects key=value"),
+        (["compare", "gml"], "did you mean 'glm'"),
+    ],
+)
 def test_cli_errors_are_one_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -56,8 +77,9 @@ def test_demo_console_script_writes_report_and_plots(tmp_path):
     script = Path(sys.executable).with_name("optim")  # installed next to this interpreter
     script = str(script) if script.exists() else shutil.which("optim")
     assert script, "the optim console script is not installed"
-    proc = subprocess.run([script, "demo", "--out", str(tmp_path / "demo")], capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [script, "demo", "--out", str(tmp_path / "demo")], capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = (tmp_path / "demo" / "report.md").read_text()
     for name in optim.SUITES:

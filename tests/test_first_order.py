@@ -1,4 +1,5 @@
 """Acceptance of the first-order baselines against independent references (cvxpy, scikit-learn)."""
+
 import numpy as np
 import pytest
 from sklearn.linear_model import Lasso, LogisticRegression

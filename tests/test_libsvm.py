@@ -1,4 +1,5 @@
 """The LIBSVM reader against scikit-learn's writer and reader."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,8 +11,9 @@ import problems
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 15), p=st.integers(1, 8), seed=st.integers(0, 1000), sparse=st.booleans(),
-       zero_based=st.booleans())
+@given(
+    n=st.integers(1, 15), p=st.integers(1, 8), seed=st.integers(0, 1000), sparse=st.booleans(), zero_based=st.booleans()
+)
 def test_reads_what_scikit_learn_writes(tmp_path_factory, n, p, seed, sparse, zero_based):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, p)).round(6)
@@ -34,14 +36,17 @@ def test_bundled_a8a_matches_scikit_learn():
     assert (A != B).nnz == 0 and np.array_equal(y, z)
 
 
-@pytest.mark.parametrize("bad_line, match", [
-    ("1 3:abc", "line 3: value of feature 3 'abc' is not a number"),
-    ("1 4:1 2:1", "line 3: feature indices must increase"),
-    ("x 1:2", "line 3: label 'x' is not a number"),
-    ("1 1-2", "line 3: expected 'index:value'"),
-    ("1 a:2", "line 3: feature index 'a' is not an integer"),
-    ("1 2:inf", "line 3: value of feature 2 is not finite"),
-])
+@pytest.mark.parametrize(
+    "bad_line, match",
+    [
+        ("1 3:abc", "line 3: value of feature 3 'abc' is not a number"),
+        ("1 4:1 2:1", "line 3: feature indices must increase"),
+        ("x 1:2", "line 3: label 'x' is not a number"),
+        ("1 1-2", "line 3: expected 'index:value'"),
+        ("1 a:2", "line 3: feature index 'a' is not an integer"),
+        ("1 2:inf", "line 3: value of feature 2 is not finite"),
+    ],
+)
 def test_malformed_line_is_named(tmp_path, bad_line, match):
     path = tmp_path / "bad.txt"
     path.write_text(f"1 1:0.5 2:1\n# a comment line\n{bad_line}\n-1 2:3\n")

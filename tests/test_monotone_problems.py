@@ -1,5 +1,6 @@
 """Monotone-inclusion problems and resolvents against independent references: the spec's published
 instance facts, HiGHS/cvxpy optima, scikit-learn, and properties the theory guarantees."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ def test_policeman_burglar_matches_the_official_generator_facts():
     game = MatrixGame.policeman_burglar(500, seed=1)
     assert np.linalg.norm(game.A, 2) == pytest.approx(492.3318778562581, rel=1e-12)
     assert game.frobenius == pytest.approx(493.0695535206966, rel=1e-12)
-    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)   # w on the columns (spec Sect. 8.1)
+    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns (spec Sect. 8.1)
     assert game.A[1, 0] == pytest.approx(0.89447994, rel=1e-7)
     assert game.dim == 1000 and game.n == 500
 
@@ -33,6 +34,7 @@ def test_lp_reference_gives_the_published_game_value(n, value):
 
 def test_lp_reference_of_a_random_rectangular_game_agrees_with_cvxpy():
     import cvxpy as cp
+
     game = MatrixGame.random(7, 11, seed=3)
     x = cp.Variable(11, nonneg=True)
     prob = cp.Problem(cp.Minimize(cp.max(game.A @ x)), [cp.sum(x) == 1])
@@ -47,7 +49,7 @@ def test_quadratic_minmax_matches_the_spec_facts():
     z_star, _ = qp.reference_solution()
     assert qp.lipschitz == pytest.approx(0.80898, abs=1e-5)
     assert np.linalg.norm(z0 - z_star) == pytest.approx(1639.07, abs=0.01)
-    assert qp.optimality(z0) == pytest.approx(3.5444, abs=1e-4)   # G = 0: ||F(z0)||
+    assert qp.optimality(z0) == pytest.approx(3.5444, abs=1e-4)  # G = 0: ||F(z0)||
     assert qp.optimality(z_star) <= 1e-9
 
 
@@ -96,9 +98,12 @@ def test_qp_and_logistic_components_average_to_the_operator(a8a):
 def test_non_uniform_sampling_is_unbiased():
     game = MatrixGame.random(4, 6, seed=1)
     q = np.arange(1, game.n + 1, dtype=float)
-    op = FiniteSumOperator(lambda idx, z: np.stack([game.n * game._weighted_sum(np.array([i]), np.ones(1) / game.n, z)
-                                                    for i in idx]),
-                           n=game.n, dim=game.dim, sampling=q / q.sum())
+    op = FiniteSumOperator(
+        lambda idx, z: np.stack([game.n * game._weighted_sum(np.array([i]), np.ones(1) / game.n, z) for i in idx]),
+        n=game.n,
+        dim=game.dim,
+        sampling=q / q.sum(),
+    )
     z = np.random.default_rng(2).random(game.dim)
     expected = sum(q[i] / q.sum() * op.component(np.array([i]), z) for i in range(game.n))
     np.testing.assert_allclose(expected, game.operator(z), atol=1e-12)
@@ -123,15 +128,16 @@ def test_non_uniform_sample_draws_like_numpy_choice_in_o_batch(size):
     q = np.random.default_rng(0).random(n) + 0.01
     op = FiniteSumOperator(lambda idx, x: np.zeros((len(idx), 1)), n=n, dim=1, sampling=q / q.sum())
     ours = np.concatenate([op.sample(_NoChoice(s), size) for s in range(3, 50)])
-    ref = np.concatenate([np.random.default_rng(s).choice(n, size=size, replace=True, p=op.sampling)
-                          for s in range(3, 50)])
+    ref = np.concatenate(
+        [np.random.default_rng(s).choice(n, size=size, replace=True, p=op.sampling) for s in range(3, 50)]
+    )
     np.testing.assert_array_equal(ours, ref)
 
 
 def test_builder_from_callables_matches_the_vectorised_form_and_counts():
     rng = np.random.default_rng(0)
     mats = [rng.standard_normal((3, 3)) for _ in range(4)]
-    mats = [m - m.T + np.eye(3) for m in mats]   # monotone components
+    mats = [m - m.T + np.eye(3) for m in mats]  # monotone components
     funcs = [lambda x, m=m: m @ x for m in mats]
     a = FiniteSumOperator(funcs, dim=3, resolvent=Ball(2.0), check_monotone=10)
     b = FiniteSumOperator(lambda idx, x: np.stack([mats[i] @ x for i in idx]), n=4, dim=3, resolvent=Ball(2.0))
@@ -140,14 +146,13 @@ def test_builder_from_callables_matches_the_vectorised_form_and_counts():
     pair = np.array([1, 3])
     np.testing.assert_allclose(a.component_diff(pair, x, 2 * x), b.component_diff(pair, x, 2 * x))
     assert a.counts["component"] == 4 + 4 and a.work == pytest.approx(2.0)
-    a.optimality(x)   # residuals are not charged
+    a.optimality(x)  # residuals are not charged
     assert a.counts["component"] == 8
 
 
 # ---------------------------------------------------------------------- resolvents
 @settings(max_examples=40, deadline=None)
-@given(v=st.lists(st.floats(-50, 50), min_size=1, max_size=25), radius=st.floats(0.1, 10),
-       seed=st.integers(0, 1000))
+@given(v=st.lists(st.floats(-50, 50), min_size=1, max_size=25), radius=st.floats(0.1, 10), seed=st.integers(0, 1000))
 def test_simplex_projection_satisfies_the_projection_inequality(v, radius, seed):
     v = np.array(v)
     x = project_simplex(v, radius)
@@ -157,7 +162,7 @@ def test_simplex_projection_satisfies_the_projection_inequality(v, radius, seed)
 
 
 def test_simplex_projection_keeps_points_of_the_simplex():
-    x = np.array([0.2, 0.3, 0.5])   # the official projection crashes here (spec Sect. 8.13)
+    x = np.array([0.2, 0.3, 0.5])  # the official projection crashes here (spec Sect. 8.13)
     np.testing.assert_array_equal(project_simplex(x), x)
     np.testing.assert_allclose(project_simplex(np.array([0.0, 0.0, 1.0])), [0, 0, 1])
 
@@ -170,11 +175,15 @@ def test_other_resolvents_against_their_definitions():
     np.testing.assert_allclose(Box(-1, 0.5)(v, 1.0), np.clip(v, -1, 0.5))
     out = Ball(1.5, center=np.ones(6))(v, 7.0)
     assert np.linalg.norm(out - 1) == pytest.approx(1.5)
-    np.testing.assert_allclose(out - 1, (v - 1) * 1.5 / np.linalg.norm(v - 1))   # radial
+    np.testing.assert_allclose(out - 1, (v - 1) * 1.5 / np.linalg.norm(v - 1))  # radial
     with pytest.raises(ValueError, match="center has length 6"):
         Ball(1.0, center=np.ones(6))(np.zeros(4), 1.0)
-    res = minimize(lambda x: 0.5 * np.sum((x - v) ** 2) + 0.3 * 2.0 * np.abs(x).sum(), v, method="Powell",
-                   options={"xtol": 1e-10, "ftol": 1e-14})
+    res = minimize(
+        lambda x: 0.5 * np.sum((x - v) ** 2) + 0.3 * 2.0 * np.abs(x).sum(),
+        v,
+        method="Powell",
+        options={"xtol": 1e-10, "ftol": 1e-14},
+    )
     np.testing.assert_allclose(L1(0.3)(v, 2.0), res.x, atol=1e-5)
     np.testing.assert_array_equal(Zero()(v, 3.0), v)
     prod = Product([(2, Simplex()), (4, Box(0, 1))])
@@ -221,7 +230,7 @@ def test_sampled_monotonicity_check_flags_a_non_monotone_operator():
         FiniteSumOperator([lambda x: -x, lambda x: 0.5 * x], dim=4, check_monotone=5)
     skew = np.array([[0.0, 1.0], [-1.0, 0.0]])
     ok = FiniteSumOperator([lambda x: skew @ x], dim=2, check_monotone=20)
-    assert ok.monotonicity_violation(20) <= 1e-12   # skew: <F(x) - F(y), x - y> = 0
+    assert ok.monotonicity_violation(20) <= 1e-12  # skew: <F(x) - F(y), x - y> = 0
 
 
 def test_named_problems_build_from_the_catalog():

@@ -1,6 +1,7 @@
 """Acceptance of the monotone-inclusion solvers (issue 7, spec Sect. 9): Halpern's exact worst case,
 the official EG/EAG trajectories, VR-Halpern against the LP equilibrium, a8a against scikit-learn,
 oracle accounting, reproducibility and bad input."""
+
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optim
-from optim.monotone import official_options, snapshot_probability, anchor_weight
+from optim.monotone import anchor_weight, official_options, snapshot_probability
 from problems.monotone import FiniteSumOperator, MatrixGame, QuadraticMinMax, logistic_operator_a8a
 from problems.resolvents import Ball
 
@@ -18,9 +19,15 @@ def linear_operator(M, c=None, n_split=1, resolvent=None, x0=None):
     """F(x) = M x - c as a sum of n_split identical components (the solution is known in closed form)."""
     M = np.asarray(M, dtype=float)
     c = np.zeros(M.shape[0]) if c is None else c
-    return FiniteSumOperator(lambda idx, x: np.tile(M @ x - c, (len(idx), 1)), n=n_split, dim=M.shape[0],
-                             lipschitz=np.linalg.norm(M, 2), mean_lipschitz=np.linalg.norm(M, 2),
-                             resolvent=resolvent, x0=x0)
+    return FiniteSumOperator(
+        lambda idx, x: np.tile(M @ x - c, (len(idx), 1)),
+        n=n_split,
+        dim=M.shape[0],
+        lipschitz=np.linalg.norm(M, 2),
+        mean_lipschitz=np.linalg.norm(M, 2),
+        resolvent=resolvent,
+        x0=x0,
+    )
 
 
 def halpern_residual(problem, N, step=2.0):
@@ -37,11 +44,11 @@ def halpern_residual(problem, N, step=2.0):
 # ---------------------------------------------------------------------- C4: Halpern's exact bound
 def test_halpern_on_minus_identity_attains_the_closed_form():
     x0 = np.eye(5)[0]
-    problem = linear_operator(np.eye(5), x0=x0)          # F = I, step 2: T = -I
+    problem = linear_operator(np.eye(5), x0=x0)  # F = I, step 2: T = -I
     for N in (10, 2, 40):
         res, r = halpern_residual(problem, N)
         np.testing.assert_allclose(res.x, x0 / (N + 1), atol=1e-15)
-        assert r ** 2 == pytest.approx(4 / (N + 1) ** 2, rel=1e-12)
+        assert r**2 == pytest.approx(4 / (N + 1) ** 2, rel=1e-12)
     assert halpern_residual(problem, 10)[1] ** 2 == pytest.approx(0.0330578512, abs=1e-10)
 
 
@@ -52,7 +59,7 @@ def test_halpern_rotation_attains_the_odd_worst_case():
         R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
         problem = linear_operator((np.eye(2) - R) / 2, x0=np.array([1.0, 0.0]))
         best = max(best, halpern_residual(problem, 25)[1] ** 2)
-    assert best <= 4 / 26 ** 2 + 1e-12
+    assert best <= 4 / 26**2 + 1e-12
     assert best == pytest.approx(0.0059171594, rel=1e-4)
 
 
@@ -62,7 +69,7 @@ def test_halpern_obeys_liebers_bound_on_random_nonexpansive_maps(d, N, seed):
     """||x_N - T x_N|| <= 2 ||x0 - x*|| / (N + 1) for any nonexpansive T (Lieder 2021); x* = 0."""
     rng = np.random.default_rng(seed)
     Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    T = Q * rng.uniform(0.3, 1.0)                       # nonexpansive linear map
+    T = Q * rng.uniform(0.3, 1.0)  # nonexpansive linear map
     x0 = rng.standard_normal(d)
     _, r = halpern_residual(linear_operator((np.eye(d) - T) / 2, x0=x0), N)
     assert r <= 2 * np.linalg.norm(x0) / (N + 1) * (1 + 1e-10)
@@ -71,7 +78,7 @@ def test_halpern_obeys_liebers_bound_on_random_nonexpansive_maps(d, N, seed):
 def test_anchor_and_snapshot_schedules_follow_the_official_code():
     assert [anchor_weight(k) for k in range(4)] == [1 / 2, 2 / 5, 1 / 3, 2 / 7]
     assert [anchor_weight(k, "classical") for k in range(3)] == [1 / 2, 1 / 3, 1 / 4]
-    n = 100   # floor(sqrt(n)) + 1 = 11
+    n = 100  # floor(sqrt(n)) + 1 = 11
     assert [snapshot_probability(k, n) for k in (0, 1, 2, 3, 11)] == [1, 1, 4 / 6, 4 / 7, 4 / 15]
     assert snapshot_probability(12, n) == snapshot_probability(500, n) == 4 / 15
 
@@ -82,8 +89,10 @@ def pb500():
     return MatrixGame.policeman_burglar(500, seed=1)
 
 
-@pytest.mark.parametrize("method, residual, gap", [("eg", 0.0173859844534553, 0.0094234207432701),
-                                                   ("eag", 0.0223924244027672, 0.0115362404350446)])
+@pytest.mark.parametrize(
+    "method, residual, gap",
+    [("eg", 0.0173859844534553, 0.0094234207432701), ("eag", 0.0223924244027672, 0.0115362404350446)],
+)
 def test_eg_and_eag_reproduce_the_official_residuals(pb500, method, residual, gap):
     step = 5 / np.linalg.norm(pb500.A, 2)
     res = optim.solve(pb500, method=method, step=step, max_iter=1000, tol=0.0, check_every=100)
@@ -129,7 +138,7 @@ def deterministic_epochs_to_1e3(pb100):
 def test_vr_halpern_reaches_the_lp_equilibrium_on_the_n100_game(pb100, seed, deterministic_epochs_to_1e3):
     opts = official_options(pb100)["vr-halpern"]
     res = optim.solve(pb100, method="vr-halpern", budget=1000, tol=0.0, seed=seed, **opts)
-    _, value = pb100.reference_solution()   # HiGHS
+    _, value = pb100.reference_solution()  # HiGHS
     assert epochs_to(res, 1e-3) <= 1000
     assert 1000 <= res.history["epochs"][-1] <= 1001
     assert pb100.duality_gap(res.x) <= 1e-3
@@ -140,20 +149,30 @@ def test_vr_halpern_reaches_the_lp_equilibrium_on_the_n100_game(pb100, seed, det
 def test_the_quick_suite_runs_every_method(pb100):
     comparison = optim.registry.suite("monotone", quick=True).run()
     by_method = {r["method"]: r for r in comparison.records}
-    assert set(by_method) == {"eg", "eag", "popov", "fbf", "halpern", "vr-halpern", "vr-eg", "vr-forb",
-                              "inexact-halpern"}
+    assert set(by_method) == {
+        "eg",
+        "eag",
+        "popov",
+        "fbf",
+        "halpern",
+        "vr-halpern",
+        "vr-eg",
+        "vr-forb",
+        "inexact-halpern",
+    }
     assert all(r["work"] >= 1000 for r in comparison.records)
     assert by_method["vr-halpern"]["optimality"] < 1e-3 < by_method["halpern"]["optimality"]
 
 
-CONVERGENT_ON_MONOTONE = ["eg", "popov", "fbf", "vr-eg"]   # linear-rate or O(1/k) methods with a guarantee
+CONVERGENT_ON_MONOTONE = ["eg", "popov", "fbf", "vr-eg"]  # linear-rate or O(1/k) methods with a guarantee
 
 
 # inexact Halpern: the official M_k = floor(0.05 n ln(k+2)) is one inner step at n = 8, too few for
 # the inexact resolvent; with 1 n ln(k+2) steps or the certified stop it converges
 SMALL_GAME_RUNS = [(m, {}, 3000) for m in CONVERGENT_ON_MONOTONE + ["eag", "vr-forb"]] + [
     ("inexact-halpern", {"inner_scale": 1.0}, 3000),
-    ("inexact-halpern", {"inner_steps": "certified", "inner_tol": 1.0}, 6000)]
+    ("inexact-halpern", {"inner_steps": "certified", "inner_tol": 1.0}, 6000),
+]
 
 
 @pytest.mark.parametrize("method, options, budget", SMALL_GAME_RUNS)
@@ -167,7 +186,7 @@ def test_monotone_methods_solve_a_small_random_game_with_their_default_steps(met
     if method in CONVERGENT_ON_MONOTONE:
         assert res.status == "converged"
         assert game.duality_gap(res.x) <= 1e-5 and abs(game.payoff(res.x) - value) <= 1e-5
-    else:   # the anchored / tiny-step methods: steady progress within the budget
+    else:  # the anchored / tiny-step methods: steady progress within the budget
         assert res.optimality <= 0.05 * r0 and game.duality_gap(res.x) <= 0.02
 
 
@@ -182,14 +201,20 @@ def strongly_monotone_problem(mu=0.5):
     comps = [C - C.T for C in comps]
     comps.append(-sum(comps))
     L_mean = max(np.linalg.norm(M + 4 * C, 2) for C in comps)
-    problem = FiniteSumOperator(lambda idx, x: np.stack([M @ x - c + 4 * comps[i] @ x for i in idx]), n=4,
-                                dim=6, lipschitz=np.linalg.norm(M, 2), mean_lipschitz=L_mean,
-                                cocoercive_constant=L_mean ** 2 / mu)
+    problem = FiniteSumOperator(
+        lambda idx, x: np.stack([M @ x - c + 4 * comps[i] @ x for i in idx]),
+        n=4,
+        dim=6,
+        lipschitz=np.linalg.norm(M, 2),
+        mean_lipschitz=L_mean,
+        cocoercive_constant=L_mean**2 / mu,
+    )
     return problem, np.linalg.solve(M, c)
 
 
-@pytest.mark.parametrize("method", ["eg", "eag", "popov", "fbf", "halpern", "vr-halpern", "vr-eg",
-                                    "vr-forb", "inexact-halpern"])
+@pytest.mark.parametrize(
+    "method", ["eg", "eag", "popov", "fbf", "halpern", "vr-halpern", "vr-eg", "vr-forb", "inexact-halpern"]
+)
 def test_every_method_approaches_the_zero_of_a_strongly_monotone_operator(method):
     problem, x_star = strongly_monotone_problem()
     r0 = problem.optimality(problem.initial_point())
@@ -199,7 +224,7 @@ def test_every_method_approaches_the_zero_of_a_strongly_monotone_operator(method
     if method in CONVERGENT_ON_MONOTONE + ["vr-forb"]:
         assert res.status == "converged"
         np.testing.assert_allclose(res.x, x_star, atol=1e-6)
-    else:   # anchoring caps the rate at O(1/k) (spec Sect. 8.8)
+    else:  # anchoring caps the rate at O(1/k) (spec Sect. 8.8)
         assert res.optimality <= 0.25 * r0
 
 
@@ -207,12 +232,13 @@ def test_certified_inner_solve_is_within_its_tolerance_of_the_exact_resolvent():
     """One outer step of inexact Halpern with the certified inner stop: v is eps_0-close to
     J_{eta F}(x0) = (I + eta M)^{-1}(x0 + eta c), computed by a linear solve."""
     problem, _ = strongly_monotone_problem()
-    solver = optim.registry.make_solver("inexact-halpern", inner_steps="certified", inner_tol=1e-4,
-                                        max_inner=200_000, seed=0)
+    solver = optim.registry.make_solver(
+        "inexact-halpern", inner_steps="certified", inner_tol=1e-4, max_inner=200_000, seed=0
+    )
     state = solver.init(problem)
     x0 = state.x.copy()
     state = solver.step(problem, state)
-    v = 2 * state.x - x0                                   # x1 = (x0 + v)/2
+    v = 2 * state.x - x0  # x1 = (x0 + v)/2
     eta = state.step
     M_full = np.stack([problem.operator(e) - problem.operator(np.zeros(6)) for e in np.eye(6)], axis=1)
     c = -problem.operator(np.zeros(6))
@@ -224,8 +250,14 @@ def test_certified_inner_solve_is_within_its_tolerance_of_the_exact_resolvent():
 def test_constrained_problem_with_a_ball_resolvent():
     """0 in x - c + N_B(x): the solution is the projection of c onto the ball."""
     c = np.array([3.0, 4.0])
-    problem = FiniteSumOperator([lambda x: x - c, lambda x: x - c], dim=2, resolvent=Ball(1.0), lipschitz=1.0,
-                                mean_lipschitz=1.0, cocoercive_constant=1.0)
+    problem = FiniteSumOperator(
+        [lambda x: x - c, lambda x: x - c],
+        dim=2,
+        resolvent=Ball(1.0),
+        lipschitz=1.0,
+        mean_lipschitz=1.0,
+        cocoercive_constant=1.0,
+    )
     for method in ("vr-halpern", "halpern", "eg", "vr-forb"):
         res = optim.solve(problem, method=method, tol=1e-10, budget=50_000, seed=0)
         np.testing.assert_allclose(res.x, [0.6, 0.8], atol=1e-8)
@@ -238,8 +270,7 @@ def test_vr_halpern_on_a8a_logistic_regression_beats_halpern_and_reaches_sklearn
     p = logistic_operator_a8a(1e-3)
     clf = LogisticRegression(C=1 / (p.n * p.mu), fit_intercept=False, tol=1e-10, max_iter=10_000)
     w_star = clf.fit(p.A, p.y).coef_.ravel()
-    vr = optim.solve(p, method="vr-halpern", step=1 / p.lipschitz, budget=300, tol=0.0, seed=1,
-                     check_every=500)
+    vr = optim.solve(p, method="vr-halpern", step=1 / p.lipschitz, budget=300, tol=0.0, seed=1, check_every=500)
     det = optim.solve(p, method="halpern", step=1 / p.lipschitz, budget=300, tol=0.0, check_every=50)
     assert vr.optimality <= 5e-3 and vr.optimality <= 0.25 * det.optimality
     assert np.linalg.norm(vr.x - w_star) <= 0.5

@@ -1,4 +1,5 @@
 """Every notebook under notebooks/ executes from top to bottom (so none of them rots)."""
+
 from pathlib import Path
 
 import nbclient
@@ -16,6 +17,7 @@ def test_there_are_notebooks():
 def test_notebook_executes(path):
     nb = nbformat.read(path, as_version=4)
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "stored without outputs"
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()

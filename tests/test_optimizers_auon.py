@@ -1,6 +1,7 @@
 """AuON / Hybrid-AuON: the transform against a float64 numpy evaluation of the paper's formulas,
 scale invariance, the brake bounds of spec lion_auon.md section 4.5, Newton-Schulz against
 torch.optim.Muon's, and the official code's (scale-dependent) variant."""
+
 import math
 
 import numpy as np
@@ -8,10 +9,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import optim.nn as onn
 from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
+import optim.nn as onn
 
 
 def _numpy_auon(G, eps_norm=1e-7, eps_rms=1e-8):
@@ -57,7 +57,7 @@ def test_auon_update_equals_float64_transform(shape):
     grads = [rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3) for _ in range(4)]
     s = math.sqrt(max(1.0, shape[0] / shape[1]))
     moves = _one_step(onn.AuON, shape, grads)
-    for move, G in zip(moves, _nesterov_sequence(grads)):
+    for move, G in zip(moves, _nesterov_sequence(grads), strict=False):
         np.testing.assert_allclose(move, s * _numpy_auon(G), atol=1e-6, rtol=0)
 
 
@@ -68,7 +68,7 @@ def test_hybrid_update_equals_float64_ns_and_brake(shape, ns_steps):
     grads = [rng.standard_normal(shape) for _ in range(3)]
     s = math.sqrt(max(1.0, shape[0] / shape[1]))
     moves = _one_step(onn.HybridAuON, shape, grads, dtype=torch.float64, ns_steps=ns_steps)
-    for move, G in zip(moves, _nesterov_sequence(grads)):
+    for move, G in zip(moves, _nesterov_sequence(grads), strict=False):
         X = _numpy_ns(G, ns_steps)
         U = X / (np.sqrt(np.mean(np.cosh(X) ** 2)) + 1e-8)
         np.testing.assert_allclose(move, s * U, atol=1e-12, rtol=0)
@@ -80,10 +80,10 @@ def test_auon_is_scale_invariant_in_the_gradient(rows, cols, log_scale, seed):
     """U(cG) == U(G) up to the eps of the normalisation (1e-7 / ||G||, tiny for these G)."""
     rng = np.random.default_rng(seed)
     grads = [10 * rng.standard_normal((rows, cols)) for _ in range(3)]
-    c = 10.0 ** log_scale
+    c = 10.0**log_scale
     base = _one_step(onn.AuON, (rows, cols), grads, dtype=torch.float64)
     scaled = _one_step(onn.AuON, (rows, cols), [c * g for g in grads], dtype=torch.float64)
-    for u, v in zip(base, scaled):
+    for u, v in zip(base, scaled, strict=False):
         np.testing.assert_allclose(u, v, atol=1e-6 * max(1.0, np.abs(u).max()))
 
 
@@ -105,7 +105,7 @@ def test_brake_bounds(rows, cols, spike, seed):
 def test_one_newton_schulz_step_bounds_singular_values_by_the_polynomial_maximum():
     a, b, c = onn.auon.NS_COEFFICIENTS
     s = np.linspace(0, 1, 100001)
-    bound = np.max(a * s + b * s ** 3 + c * s ** 5)
+    bound = np.max(a * s + b * s**3 + c * s**5)
     assert 1.19 < bound < 1.21
     G = torch.randn(64, 200, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     sv = torch.linalg.svdvals(onn.newton_schulz(G, 1))

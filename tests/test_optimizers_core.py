@@ -1,12 +1,12 @@
 """Contract of every optimizer of optim.nn (spec lion_auon.md section 0): foreach == for-loop,
 bit-exact state_dict resumption, untouched grads and grad-less params, closures, maximize,
 param groups, bf16 state, and clear errors for bad input."""
+
 import pytest
 import torch
-
-import optim.nn as onn
 from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
+import optim.nn as onn
 
 FACTORIES = {
     "lion": lambda ps, **kw: onn.Lion(ps, lr=1e-2, weight_decay=0.1, **kw),
@@ -17,8 +17,9 @@ FACTORIES = {
     "auon": lambda ps, **kw: onn.AuON(ps, lr=0.05, weight_decay=0.1, **kw),
     "auon-code": lambda ps, **kw: onn.AuON(ps, lr=0.05, weight_decay=0.1, variant="code_head", **kw),
     "hybrid": lambda ps, **kw: onn.HybridAuON(ps, lr=0.05, weight_decay=0.1, **kw),
-    "hybrid-code": lambda ps, **kw: onn.HybridAuON(ps, lr=0.05, weight_decay=0.1, variant="code_head",
-                                                   ns_steps=5, **kw),
+    "hybrid-code": lambda ps, **kw: onn.HybridAuON(
+        ps, lr=0.05, weight_decay=0.1, variant="code_head", ns_steps=5, **kw
+    ),
 }
 SHAPES = [(16, 8), (8, 24), (4, 3, 5)]
 
@@ -35,7 +36,7 @@ def _grads(step, dtype=torch.float32):
 
 def _run(opt, params, steps, start=0):
     for k in range(start, start + steps):
-        for p, g in zip(params, _grads(k, params[0].dtype)):
+        for p, g in zip(params, _grads(k, params[0].dtype), strict=False):
             p.grad = g
         opt.step()
     return [p.detach().clone() for p in params]
@@ -47,10 +48,10 @@ def test_foreach_and_for_loop_agree(name):
     b = _params()
     xa = _run(FACTORIES[name](a, foreach=False), a, 20)
     xb = _run(FACTORIES[name](b, foreach=True), b, 20)
-    for u, v in zip(xa, xb):
+    for u, v in zip(xa, xb, strict=False):
         torch.testing.assert_close(u, v, rtol=1e-6, atol=1e-6)
     if name == "lion":
-        assert all(torch.equal(u, v) for u, v in zip(xa, xb))
+        assert all(torch.equal(u, v) for u, v in zip(xa, xb, strict=False))
 
 
 @pytest.mark.parametrize("name", FACTORIES)
@@ -66,7 +67,7 @@ def test_state_dict_round_trip_is_bit_exact(name, foreach):
     opt2 = FACTORIES[name](resumed, foreach=foreach)
     opt2.load_state_dict(saved)
     got = _run(opt2, resumed, 5, start=7)
-    assert all(torch.equal(u, v) for u, v in zip(expected, got))
+    assert all(torch.equal(u, v) for u, v in zip(expected, got, strict=False))
 
 
 @pytest.mark.parametrize("name", FACTORIES)
@@ -92,7 +93,7 @@ def test_zero_gradient_gives_decay_only(name):
     opt = FACTORIES[name](params)
     opt.step()
     lr, wd = opt.param_groups[0]["lr"], opt.param_groups[0]["weight_decay"]
-    for p, b in zip(params, before):
+    for p, b in zip(params, before, strict=False):
         torch.testing.assert_close(p.detach(), b * (1 - lr * wd), rtol=1e-6, atol=1e-7)
 
 
@@ -102,11 +103,11 @@ def test_maximize_equals_minimizing_the_negated_gradient(name):
     opt_a = FACTORIES[name](a, maximize=True)
     opt_b = FACTORIES[name](b)
     for k in range(5):
-        for p, q, g in zip(a, b, _grads(k)):
+        for p, q, g in zip(a, b, _grads(k), strict=False):
             p.grad, q.grad = g, -g
         opt_a.step()
         opt_b.step()
-    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert all(torch.equal(p, q) for p, q in zip(a, b, strict=False))
 
 
 def test_closure_is_evaluated_with_grad_and_returned():
@@ -114,7 +115,7 @@ def test_closure_is_evaluated_with_grad_and_returned():
 
     def closure():
         w.grad = None
-        loss = (w ** 2).sum()
+        loss = (w**2).sum()
         loss.backward()
         return loss
 
@@ -140,7 +141,7 @@ def test_bf16_state_stores_bf16_and_tracks_fp32():
     opt.step()
     assert opt.state[a[0]]["momentum_buffer"].dtype == torch.bfloat16
     # the sign of the EMA rarely flips under bf16 rounding: almost every coordinate moves alike
-    agree = sum(int((u == v).sum()) for u, v in zip(xa, xb)) / sum(u.numel() for u in xa)
+    agree = sum(int((u == v).sum()) for u, v in zip(xa, xb, strict=False)) / sum(u.numel() for u in xa)
     assert agree > 0.95
 
 
@@ -156,20 +157,23 @@ def test_schedulers_drive_the_group_lr():
 
 
 # ----------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("make, match", [
-    (lambda p: onn.Lion(p, lr=-1e-3), "lr"),
-    (lambda p: onn.Lion(p, betas=(1.0, 0.99)), r"betas\[0\]"),
-    (lambda p: onn.Lion(p, betas=(0.9, -0.1)), r"betas\[1\]"),
-    (lambda p: onn.Lion(p, weight_decay=-1), "weight_decay"),
-    (lambda p: onn.Lion(p, decay_mode="coupled"), "decay_mode"),
-    (lambda p: onn.LionK(p, K="sgn"), "did you mean 'sign'"),
-    (lambda p: onn.LionK(p, K="lp_norm"), "missing"),
-    (lambda p: onn.LionK(p, K="lp_norm", K_options={"p": 3}), "p"),
-    (lambda p: onn.AuON(p, lr=-1), "lr"),
-    (lambda p: onn.AuON(p, momentum=1.0), "momentum"),
-    (lambda p: onn.AuON(p, variant="code"), "variant"),
-    (lambda p: onn.HybridAuON(p, ns_steps=-1), "ns_steps"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: onn.Lion(p, lr=-1e-3), "lr"),
+        (lambda p: onn.Lion(p, betas=(1.0, 0.99)), r"betas\[0\]"),
+        (lambda p: onn.Lion(p, betas=(0.9, -0.1)), r"betas\[1\]"),
+        (lambda p: onn.Lion(p, weight_decay=-1), "weight_decay"),
+        (lambda p: onn.Lion(p, decay_mode="coupled"), "decay_mode"),
+        (lambda p: onn.LionK(p, K="sgn"), "did you mean 'sign'"),
+        (lambda p: onn.LionK(p, K="lp_norm"), "missing"),
+        (lambda p: onn.LionK(p, K="lp_norm", K_options={"p": 3}), "p"),
+        (lambda p: onn.AuON(p, lr=-1), "lr"),
+        (lambda p: onn.AuON(p, momentum=1.0), "momentum"),
+        (lambda p: onn.AuON(p, variant="code"), "variant"),
+        (lambda p: onn.HybridAuON(p, ns_steps=-1), "ns_steps"),
+    ],
+)
 def test_bad_arguments_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make([torch.zeros(3, 3, requires_grad=True)])
@@ -192,7 +196,8 @@ def test_split_params_routes_embeddings_head_biases_and_counts_tied_weights_once
     matrices, others = onn.split_params(model)
     names = {id(p): n for n, p in model.named_parameters()}
     assert sorted(names[id(p)].split(".", 2)[-1] for p in matrices) == sorted(
-        ["attn.qkv.weight", "attn.proj.weight", "fc.weight", "out.weight"] * 2)
+        ["attn.qkv.weight", "attn.proj.weight", "fc.weight", "out.weight"] * 2
+    )
     assert all(p.ndim == 2 for p in matrices)
     all_params = matrices + others
     assert len({id(p) for p in all_params}) == len(all_params) == len(list(model.parameters()))
@@ -206,11 +211,11 @@ def test_compiled_lion_agrees_with_eager_and_follows_the_schedule():
     for k in range(6):
         for opt in (opt_a, opt_b):
             opt.param_groups[0]["lr"] = 1e-2 / (k + 1)  # a schedule: lr is a tensor inside, no recompiles
-        for p, q, g in zip(a, b, _grads(k)):
+        for p, q, g in zip(a, b, _grads(k), strict=False):
             p.grad, q.grad = g, g
         opt_a.step()
         opt_b.step()
-    for p, q in zip(a, b):
+    for p, q in zip(a, b, strict=False):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(opt_a.state[p]["exp_avg"], opt_b.state[q]["exp_avg"], rtol=1e-6, atol=1e-6)
 

@@ -1,6 +1,7 @@
 """The optimizers work unchanged under DistributedDataParallel: two gloo processes on CPU, float64,
 each on half of every batch, end where a single process ends that steps on the average of the two
 half-batch gradients (what DDP's all-reduce computes), to 1e-10."""
+
 import os
 import tempfile
 
@@ -8,9 +9,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
 import optim.nn as onn
-from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
 OPTIMIZERS = {
     "lion": lambda ps: onn.Lion(ps, lr=1e-2, weight_decay=0.1),
@@ -23,8 +24,9 @@ STEPS, BATCH = 6, 32
 
 def _model():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(8, 16, bias=False), torch.nn.Tanh(),
-                               torch.nn.Linear(16, 3, bias=False)).double()
+    return torch.nn.Sequential(
+        torch.nn.Linear(8, 16, bias=False), torch.nn.Tanh(), torch.nn.Linear(16, 3, bias=False)
+    ).double()
 
 
 def _batch(step):
@@ -67,7 +69,7 @@ def _reference(make):
             model.zero_grad()
             _loss(model, X[rows], y[rows]).backward()
             halves.append([p.grad.clone() for p in model.parameters()])
-        for p, g0, g1 in zip(model.parameters(), *halves):
+        for p, g0, g1 in zip(model.parameters(), *halves, strict=False):
             p.grad = (g0 + g1) / 2
         opt.step()
     return [p.detach() for p in model.parameters()]
@@ -77,15 +79,14 @@ def _reference(make):
 def ddp_results():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "params.pt")
-        mp.start_processes(_worker, args=(2, os.path.join(tmp, "init"), out), nprocs=2, join=True,
-                           start_method="spawn")
+        mp.start_processes(_worker, args=(2, os.path.join(tmp, "init"), out), nprocs=2, join=True, start_method="spawn")
         return torch.load(out)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_ddp_matches_single_process_average_of_half_batch_gradients(ddp_results, name):
     reference = _reference(OPTIMIZERS[name])
-    moved = [float((r - p).abs().max()) for r, p in zip(reference, _model().parameters())]
+    moved = [float((r - p).abs().max()) for r, p in zip(reference, _model().parameters(), strict=False)]
     assert min(moved) > 1e-3  # the runs really trained
-    for got, want in zip(ddp_results[name], reference):
+    for got, want in zip(ddp_results[name], reference, strict=False):
         assert float((got - want).abs().max()) <= 1e-10

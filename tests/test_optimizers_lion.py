@@ -1,5 +1,6 @@
 """Lion and Lion-K: peer parity (lucidrains/lion-pytorch) and the constraint claims T1-T4 of spec
 lion_auon.md section 2.4 (closed forms and cvxpy solutions of the constrained problems)."""
+
 import math
 
 import cvxpy as cp
@@ -8,10 +9,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import optim.nn as onn
 from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
+import optim.nn as onn
 
 
 # ----------------------------------------------------------------------------- peer parity (check A)
@@ -49,7 +49,7 @@ def test_lion_bit_identical_to_lion_pytorch(foreach, two_groups):
     peer = _train(model, PeerLion(_groups(model, two_groups), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1), X, y)
     model, X, y = _peer_setup()
     ours = _train(model, onn.Lion(_groups(model, two_groups), lr=1e-3, weight_decay=0.1, foreach=foreach), X, y)
-    for a, b in zip(peer, ours):
+    for a, b in zip(peer, ours, strict=False):
         assert torch.equal(a, b)
 
 
@@ -59,9 +59,10 @@ def test_maximize_on_negated_loss_equals_minimizing():
     model, X, y = _peer_setup()
     peer = _train(model, PeerLion(model.parameters(), lr=1e-3, weight_decay=0.1), X, y, steps=50)
     model, X, y = _peer_setup()
-    ours = _train(model, onn.Lion(model.parameters(), lr=1e-3, weight_decay=0.1, maximize=True), X, y,
-                  steps=50, sign=-1.0)
-    for a, b in zip(peer, ours):
+    ours = _train(
+        model, onn.Lion(model.parameters(), lr=1e-3, weight_decay=0.1, maximize=True), X, y, steps=50, sign=-1.0
+    )
+    for a, b in zip(peer, ours, strict=False):
         assert torch.equal(a, b)
 
 
@@ -70,20 +71,23 @@ def test_lion_k_sign_is_lion_bit_for_bit():
     a = _train(model, onn.Lion(model.parameters(), lr=1e-3, weight_decay=0.1), X, y, steps=50)
     model, X, y = _peer_setup()
     b = _train(model, onn.LionK(model.parameters(), lr=1e-3, weight_decay=0.1, K="sign"), X, y, steps=50)
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=False))
 
 
 # ----------------------------------------------------------------------------- the K table
-@pytest.mark.parametrize("name, options, expected", [
-    ("sign", None, lambda v: np.sign(v)),
-    ("l2", None, lambda v: v / np.linalg.norm(v)),
-    ("lp_norm", {"p": 1.5}, lambda v: np.sign(v) * np.abs(v) ** 0.5 / np.linalg.norm(v, 1.5) ** 0.5),
-    ("lp_power", {"p": 1.5}, lambda v: np.sign(v) * np.abs(v) ** 0.5),
-    ("quadratic", None, lambda v: v),
-    ("clip", None, lambda v: np.clip(v, -1, 1)),
-    ("deadzone", {"threshold": 0.5}, lambda v: np.sign(v) * (np.abs(v) > 0.5)),
-    ("softsign", {"delta": 0.3}, lambda v: v / np.sqrt(v ** 2 + 0.09)),
-])
+@pytest.mark.parametrize(
+    "name, options, expected",
+    [
+        ("sign", None, lambda v: np.sign(v)),
+        ("l2", None, lambda v: v / np.linalg.norm(v)),
+        ("lp_norm", {"p": 1.5}, lambda v: np.sign(v) * np.abs(v) ** 0.5 / np.linalg.norm(v, 1.5) ** 0.5),
+        ("lp_power", {"p": 1.5}, lambda v: np.sign(v) * np.abs(v) ** 0.5),
+        ("quadratic", None, lambda v: v),
+        ("clip", None, lambda v: np.clip(v, -1, 1)),
+        ("deadzone", {"threshold": 0.5}, lambda v: np.sign(v) * (np.abs(v) > 0.5)),
+        ("softsign", {"delta": 0.3}, lambda v: v / np.sqrt(v**2 + 0.09)),
+    ],
+)
 def test_k_directions_are_the_gradients_of_k(name, options, expected):
     """One step from m = 0 with beta1 = 0 moves p by -lr grad_K(g); compare with numpy formulas."""
     g = np.array([0.3, -2.0, 0.0, 1.2, -0.7, 0.05])
@@ -141,8 +145,13 @@ def _run(opt_factory, A, b, x0, steps, lr0, schedule="cosine", check=None):
 
 
 @settings(max_examples=20, deadline=None)
-@given(lr=st.floats(1e-3, 0.5), wd=st.floats(0.1, 2.0), scale=st.floats(0.0, 20.0), seed=st.integers(0, 100),
-       kind=st.sampled_from(["lion", "l2", "auon"]))
+@given(
+    lr=st.floats(1e-3, 0.5),
+    wd=st.floats(0.1, 2.0),
+    scale=st.floats(0.0, 20.0),
+    seed=st.integers(0, 100),
+    kind=st.sampled_from(["lion", "l2", "auon"]),
+)
 def test_t1_constraint_set_is_invariant_and_attracting(lr, wd, scale, seed, kind):
     """T1: |x_{t+1}| <= (1 - lr wd)|x_t| + lr coordinate-wise (Lion), in l2 (Lion-l2) and in Frobenius
     norm with the shape factor (AuON); the excess over the radius shrinks by (1 - lr wd) per step."""
@@ -206,18 +215,20 @@ def test_t3_lion_solves_the_box_constrained_least_squares():
     def inside_box(prev, x, lr):
         assert float(x.abs().max()) <= 1.0 + 1e-12
 
-    x = _run(lambda p, lr: onn.Lion(p, lr=lr, weight_decay=1.0), A, b, np.zeros(20), 20_000, 0.05,
-             check=inside_box)
+    x = _run(lambda p, lr: onn.Lion(p, lr=lr, weight_decay=1.0), A, b, np.zeros(20), 20_000, 0.05, check=inside_box)
     assert np.abs(x - x_cvx).max() < 1e-6
     f = lambda z: 0.5 * np.sum((A @ z - b) ** 2)  # noqa: E731
     assert f(x) - f(x_cvx) < 1e-7
 
 
-@pytest.mark.parametrize("K, lr0, reference, tol", [
-    ("l2", 0.05, "ball", 1e-4),
-    ("quadratic", 0.01, "ridge", 1e-10),
-    ("clip", 0.01, "ridge-box", 1e-7),
-])
+@pytest.mark.parametrize(
+    "K, lr0, reference, tol",
+    [
+        ("l2", 0.05, "ball", 1e-4),
+        ("quadratic", 0.01, "ridge", 1e-10),
+        ("clip", 0.01, "ridge-box", 1e-7),
+    ],
+)
 def test_t4_other_k_solve_their_problems(K, lr0, reference, tol):
     """T4: Lion-l2 -> l2 ball, quadratic K -> ridge (closed form), clip K -> ridge inside the box."""
     A, b = _least_squares()
@@ -238,9 +249,14 @@ def test_lion_matches_pytorch_optimizer_lion(foreach):
     from pytorch_optimizer import Lion as PeerLion
 
     model, X, y = _peer_setup()
-    peer = _train(model, PeerLion(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1,
-                                  foreach=foreach), X, y, steps=100)
+    peer = _train(
+        model,
+        PeerLion(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, foreach=foreach),
+        X,
+        y,
+        steps=100,
+    )
     model, X, y = _peer_setup()
     ours = _train(model, onn.Lion(model.parameters(), lr=1e-3, weight_decay=0.1, foreach=foreach), X, y, steps=100)
-    for a, b in zip(peer, ours):
+    for a, b in zip(peer, ours, strict=False):
         assert torch.allclose(a, b, atol=1e-6, rtol=0)

@@ -1,16 +1,17 @@
 """Train / TrainingProblem: every optimizer trains the digits MLP, runs are reproducible, the
 registry and compare treat ours and torch's alike, and bad input fails at construction."""
+
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
 import optim
 import problems
 from optim.nn import Train
-from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
 # lr / decay for 150 steps at batch 64 (Lion: ~AdamW lr / 3, decay x 10, spec 1.2)
 METHODS = {
@@ -22,7 +23,6 @@ METHODS = {
     "sgd": dict(lr=0.1, momentum=0.9),
     "muon": dict(lr=0.02),
 }
-
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,9 @@ def test_every_optimizer_cuts_the_test_loss_below_a_quarter(digits, method):
 
 
 def test_same_seed_same_curve_and_other_seed_other_curve(digits):
-    runs = [optim.solve(digits, method="lion", max_iter=40, seed=s, check_every=10, **METHODS["lion"])
-            for s in (3, 3, 4)]
+    runs = [
+        optim.solve(digits, method="lion", max_iter=40, seed=s, check_every=10, **METHODS["lion"]) for s in (3, 3, 4)
+    ]
     np.testing.assert_array_equal(runs[0].history["optimality"], runs[1].history["optimality"])
     np.testing.assert_array_equal(runs[0].x, runs[1].x)
     assert not np.array_equal(runs[0].x, runs[2].x)
@@ -84,16 +85,19 @@ def test_compare_runs_ours_and_torch_side_by_side(digits):
     assert "| digits-mlp | lion |" in comp.table()
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda p: optim.solve(p, method="lion", lr=-1.0, max_iter=1), ValueError, "lr"),
-    (lambda p: optim.solve(p, method="lion", betas=(0.9, 1.5), max_iter=1), ValueError, "betas"),
-    (lambda p: optim.solve(p, method="lion", momentum=0.9), ValueError, "takes no option 'momentum'"),
-    (lambda p: Train(torch.optim.AdamW, lr=-1.0), ValueError, "learning rate"),
-    (lambda p: Train(torch.optim.AdamW, nesterov=True), TypeError, "AdamW"),
-    (lambda p: Train(dict), TypeError, "optimizer_cls"),
-    (lambda p: Train(torch.optim.SGD, lr=0.1, schedule="linear"), ValueError, "schedule"),
-    (lambda p: optim.solve(problems.lasso_diabetes(), method="lion"), TypeError, "TrainingProblem"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda p: optim.solve(p, method="lion", lr=-1.0, max_iter=1), ValueError, "lr"),
+        (lambda p: optim.solve(p, method="lion", betas=(0.9, 1.5), max_iter=1), ValueError, "betas"),
+        (lambda p: optim.solve(p, method="lion", momentum=0.9), ValueError, "takes no option 'momentum'"),
+        (lambda p: Train(torch.optim.AdamW, lr=-1.0), ValueError, "learning rate"),
+        (lambda p: Train(torch.optim.AdamW, nesterov=True), TypeError, "AdamW"),
+        (lambda p: Train(dict), TypeError, "optimizer_cls"),
+        (lambda p: Train(torch.optim.SGD, lr=0.1, schedule="linear"), ValueError, "schedule"),
+        (lambda p: optim.solve(problems.lasso_diabetes(), method="lion"), TypeError, "TrainingProblem"),
+    ],
+)
 def test_bad_input_is_rejected_at_construction(digits, call, error, match):
     with pytest.raises(error, match=match):
         call(digits)

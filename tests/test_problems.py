@@ -1,4 +1,5 @@
 """Problem oracles: gradients against finite differences, Lipschitz bounds, validation."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -27,9 +28,15 @@ def _build(kind, n, p, seed, sparse, l2, scale):
 
 
 @settings(max_examples=40, deadline=None)
-@given(kind=st.sampled_from(KINDS), n=st.integers(3, 12), p=st.integers(1, 6),
-       seed=st.integers(0, 10_000), sparse=st.booleans(), l2=st.sampled_from([0.0, 0.3]),
-       scale=st.sampled_from(["mean", "sum"]))
+@given(
+    kind=st.sampled_from(KINDS),
+    n=st.integers(3, 12),
+    p=st.integers(1, 6),
+    seed=st.integers(0, 10_000),
+    sparse=st.booleans(),
+    l2=st.sampled_from([0.0, 0.3]),
+    scale=st.sampled_from(["mean", "sum"]),
+)
 def test_gradient_matches_finite_differences(kind, n, p, seed, sparse, l2, scale):
     problem = _build(kind, n, p, seed, sparse, l2, scale)
     x = np.random.default_rng(seed + 1).standard_normal(problem.dim)
@@ -84,16 +91,19 @@ def test_caller_arrays_are_not_mutated_or_aliased():
     np.testing.assert_array_equal(b, b0)
 
 
-@pytest.mark.parametrize("build, match", [
-    (lambda: problems.LeastSquares(np.ones((4, 2)), np.ones(3)), "b has 3 entries"),
-    (lambda: problems.LeastSquares(np.ones((4, 2)), np.ones(4), l1=-1.0), "l1 must be >= 0"),
-    (lambda: problems.LeastSquares(np.ones((4, 2)), np.ones(4), l2=float("nan")), "l2 must be finite"),
-    (lambda: problems.LeastSquares([[1.0, np.nan]], [1.0]), "A contains NaN"),
-    (lambda: problems.LeastSquares(np.ones(4), np.ones(4)), "A must be a 2-D array"),
-    (lambda: problems.Logistic(np.ones((3, 2)), [0, 1, 2]), "labels in"),
-    (lambda: problems.MultinomialLogistic(np.ones((3, 2)), [1, 1, 1]), "at least 2 classes"),
-    (lambda: problems.LeastSquares(np.ones((2, 2)), np.ones(2), scale="total"), "scale must be one of"),
-])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: problems.LeastSquares(np.ones((4, 2)), np.ones(3)), "b has 3 entries"),
+        (lambda: problems.LeastSquares(np.ones((4, 2)), np.ones(4), l1=-1.0), "l1 must be >= 0"),
+        (lambda: problems.LeastSquares(np.ones((4, 2)), np.ones(4), l2=float("nan")), "l2 must be finite"),
+        (lambda: problems.LeastSquares([[1.0, np.nan]], [1.0]), "A contains NaN"),
+        (lambda: problems.LeastSquares(np.ones(4), np.ones(4)), "A must be a 2-D array"),
+        (lambda: problems.Logistic(np.ones((3, 2)), [0, 1, 2]), "labels in"),
+        (lambda: problems.MultinomialLogistic(np.ones((3, 2)), [1, 1, 1]), "at least 2 classes"),
+        (lambda: problems.LeastSquares(np.ones((2, 2)), np.ones(2), scale="total"), "scale must be one of"),
+    ],
+)
 def test_bad_problem_input_raises_value_error(build, match):
     with pytest.raises(ValueError, match=match):
         build()

@@ -1,6 +1,7 @@
 """QUBO model, encodings, problems and loaders, checked against independent references:
 brute-force enumeration, dimod, HiGHS (scipy), the instance files' published optima and the
 qiskit-optimization qubit counts recorded in the spec (verified there with qiskit 0.7.0)."""
+
 from __future__ import annotations
 
 import itertools
@@ -26,7 +27,7 @@ def all_states(n):
 @st.composite
 def qubos(draw, max_n=10):
     n = draw(st.integers(1, max_n))
-    seed = draw(st.integers(0, 2 ** 31))
+    seed = draw(st.integers(0, 2**31))
     rng = np.random.default_rng(seed)
     quad = np.triu(rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.6), 1)
     if draw(st.booleans()):
@@ -45,9 +46,12 @@ def test_qubo_and_ising_energies_agree_on_every_state(q):
     ising = off + Z @ h + np.einsum("ki,ij,kj->k", Z, Jd, Z)
     np.testing.assert_allclose(q.energies(X), ising, atol=1e-9)
     # independent: explicit sum over the terms
-    direct = [q.offset + sum(q.linear[i] * x[i] for i in range(len(x)))
-              + sum(q.to_matrix()[i, j] * x[i] * x[j] for i in range(len(x)) for j in range(i + 1, len(x)))
-              for x in X]
+    direct = [
+        q.offset
+        + sum(q.linear[i] * x[i] for i in range(len(x)))
+        + sum(q.to_matrix()[i, j] * x[i] * x[j] for i in range(len(x)) for j in range(i + 1, len(x)))
+        for x in X
+    ]
     np.testing.assert_allclose(q.energies(X), direct, atol=1e-9)
 
 
@@ -66,7 +70,7 @@ def test_dimod_round_trip_and_energies(q):
 def test_exact_enumeration_matches_energies_and_dimod(q):
     n = q.num_variables
     E = all_energies(q)
-    k = np.arange(2 ** n)
+    k = np.arange(2**n)
     X = ((k[:, None] >> np.arange(n)) & 1).astype(np.int8)  # basis index = sum x_i 2^i
     np.testing.assert_allclose(E, q.energies(X), atol=1e-9)
     ref = dimod.ExactSolver().sample(q.to_dimod()).first.energy
@@ -90,8 +94,20 @@ def test_qubo_validation_and_from_matrix():
 
 
 # ---------------------------------------------------------------------- slack encoding
-SLACK_QUBITS = {"hp1": 60, "hp2": 67, "pb1": 59, "pb2": 66, "pb4": 45, "pb5": 116, "pb7": 425, "pet2": 99,
-                "pet3": 102, "pet4": 107, "pet5": 122, "pet7": 100}
+SLACK_QUBITS = {
+    "hp1": 60,
+    "hp2": 67,
+    "pb1": 59,
+    "pb2": 66,
+    "pb4": 45,
+    "pb5": 116,
+    "pb7": 425,
+    "pet2": 99,
+    "pet3": 102,
+    "pet4": 107,
+    "pet5": 122,
+    "pet7": 100,
+}
 
 
 def test_slack_qubit_counts_equal_the_spec_table():
@@ -135,7 +151,7 @@ def test_slack_energy_minimised_over_slack_bits_is_objective_iff_feasible():
 
 # ---------------------------------------------------------------------- Lagrangian encoding
 @SETTINGS
-@given(st.integers(0, 10 ** 6), st.floats(0.0, 5.0))
+@given(st.integers(0, 10**6), st.floats(0.0, 5.0))
 def test_lagrangian_energy_equals_definition(seed, rho):
     rng = np.random.default_rng(seed)
     n, m = 7, 3
@@ -145,7 +161,7 @@ def test_lagrangian_energy_equals_definition(seed, rho):
     enc = encode_lagrangian(p, lam, rho=rho)
     X = all_states(n)
     g = (X @ W.T - c) / np.maximum(np.abs(c), 1)
-    expect = -X @ p.profits + g @ lam + 0.5 * rho * (g ** 2).sum(1)
+    expect = -X @ p.profits + g @ lam + 0.5 * rho * (g**2).sum(1)
     np.testing.assert_allclose(enc.qubo.energies(X), expect, atol=1e-9)
     np.testing.assert_array_equal(enc.decode(X[5]), X[5])
 
@@ -168,13 +184,38 @@ def test_lagrangian_product_form_for_mis_and_scalar_multiplier():
 
 
 # ---------------------------------------------------------------------- problems
-MIS_OPT = {"1tc.8": 4, "1tc.16": 8, "1tc.32": 12, "1tc.64": 20, "1dc.64": 10, "1dc.128": 16, "farm": 10,
-           "johnson8-2-4": 7, "ibm32": 13, "karate": 20, "football": 16, "chesapeake": 17, "MANN-a9": 3,
-           "hamming6-2": 2, "hamming6-4": 12, "es60fst01": 60}
-MDKP_TABLE = {"hp1": (3418, 3472.346), "hp2": (3186, 3261.821), "pb1": (3090, 3144.346),
-              "pb2": (3186, 3261.287), "pb4": (95168, 99622.683), "pb5": (2139, 2221.285),
-              "pb7": (1035, 1086.202), "pet2": (87061, 92977.125), "pet3": (4015, 4127.887),
-              "pet4": (6120, 6155.333), "pet5": (12400, 12462.104), "pet7": (16537, 16612.821)}
+MIS_OPT = {
+    "1tc.8": 4,
+    "1tc.16": 8,
+    "1tc.32": 12,
+    "1tc.64": 20,
+    "1dc.64": 10,
+    "1dc.128": 16,
+    "farm": 10,
+    "johnson8-2-4": 7,
+    "ibm32": 13,
+    "karate": 20,
+    "football": 16,
+    "chesapeake": 17,
+    "MANN-a9": 3,
+    "hamming6-2": 2,
+    "hamming6-4": 12,
+    "es60fst01": 60,
+}
+MDKP_TABLE = {
+    "hp1": (3418, 3472.346),
+    "hp2": (3186, 3261.821),
+    "pb1": (3090, 3144.346),
+    "pb2": (3186, 3261.287),
+    "pb4": (95168, 99622.683),
+    "pb5": (2139, 2221.285),
+    "pb7": (1035, 1086.202),
+    "pet2": (87061, 92977.125),
+    "pet3": (4015, 4127.887),
+    "pet4": (6120, 6155.333),
+    "pet5": (12400, 12462.104),
+    "pet7": (16537, 16612.821),
+}
 
 
 def test_loaders_read_every_shipped_file_with_its_optimum():
@@ -187,8 +228,17 @@ def test_loaders_read_every_shipped_file_with_its_optimum():
     for f in list_instances("mis") + list_instances("mis_qoblib"):
         p = MIS.from_file(f)
         assert p.known_optimum == MIS_OPT[p.name]
-    qap = {"chr12a": 9552, "chr12b": 9742, "had12": 1652, "nug12": 578, "rou12": 235528, "scr12": 31410,
-           "tai10a": 135028, "tai10b": 1183760, "tai12a": 224416}
+    qap = {
+        "chr12a": 9552,
+        "chr12b": 9742,
+        "had12": 1652,
+        "nug12": 578,
+        "rou12": 235528,
+        "scr12": 31410,
+        "tai10a": 135028,
+        "tai10b": 1183760,
+        "tai12a": 224416,
+    }
     for f in list_instances("qap"):
         assert QAP.from_file(f).known_optimum == qap[f.stem]
     for f in list_instances("msp"):
@@ -226,14 +276,20 @@ def test_exact_references_by_highs():
 
 
 @SETTINGS
-@given(st.integers(0, 10 ** 6))
+@given(st.integers(0, 10**6))
 def test_repair_returns_feasible_points(seed):
     rng = np.random.default_rng(seed)
     mdkp = MDKP.from_file(instance_path("mdkp", "pb5.dat"))
     mis = MIS.from_file(instance_path("mis", "1tc.32.txt"))
     d = rng.integers(1, 100, (6, 6)).astype(float)
-    problems = [mdkp, mis, TSP(d + d.T), TSP(d + d.T, formulation="mtz"), TSP(d + d.T, pin_first=False),
-                QAP(rng.integers(0, 9, (5, 5)), rng.integers(0, 9, (5, 5)))]
+    problems = [
+        mdkp,
+        mis,
+        TSP(d + d.T),
+        TSP(d + d.T, formulation="mtz"),
+        TSP(d + d.T, pin_first=False),
+        QAP(rng.integers(0, 9, (5, 5)), rng.integers(0, 9, (5, 5))),
+    ]
     for p in problems:
         x = rng.integers(0, 2, p.n_vars)
         xr = p.repair(x)
@@ -252,15 +308,14 @@ def test_tsp_encodings_round_trip_and_cost():
     d = rng.integers(1, 100, (6, 6)).astype(float)
     tour = [0, 3, 1, 5, 2, 4]
     length = sum(d[tour[k], tour[(k + 1) % 6]] for k in range(6))
-    for kw in ({"formulation": "position"}, {"formulation": "position", "pin_first": False},
-               {"formulation": "mtz"}):
+    for kw in ({"formulation": "position"}, {"formulation": "position", "pin_first": False}, {"formulation": "mtz"}):
         t = TSP(d, **kw)
         x = t.encode_tour(tour)
         assert t.is_feasible(x) and t.tour(x) == tour
         assert t.objective(x) == pytest.approx(length)
     t = TSP(d, formulation="mtz")  # a subtour violates an MTZ row
     x = t.encode_tour(tour)
-    x[: 30] = 0
+    x[:30] = 0
     for u, v in [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3)]:
         x[t._arc_index(u, v)] = 1
     assert not t.is_feasible(x)
@@ -285,8 +340,8 @@ def test_market_split_generator_matches_paper_b_slack_counts():
             upper = int(p.demands[i].sum())
             for value in (max(-r[i], 0), max(r[i], 0)):  # s+ then s-
                 k = upper.bit_length() - 1
-                last = upper - (2 ** k - 1)
-                use_last = value > 2 ** k - 1
+                last = upper - (2**k - 1)
+                use_last = value > 2**k - 1
                 rest = int(value - last) if use_last else int(value)
                 bits.append([(rest >> b) & 1 for b in range(k)] + [int(use_last)])
         assert enc.qubo.energy(np.concatenate(bits)) == pytest.approx(p.objective(x))
@@ -294,21 +349,32 @@ def test_market_split_generator_matches_paper_b_slack_counts():
 
 
 # ---------------------------------------------------------------------- loader errors
-@pytest.mark.parametrize("loader, text, line", [
-    (MDKP.from_file, "3 1 10\n1 2 x\n1 1 1\n5\n", 2),
-    (MDKP.from_file, "3 1 10\n1 2 3\n1 1\n", 3),
-    (MDKP.from_file, "3 1 10\n1 2 3\n1 1 1\n5\n7\n", 5),
-    (MIS.from_file, "c graph\np edge 3 2\ne 1 2\ne 2 9\n", 4),
-    (MIS.from_file, "p edge 3 2\ne 1 2\nq 2 3\n", 3),
-    (MIS.from_file, "e 1 2\np edge 3 1\n", 1),
-    (MIS.from_file, "c truncated\np edge 3 2\ne 1 2\n", 2),
-    (TSP.from_file, "NAME: t\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n"
-                    "1 0 0\n2 1 zz\n3 2 2\nEOF\n", 7),
-    (TSP.from_file, "NAME: t\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: LOWER_DIAG_ROW\n"
-                    "EDGE_WEIGHT_SECTION\n0\n1 0\n2 3\nEOF\n", 8),
-    (QAP.from_file, "2\n0 1\n1 0\n\n0 5\n5 q\n", 6),
-    (MarketSplit.from_file, "# c\n2 3\n1 2 3 4\n5 6 7\n", 4),
-])
+@pytest.mark.parametrize(
+    "loader, text, line",
+    [
+        (MDKP.from_file, "3 1 10\n1 2 x\n1 1 1\n5\n", 2),
+        (MDKP.from_file, "3 1 10\n1 2 3\n1 1\n", 3),
+        (MDKP.from_file, "3 1 10\n1 2 3\n1 1 1\n5\n7\n", 5),
+        (MIS.from_file, "c graph\np edge 3 2\ne 1 2\ne 2 9\n", 4),
+        (MIS.from_file, "p edge 3 2\ne 1 2\nq 2 3\n", 3),
+        (MIS.from_file, "e 1 2\np edge 3 1\n", 1),
+        (MIS.from_file, "c truncated\np edge 3 2\ne 1 2\n", 2),
+        (
+            TSP.from_file,
+            "NAME: t\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n"
+            "1 0 0\n2 1 zz\n3 2 2\nEOF\n",
+            7,
+        ),
+        (
+            TSP.from_file,
+            "NAME: t\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: LOWER_DIAG_ROW\n"
+            "EDGE_WEIGHT_SECTION\n0\n1 0\n2 3\nEOF\n",
+            8,
+        ),
+        (QAP.from_file, "2\n0 1\n1 0\n\n0 5\n5 q\n", 6),
+        (MarketSplit.from_file, "# c\n2 3\n1 2 3 4\n5 6 7\n", 4),
+    ],
+)
 def test_loaders_reject_malformed_files_with_the_line_number(tmp_path, loader, text, line):
     path = tmp_path / "bad.dat"
     path.write_text(text)
@@ -321,13 +387,17 @@ def test_tsplib_explicit_matches_geo(tmp_path):
     d = geo.distances
     rows = "\n".join(" ".join(str(int(d[i, j])) for j in range(i + 1)) for i in range(14))
     path = tmp_path / "b14.tsp"
-    path.write_text("NAME: b14\nTYPE: TSP\nDIMENSION: 14\nEDGE_WEIGHT_TYPE: EXPLICIT\n"
-                    f"EDGE_WEIGHT_FORMAT: LOWER_DIAG_ROW\nEDGE_WEIGHT_SECTION\n{rows}\nEOF\n")
+    path.write_text(
+        "NAME: b14\nTYPE: TSP\nDIMENSION: 14\nEDGE_WEIGHT_TYPE: EXPLICIT\n"
+        f"EDGE_WEIGHT_FORMAT: LOWER_DIAG_ROW\nEDGE_WEIGHT_SECTION\n{rows}\nEOF\n"
+    )
     np.testing.assert_array_equal(TSP.from_file(path).distances, d)
+
     # TSPLIB GEO rule by hand for the first pair of burma14 (16.47 96.10) and (16.47 94.44)
     def rad(v):
         deg = int(v)
         return 3.141592 * (deg + 5.0 * (v - deg) / 3.0) / 180.0
+
     la1, lo1, la2, lo2 = rad(16.47), rad(96.10), rad(16.47), rad(94.44)
     q1, q2, q3 = np.cos(lo1 - lo2), np.cos(la1 - la2), np.cos(la1 + la2)
     assert d[0, 1] == int(6378.388 * np.arccos(0.5 * ((1 + q1) * q2 - (1 - q1) * q3)) + 1.0)

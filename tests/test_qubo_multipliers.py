@@ -1,5 +1,6 @@
 """Multiplier methods: dual values against the LP relaxation (scipy linprog / HiGHS), the slack-free
 MDKP pipeline against the instances' proven optima, equality-constrained problems against HiGHS."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,11 +28,14 @@ def lp_bound(p):
     return -res.fun
 
 
-@pytest.mark.parametrize("method, options, max_iter, rtol", [
-    ("cutting-plane", {}, 200, 1e-6),
-    ("bundle", {}, 200, 1e-6),
-    ("subgradient", {"step": "polyak"}, 1000, 1e-3),
-])
+@pytest.mark.parametrize(
+    "method, options, max_iter, rtol",
+    [
+        ("cutting-plane", {}, 200, 1e-6),
+        ("bundle", {}, 200, 1e-6),
+        ("subgradient", {"step": "polyak"}, 1000, 1e-3),
+    ],
+)
 def test_dual_minimum_equals_the_lp_bound(method, options, max_iter, rtol):
     """Acceptance: exact inner oracle, no quadratic term (rho = 0): min of the Lagrangian dual = LP bound."""
     for p in MDKP_ALL:
@@ -51,8 +55,9 @@ def test_diminishing_step_methods_reach_the_lp_bound(method):
     0.28 % / 0.41 %); check_every=100 skips the history bookkeeping between checks (about 45 us
     an iteration, ~9 s per method here)."""
     for p in MDKP_ALL:
-        r = optim.solve(p, method=method, sampler="exact", max_iter=12000, check_every=100, tol=1e-9, seed=0,
-                        verbose=False)
+        r = optim.solve(
+            p, method=method, sampler="exact", max_iter=12000, check_every=100, tol=1e-9, seed=0, verbose=False
+        )
         lp = lp_bound(p)
         assert r.nit == 12000 and r.certified
         assert lp * (1 - 1e-9) <= r.dual_bound <= lp * (1 + 1e-3), (p.name, r.dual_bound, lp)
@@ -65,17 +70,21 @@ def test_spec_rates_on_hp1():
     t0 = 0.1 F / m; our larger Polyak-scaled t0 gives 0.75 % here but fixes the pet files)."""
     p = MDKP.from_file(instance_path("mdkp", "hp1.dat"))
     lp = lp_bound(p)
-    for method, opts, tol in [("subgradient", {"step": "polyak"}, 5e-3), ("dual-averaging", {}, 1e-2),
-                              ("subgradient", {}, 1e-2),
-                              ("stochastic-subgradient", {"noise": "constraints", "seed": 0}, 1e-2)]:
+    for method, opts, tol in [
+        ("subgradient", {"step": "polyak"}, 5e-3),
+        ("dual-averaging", {}, 1e-2),
+        ("subgradient", {}, 1e-2),
+        ("stochastic-subgradient", {"noise": "constraints", "seed": 0}, 1e-2),
+    ]:
         r = optim.solve(p, method=method, sampler="exact", max_iter=200, verbose=False, **opts)
         assert (r.dual_bound - lp) / lp <= tol, method
 
 
 def test_mis_linear_dual_equals_the_edge_lp():
     p = MIS.from_file(instance_path("mis", "1tc.16.txt"))
-    r = optim.solve(p, method="cutting-plane", sampler="exact", relaxation="linear", max_iter=200, tol=1e-9,
-                    verbose=False)
+    r = optim.solve(
+        p, method="cutting-plane", sampler="exact", relaxation="linear", max_iter=200, tol=1e-9, verbose=False
+    )
     A = p.constraints().A.toarray()
     lp = -linprog(-np.ones(p.n_vars), A_ub=A, b_ub=np.ones(len(A)), bounds=(0, 1), method="highs").fun
     assert r.dual_bound == pytest.approx(lp, rel=1e-6)
@@ -86,8 +95,15 @@ def test_slack_free_mdkp_pipeline_reaches_small_gaps():
     sweeps) + repair, seed 0: feasible everywhere, mean gap <= 1 %, worst <= 3 %."""
     gaps = []
     for p in MDKP_ALL:
-        r = optim.solve(p, method="augmented-lagrangian", sampler=SimulatedAnnealing(),
-                        sampler_options={"num_reads": 32, "num_sweeps": 500}, max_iter=20, seed=0, verbose=False)
+        r = optim.solve(
+            p,
+            method="augmented-lagrangian",
+            sampler=SimulatedAnnealing(),
+            sampler_options={"num_reads": 32, "num_sweeps": 500},
+            max_iter=20,
+            seed=0,
+            verbose=False,
+        )
         assert r.feasible and p.is_feasible(r.x)
         assert r.fun == pytest.approx(p.objective(r.x))
         gaps.append((p.known_optimum - r.fun) / p.known_optimum)
@@ -101,15 +117,25 @@ def test_mis_product_form_multipliers_find_the_optimum():
     r = optim.solve(p, method="subgradient", sampler="exact", max_iter=50, verbose=False)
     assert r.certified and r.dual_bound >= 8 - 1e-9 and p.objective(r.x) == 8
     p = MIS.from_file(instance_path("mis", "1tc.64.txt"))
-    r = optim.solve(p, method="subgradient", sampler=SimulatedAnnealingSampler(),  # a dimod sampler plugs in
-                    sampler_options={"num_reads": 20, "num_sweeps": 500}, max_iter=10, seed=0, verbose=False)
+    r = optim.solve(
+        p,
+        method="subgradient",
+        sampler=SimulatedAnnealingSampler(),  # a dimod sampler plugs in
+        sampler_options={"num_reads": 20, "num_sweeps": 500},
+        max_iter=10,
+        seed=0,
+        verbose=False,
+    )
     assert p.is_feasible(r.x) and p.objective(r.x) == 20 and not r.certified
 
 
-@pytest.mark.parametrize("make", [
-    lambda rng: TSP(rng.integers(1, 50, (5, 5)) + rng.integers(1, 50, (5, 5)).T),
-    lambda rng: QAP(rng.integers(0, 9, (4, 4)), rng.integers(0, 9, (4, 4))),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: TSP(rng.integers(1, 50, (5, 5)) + rng.integers(1, 50, (5, 5)).T),
+        lambda rng: QAP(rng.integers(0, 9, (4, 4)), rng.integers(0, 9, (4, 4))),
+    ],
+)
 def test_equality_constrained_problems_reach_the_highs_optimum(make):
     p = make(np.random.default_rng(0))
     _, opt = p.reference_solution()
@@ -122,8 +148,13 @@ def test_equality_constrained_problems_reach_the_highs_optimum(make):
 
 def test_results_are_reproducible_and_options_validated():
     p = MDKP.from_file(instance_path("mdkp", "pet3.dat"))
-    kw = dict(sampler="simulated-annealing", sampler_options={"num_reads": 8, "num_sweeps": 100}, max_iter=5,
-              seed=3, verbose=False)
+    kw = dict(
+        sampler="simulated-annealing",
+        sampler_options={"num_reads": 8, "num_sweeps": 100},
+        max_iter=5,
+        seed=3,
+        verbose=False,
+    )
     a, b = optim.solve(p, method="augmented-lagrangian", **kw), optim.solve(p, method="augmented-lagrangian", **kw)
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.history["dual_value"], b.history["dual_value"])
@@ -141,8 +172,15 @@ def test_results_are_reproducible_and_options_validated():
 def test_unknown_optimum_does_not_stop_a_heuristic_run_early():
     q = MDKP.from_file(instance_path("mdkp", "pb4.dat"))
     p = MDKP(q.profits, q.weights, q.capacities)  # no known optimum
-    r = optim.solve(p, method="augmented-lagrangian", sampler="simulated-annealing",
-                    sampler_options={"num_reads": 8, "num_sweeps": 100}, max_iter=4, seed=0, verbose=False)
+    r = optim.solve(
+        p,
+        method="augmented-lagrangian",
+        sampler="simulated-annealing",
+        sampler_options={"num_reads": 8, "num_sweeps": 100},
+        max_iter=4,
+        seed=0,
+        verbose=False,
+    )
     assert r.nit == 4 and r.status == "max_iter" and r.optimality > 0 and p.is_feasible(r.x)
 
 

@@ -1,4 +1,5 @@
 """Samplers checked against exact enumeration, dwave-samplers, published optima and closed forms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +13,24 @@ from quantum import QUBO, encode_lagrangian
 from quantum.samplers import QAOA, VQE, Exact, ParallelTempering, SimulatedAnnealing, Tabu, default_beta_range
 from quantum.samplers.variational import cvar
 
-MIS_OPT = {"1tc.8": 4, "1tc.16": 8, "1tc.32": 12, "1tc.64": 20, "1dc.64": 10, "1dc.128": 16, "farm": 10,
-           "johnson8-2-4": 7, "ibm32": 13, "karate": 20, "football": 16, "chesapeake": 17, "MANN-a9": 3,
-           "hamming6-2": 2, "hamming6-4": 12, "es60fst01": 60}
+MIS_OPT = {
+    "1tc.8": 4,
+    "1tc.16": 8,
+    "1tc.32": 12,
+    "1tc.64": 20,
+    "1dc.64": 10,
+    "1dc.128": 16,
+    "farm": 10,
+    "johnson8-2-4": 7,
+    "ibm32": 13,
+    "karate": 20,
+    "football": 16,
+    "chesapeake": 17,
+    "MANN-a9": 3,
+    "hamming6-2": 2,
+    "hamming6-4": 12,
+    "es60fst01": 60,
+}
 
 
 def random_qubo(n, density, seed, sparse=True):
@@ -44,8 +60,9 @@ def test_simulated_annealing_matches_dwave_samplers():
 
     np.testing.assert_allclose(br, dwave_range(q.to_dimod()), rtol=1e-12)
     ours = SimulatedAnnealing().sample(q, num_reads=64, num_sweeps=1000, seed=1)
-    theirs = SimulatedAnnealingSampler().sample(q.to_dimod(), num_reads=64, num_sweeps=1000, seed=1,
-                                                beta_range=br, beta_schedule_type="geometric")
+    theirs = SimulatedAnnealingSampler().sample(
+        q.to_dimod(), num_reads=64, num_sweeps=1000, seed=1, beta_range=br, beta_schedule_type="geometric"
+    )
     assert ours.first.energy == pytest.approx(theirs.first.energy, abs=1e-9)
     # same schedule, same distribution: mean energies agree within noise
     mean_ours = np.repeat(ours.energies, ours.num_occurrences).mean()
@@ -65,10 +82,16 @@ def test_heuristic_samplers_reach_the_exact_ground_state(seed):
 def test_samplers_are_reproducible_and_validate():
     q = random_qubo(40, 0.2, 3)
     for sampler in (SimulatedAnnealing(), ParallelTempering(), Tabu()):
-        a = sampler.sample(q, num_reads=8, num_sweeps=50, seed=5) if not isinstance(sampler, Tabu) else \
-            sampler.sample(q, num_reads=8, num_iterations=200, seed=5)
-        b = sampler.sample(q, num_reads=8, num_sweeps=50, seed=5) if not isinstance(sampler, Tabu) else \
-            sampler.sample(q, num_reads=8, num_iterations=200, seed=5)
+        a = (
+            sampler.sample(q, num_reads=8, num_sweeps=50, seed=5)
+            if not isinstance(sampler, Tabu)
+            else sampler.sample(q, num_reads=8, num_iterations=200, seed=5)
+        )
+        b = (
+            sampler.sample(q, num_reads=8, num_sweeps=50, seed=5)
+            if not isinstance(sampler, Tabu)
+            else sampler.sample(q, num_reads=8, num_iterations=200, seed=5)
+        )
         np.testing.assert_array_equal(a.samples, b.samples)
         assert a.num_reads == 8
         assert list(a.energies) == sorted(a.energies)
@@ -125,8 +148,11 @@ def test_qaoa_p1_matches_the_closed_form_for_maxcut():
         for u, v in edges:
             du, dv = deg[u] - 1, deg[v] - 1
             lam = sum(1 for w in range(n) if frozenset((u, w)) in E and frozenset((v, w)) in E)
-            total += (0.5 + 0.25 * np.sin(4 * b) * np.sin(g) * (np.cos(g) ** du + np.cos(g) ** dv)
-                      - 0.25 * np.sin(2 * b) ** 2 * np.cos(g) ** (du + dv - 2 * lam) * (1 - np.cos(2 * g) ** lam))
+            total += (
+                0.5
+                + 0.25 * np.sin(4 * b) * np.sin(g) * (np.cos(g) ** du + np.cos(g) ** dv)
+                - 0.25 * np.sin(2 * b) ** 2 * np.cos(g) ** (du + dv - 2 * lam) * (1 - np.cos(2 * g) ** lam)
+            )
         assert QAOA(1).expectation(q, [g], [b]) == pytest.approx(total, abs=1e-10)
 
 
@@ -136,12 +162,12 @@ def test_qaoa_statevector_matches_explicit_matrices():
     q = QUBO(rng.normal(size=n), np.triu(rng.normal(size=(n, n)), 1))
     X = np.array([[0, 1], [1, 0]])
     # qubit i is bit i of the basis index: it is the i-th factor from the right in the Kronecker product
-    B = sum(np.kron(np.kron(np.eye(2 ** (n - 1 - i)), X), np.eye(2 ** i)) for i in range(n))
-    idx = np.arange(2 ** n)
-    C = np.diag(q.energies(((idx[:, None] >> np.arange(n)) & 1)))
+    B = sum(np.kron(np.kron(np.eye(2 ** (n - 1 - i)), X), np.eye(2**i)) for i in range(n))
+    idx = np.arange(2**n)
+    C = np.diag(q.energies((idx[:, None] >> np.arange(n)) & 1))
     gam, bet = [0.4, -0.8], [0.3, 0.9]
-    psi = np.full(2 ** n, 2 ** (-n / 2), dtype=complex)
-    for g, b in zip(gam, bet):
+    psi = np.full(2**n, 2 ** (-n / 2), dtype=complex)
+    for g, b in zip(gam, bet, strict=False):
         psi = sla.expm(-1j * b * B) @ (sla.expm(-1j * g * C) @ psi)
     np.testing.assert_allclose(QAOA(2).statevector(q, gam, bet), psi, atol=1e-10)
     assert QAOA(2).expectation(q, gam, bet) == pytest.approx(float(np.real(psi.conj() @ C @ psi)))

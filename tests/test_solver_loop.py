@@ -1,4 +1,5 @@
 """The shared solver loop: stopping rules, divergence guard, capabilities, reproducibility."""
+
 import numpy as np
 import pytest
 from scipy.optimize import OptimizeResult
@@ -68,17 +69,20 @@ def test_solver_rejects_problem_without_capability():
     assert optim.solvers(OnlyOptimality()) == []
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda p: optim.solve(p, method="fsta"), ValueError, "did you mean 'fista'"),
-    (lambda p: optim.solve(p, method="gd", stepp=1.0), ValueError, "did you mean 'step'"),
-    (lambda p: optim.solve(p, method="gd", step=-1.0), ValueError, "step must be"),
-    (lambda p: optim.solve(p, method="gd", tol=-1.0), ValueError, "tol must be >= 0"),
-    (lambda p: optim.solve(p, method="gd", max_iter=2.5), TypeError, "max_iter must be an integer"),
-    (lambda p: optim.solve(p, method="gd", seed="zero"), TypeError, "seed must be"),
-    (lambda p: optim.solve(p, method="gd", x0=np.ones(3)), ValueError, "x0 must have length 8"),
-    (lambda p: optim.solve(p, method="gd", x0=np.full(8, np.nan)), ValueError, "x0 contains NaN"),
-    (lambda p: optim.solve(p, method=3), TypeError, "method must be a string"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda p: optim.solve(p, method="fsta"), ValueError, "did you mean 'fista'"),
+        (lambda p: optim.solve(p, method="gd", stepp=1.0), ValueError, "did you mean 'step'"),
+        (lambda p: optim.solve(p, method="gd", step=-1.0), ValueError, "step must be"),
+        (lambda p: optim.solve(p, method="gd", tol=-1.0), ValueError, "tol must be >= 0"),
+        (lambda p: optim.solve(p, method="gd", max_iter=2.5), TypeError, "max_iter must be an integer"),
+        (lambda p: optim.solve(p, method="gd", seed="zero"), TypeError, "seed must be"),
+        (lambda p: optim.solve(p, method="gd", x0=np.ones(3)), ValueError, "x0 must have length 8"),
+        (lambda p: optim.solve(p, method="gd", x0=np.full(8, np.nan)), ValueError, "x0 contains NaN"),
+        (lambda p: optim.solve(p, method=3), TypeError, "method must be a string"),
+    ],
+)
 def test_bad_solver_input(least_squares, call, exc, match):
     with pytest.raises(exc, match=match):
         call(least_squares)

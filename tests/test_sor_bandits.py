@@ -1,5 +1,6 @@
 """Online tuning of omega: the issue's T = 2000 acceptance checks on the shifted-Laplacian sequences
 (cost tables computed once per session and replayed), the learners' mechanics, live vs replay."""
+
 import math
 
 import numpy as np
@@ -40,8 +41,7 @@ def test_chebcb_beats_best_fixed_omega(tables, variance):
         assert optim.solve(table, method="chebcb", seed=seed).fun < best
 
 
-@pytest.mark.parametrize("variance, best_coarse, ratio_range", [("high", 1.8, (5.0, 7.0)),
-                                                               ("low", 1.6, (3.8, 5.0))])
+@pytest.mark.parametrize("variance, best_coarse, ratio_range", [("high", 1.8, (5.0, 7.0)), ("low", 1.6, (3.8, 5.0))])
 def test_paper_shape_of_the_cost_tables(tables, variance, best_coarse, ratio_range):
     """Spec A6 (i), (ii), (v): best among {1.0, ..., 1.8}, omega = 1 vs best grid omega, no cap hit."""
     table = tables[variance]
@@ -56,7 +56,7 @@ def test_table_entries_equal_scalar_solves(tables):
     seq = ShiftedLaplacianSequence(variance="high", T=T, seed=7)
     rhs = seq.right_hand_sides()
     rng = np.random.default_rng(0)
-    for t, j in zip(rng.integers(0, T, 6), rng.integers(0, 20, 6)):
+    for t, j in zip(rng.integers(0, T, 6), rng.integers(0, 20, 6), strict=False):
         A = (poisson2d(10) + seq.shifts[t] * sp.identity(100)).tocsr()
         assert tables["high"].costs[t, j] == L.sor(A, rhs[t], seq.grid[j]).nit
 
@@ -118,7 +118,7 @@ def test_live_run_equals_replay_and_is_reproducible():
     live = [optim.solve(seq, method=m, seed=5) for m in ("tsallis-inf", "chebcb")]
     table = L.cost_table(seq)
     replay = [optim.solve(table, method=m, seed=5) for m in ("tsallis-inf", "chebcb")]
-    for a, b in zip(live, replay):
+    for a, b in zip(live, replay, strict=False):
         np.testing.assert_array_equal(a.history["omega"][1:], b.history["omega"][1:])
         np.testing.assert_array_equal(a.history["iterations"], b.history["iterations"])
     again = optim.solve(seq, method="tsallis-inf", seed=5)

@@ -1,12 +1,13 @@
 """Sequence generators and the Matrix Market loader of problems.linear_systems."""
+
 import math
 
 import numpy as np
 import pyamg
 import pytest
 import scipy.io
-import scipy.stats
 import scipy.sparse as sp
+import scipy.stats
 
 import optim.linear as L
 from problems import HeatEquationSequence, ShiftedLaplacianSequence, load_matrix_market, poisson2d
@@ -52,7 +53,7 @@ def test_heat_sequence_matches_its_definition():
     centre = np.argmin(((seq.points - 0.5) ** 2).sum(axis=1))
     assert abs(u0[centre] - 1.0) < 1e-12 and np.all(u0[((seq.points - 0.5) ** 2).sum(axis=1) >= 0.25**2] == 0)
     u = u0
-    for t, (A, b, x0, ctx) in enumerate(seq):
+    for t, (A, b, x0, _ctx) in enumerate(seq):
         h = (t + 0.5) * seq.dt
         lap = -poisson2d(9).toarray() / seq.dx**2
         A_ref = np.eye(81) - 0.5 * seq.dt * seq.kappa(h) * lap
@@ -84,17 +85,20 @@ def test_matrix_market_round_trip(tmp_path):
     np.testing.assert_array_equal(load_matrix_market(tmp_path / "d.mtx").toarray(), np.arange(6.0).reshape(2, 3))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("%%MatrixMarket tensor coordinate real general\n2 2 1\n1 1 1.0\n", "line 1: banner"),
-    ("hello\n2 2 1\n1 1 1.0\n", "line 1: expected a '%%MatrixMarket"),
-    ("%%MatrixMarket matrix coordinate complex general\n2 2 1\n1 1 1.0 0.0\n", "unsupported field 'complex'"),
-    ("%%MatrixMarket matrix coordinate real general\n% note\n2 x 1\n1 1 1.0\n", "line 3: size line"),
-    ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.0\n", "announces 2 entries"),
-    ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.0\n3 1 2.0\n", r"line 4: index \(3, 1\)"),
-    ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.0\n2 2 abc\n", "line 4: value 'abc'"),
-    ("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1\n", "line 3: expected 3 fields"),
-    ("%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n", "needs 4 values"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("%%MatrixMarket tensor coordinate real general\n2 2 1\n1 1 1.0\n", "line 1: banner"),
+        ("hello\n2 2 1\n1 1 1.0\n", "line 1: expected a '%%MatrixMarket"),
+        ("%%MatrixMarket matrix coordinate complex general\n2 2 1\n1 1 1.0 0.0\n", "unsupported field 'complex'"),
+        ("%%MatrixMarket matrix coordinate real general\n% note\n2 x 1\n1 1 1.0\n", "line 3: size line"),
+        ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.0\n", "announces 2 entries"),
+        ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.0\n3 1 2.0\n", r"line 4: index \(3, 1\)"),
+        ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1.0\n2 2 abc\n", "line 4: value 'abc'"),
+        ("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1\n", "line 3: expected 3 fields"),
+        ("%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n", "needs 4 values"),
+    ],
+)
 def test_matrix_market_malformed_files_name_the_line(tmp_path, text, message):
     path = tmp_path / "bad.mtx"
     path.write_text(text)

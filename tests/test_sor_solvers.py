@@ -1,5 +1,6 @@
 """SOR / SSOR-CG against independent references: textbook values, pyamg's compiled sweep, a plain
 dense reference loop, scipy's CG with an independently built preconditioner, closed-form spectra."""
+
 import math
 
 import numpy as np
@@ -62,8 +63,7 @@ def test_pyamg_docstring_residual_and_poisson_matrix():
 
 
 # spec A3: counts of SOR on poisson((10,10)) + c I, b = ones (tolerance 0)
-A3 = {-0.15: [2927, 1950, 1252, 724, 293, 392], 0.0: [223, 145, 88, 43, 89, 383],
-      0.45: [64, 39, 25, 42, 89, 379]}
+A3 = {-0.15: [2927, 1950, 1252, 724, 293, 392], 0.0: [223, 145, 88, 43, 89, 383], 0.45: [64, 39, 25, 42, 89, 379]}
 A3_OMEGAS = [1.0, 1.2, 1.4, 1.6, 1.8, 1.95]
 
 
@@ -137,8 +137,16 @@ def independent_ssor(A, omega, variant):
 
 def scipy_count(A, b, M=None):
     count = [0]
-    _, info = spla.cg(A, b, x0=np.zeros(len(b)), rtol=1e-8, atol=0.0, maxiter=10_000, M=M,
-                      callback=lambda xk: count.__setitem__(0, count[0] + 1))
+    _, info = spla.cg(
+        A,
+        b,
+        x0=np.zeros(len(b)),
+        rtol=1e-8,
+        atol=0.0,
+        maxiter=10_000,
+        M=M,
+        callback=lambda xk: count.__setitem__(0, count[0] + 1),
+    )
     assert info == 0
     return count[0]
 
@@ -146,14 +154,18 @@ def scipy_count(A, b, M=None):
 # spec A5 (code ordering). One cell differs from the spec's table: poisson 24x24 at omega = 1.95 is 28
 # (scipy's cg with the independently built operator below also takes 28; the relative residual after
 # 27 iterations is 1.22e-8 > 1e-8), where the spec lists 27.
-A5 = {"poisson10": (15, [13, 12, 13, 15, 17]), "poisson24": (44, [27, 21, 19, 20, 28]),
-      "airfoil": (49, [22, 18, 19, 26, 33]), "bar": (122, [61, 63, 73, 100, 139])}
+A5 = {
+    "poisson10": (15, [13, 12, 13, 15, 17]),
+    "poisson24": (44, [27, 21, 19, 20, 28]),
+    "airfoil": (49, [22, 18, 19, 26, 33]),
+    "bar": (122, [61, 63, 73, 100, 139]),
+}
 A5_OMEGAS = [1.0, 1.3, 1.5, 1.75, 1.95]
 
 
 def a5_matrix(name):
     if name.startswith("poisson"):
-        m = int(name[len("poisson"):])
+        m = int(name[len("poisson") :])
         return pyamg.gallery.poisson((m, m), format="csr")
     return sp.csr_matrix(pyamg.gallery.load_example(name)["A"])
 
@@ -170,7 +182,7 @@ def test_ssor_cg_counts_equal_scipy_cg(name):
         if variant == "code":
             assert ours == ssor_counts
         else:  # the two orderings differ by at most one iteration (spec Sec. 1.2)
-            assert max(abs(o - e) for o, e in zip(ours, ssor_counts)) <= 1
+            assert max(abs(o - e) for o, e in zip(ours, ssor_counts, strict=False)) <= 1
 
 
 def test_ssor_cg_solves_and_warm_start_zero_iterations():
@@ -186,8 +198,12 @@ def test_ssor_preconditioner_equals_independent_operator():
     A = a5_matrix("bar")
     r = np.random.default_rng(0).standard_normal(A.shape[0])
     for variant in ("code", "textbook"):
-        np.testing.assert_allclose(L.ssor_preconditioner(A, 1.4, variant).matvec(r),
-                                   independent_ssor(A, 1.4, variant).matvec(r), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            L.ssor_preconditioner(A, 1.4, variant).matvec(r),
+            independent_ssor(A, 1.4, variant).matvec(r),
+            rtol=1e-10,
+            atol=1e-12,
+        )
 
 
 # ------------------------------------------------------------------------------------ bad input

@@ -11,6 +11,7 @@ Paper Section 6 (Nutini, Laradji, Schmidt, JMLR 2022); spec sections 4.9 and 6.
 * ``forest_partition`` / ``greedy_colouring``: fixed partitions into forests / independent sets
   (spec 6.2, "Tree Partitions" and "Red Black").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -91,8 +92,10 @@ def forest_solve(Q, rhs, check_symmetry=True) -> np.ndarray:
     n_edges = off.nnz // 2
     n_comp, comp = sp.csgraph.connected_components(off, directed=False)
     if n_edges != n - n_comp:
-        raise ValueError(f"the graph of Q has a cycle ({n_edges} edges on {n} nodes in {n_comp} components; "
-                         f"a forest has {n - n_comp}): use a dense solve for this block")
+        raise ValueError(
+            f"the graph of Q has a cycle ({n_edges} edges on {n} nodes in {n_comp} components; "
+            f"a forest has {n - n_comp}): use a dense solve for this block"
+        )
     if n_edges == 0:  # independent set (red-black blocks): a diagonal solve
         if np.any(diag <= 0):
             raise ValueError("Q is not positive definite (a non-positive diagonal entry)")
@@ -167,16 +170,14 @@ def _grow(indptr, indices, order, only_one):
 def greedy_forest(indptr, indices, order) -> np.ndarray:
     """Boolean mask of the forest grown greedily over ``order`` (spec 4.9 T1, official
     ``get_tree_slow``): a node joins when no two of its in-forest neighbours share a tree."""
-    return _grow(np.asarray(indptr, np.int64), np.asarray(indices, np.int64), np.asarray(order, np.int64),
-                 True) == 0
+    return _grow(np.asarray(indptr, np.int64), np.asarray(indices, np.int64), np.asarray(order, np.int64), True) == 0
 
 
 def forest_partition(graph, order) -> list[np.ndarray]:
     """Greedy partition of the nodes into forests ("Tree Partitions", spec 6.2): each node goes to
     the first forest where it closes no cycle; blocks in creation order."""
     graph = sp.csr_matrix(graph)
-    forest = _grow(graph.indptr.astype(np.int64), graph.indices.astype(np.int64), np.asarray(order, np.int64),
-                   False)
+    forest = _grow(graph.indptr.astype(np.int64), graph.indices.astype(np.int64), np.asarray(order, np.int64), False)
     return [np.flatnonzero(forest == f) for f in range(forest.max() + 1)]
 
 
@@ -188,7 +189,7 @@ def greedy_colouring(graph, order) -> list[np.ndarray]:
     colour = -np.ones(graph.shape[0], np.int64)
     sizes: list[int] = []
     for i in np.asarray(order):
-        used = set(colour[graph.indices[graph.indptr[i]:graph.indptr[i + 1]]].tolist())
+        used = set(colour[graph.indices[graph.indptr[i] : graph.indptr[i + 1]]].tolist())
         allowed = [c for c in range(len(sizes)) if c not in used]
         if allowed:
             c = min(allowed, key=lambda a: (sizes[a], a))

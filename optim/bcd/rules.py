@@ -22,6 +22,7 @@ gs_q   sum_b -q_i (q: model decrease)          -q_i
 With ``block_norm=1`` the fixed-block sums use 1-norms, sum |g_i| (/ sqrt(L_b)), sum |g_i|/sqrt(L_i),
 as the official code does (spec 12).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,8 @@ def fixed_partition(kind, L, tau, rng) -> list[np.ndarray]:
             perm = s
         else:
             perm = np.empty(n, dtype=np.int64)
-            perm[0::2], perm[1::2] = s[:(n + 1) // 2], s[::-1][:n // 2]
-    return [np.sort(perm[k:k + tau]) for k in range(0, n, tau)]
+            perm[0::2], perm[1::2] = s[: (n + 1) // 2], s[::-1][: n // 2]
+    return [np.sort(perm[k : k + tau]) for k in range(0, n, tau)]
 
 
 def padded(blocks, n) -> np.ndarray:
@@ -51,7 +52,7 @@ def padded(blocks, n) -> np.ndarray:
     tau = max(len(b) for b in blocks)
     out = np.full((len(blocks), tau), n, dtype=np.int64)
     for k, b in enumerate(blocks):
-        out[k, :len(b)] = b
+        out[k, : len(b)] = b
     return out
 
 

@@ -11,6 +11,7 @@ b_k chosen by the ``selection`` rule among the blocks of the ``partition`` (or a
 for the formulas). The iterate lives in the problem's incremental state (``problems.bcd``), so a step
 costs O(rows x |b|) and greedy rules add one O(nnz) full-gradient pass.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,10 +25,31 @@ from .forest import forest_partition, forest_solve, greedy_colouring, greedy_for
 
 PARTITIONS = ("order", "random", "sort", "avg", "vb", "forest_fixed", "forest_greedy")
 FIXED_PARTITIONS = ("order", "random", "sort", "avg")
-SELECTIONS = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsd", "gsq", "gs_s", "gs_r", "gs_q",
-              "greedy_tree", "red_black")
-UPDATES = ("gradient", "lipschitz_search", "matrix", "newton_ls", "exact_quadratic", "prox_gradient",
-           "pg_nn", "tmp_nn", "pn_nn")
+SELECTIONS = (
+    "cyclic",
+    "random",
+    "lipschitz",
+    "gs",
+    "gsl",
+    "gsd",
+    "gsq",
+    "gs_s",
+    "gs_r",
+    "gs_q",
+    "greedy_tree",
+    "red_black",
+)
+UPDATES = (
+    "gradient",
+    "lipschitz_search",
+    "matrix",
+    "newton_ls",
+    "exact_quadratic",
+    "prox_gradient",
+    "pg_nn",
+    "tmp_nn",
+    "pn_nn",
+)
 #: rules that ignore the non-smooth term: smooth problems only
 SMOOTH_ONLY_SELECTIONS = ("gs", "gsl", "gsd", "gsq")
 SMOOTH_UPDATES = ("gradient", "lipschitz_search", "matrix", "newton_ls", "exact_quadratic", "prox_gradient")
@@ -37,8 +59,7 @@ L1_UPDATES = ("prox_gradient", "tmp_nn", "pn_nn")
 #: floor of the Lipschitz constants: a coordinate (block) with L = 0 (an all-zero column of A) has a zero
 #: gradient, so the floor turns 0/0 scores and steps into 0 (and the prox step into the exact minimiser)
 TINY = np.finfo(float).tiny
-FOREST_SELECTIONS = {"forest_fixed": ("cyclic", "red_black"),
-                     "forest_greedy": ("greedy_tree", "gsl", "gsd", "random")}
+FOREST_SELECTIONS = {"forest_fixed": ("cyclic", "red_black"), "forest_greedy": ("greedy_tree", "gsl", "gsd", "random")}
 
 
 class BCD(Solver):
@@ -82,17 +103,31 @@ class BCD(Solver):
     requires = ()
     default_max_iter = 1000
 
-    def __init__(self, selection="gsl", update="gradient", partition="vb", block_size=5, block_norm=2,
-                 iht_iters=10, iht_tol=1e-10, iht_init="code", forest_order="lipschitz",
-                 reshuffle_every_pass=False, f_star=None, reference_support=None, **options):
+    def __init__(
+        self,
+        selection="gsl",
+        update="gradient",
+        partition="vb",
+        block_size=5,
+        block_norm=2,
+        iht_iters=10,
+        iht_tol=1e-10,
+        iht_init="code",
+        forest_order="lipschitz",
+        reshuffle_every_pass=False,
+        f_star=None,
+        reference_support=None,
+        **options,
+    ):
         super().__init__(**options)
         self.selection = as_choice(selection, "selection", SELECTIONS)
         self.update = as_choice(update, "update", UPDATES)
         self.partition = as_choice(partition, "partition", PARTITIONS)
         self.block_size = as_int(block_size, "block_size", low=1)
         if block_norm not in (1, 2) or isinstance(block_norm, bool):
-            raise ValueError(f"block_norm must be 2 (squared 2-norm, paper) or 1 (1-norm, official code), "
-                             f"got {block_norm!r}")
+            raise ValueError(
+                f"block_norm must be 2 (squared 2-norm, paper) or 1 (1-norm, official code), got {block_norm!r}"
+            )
         self.block_norm = int(block_norm)
         self.iht_iters = as_int(iht_iters, "iht_iters", low=0)
         self.iht_tol = as_real(iht_tol, "iht_tol", low=0.0)
@@ -109,18 +144,20 @@ class BCD(Solver):
         sel, upd, part = self.selection, self.update, self.partition
         if part in FOREST_SELECTIONS:
             if sel not in FOREST_SELECTIONS[part]:
-                raise ValueError(f"partition {part!r} takes selection in {list(FOREST_SELECTIONS[part])}, "
-                                 f"got {sel!r}")
+                raise ValueError(f"partition {part!r} takes selection in {list(FOREST_SELECTIONS[part])}, got {sel!r}")
             if upd != "exact_quadratic":
-                raise ValueError(f"partition {part!r} needs update='exact_quadratic' (message passing), "
-                                 f"got {upd!r}")
+                raise ValueError(f"partition {part!r} needs update='exact_quadratic' (message passing), got {upd!r}")
             return
         if sel in ("greedy_tree", "red_black"):
-            raise ValueError(f"selection {sel!r} needs a forest partition ('forest_greedy' or 'forest_fixed'), "
-                             f"got partition {part!r}")
+            raise ValueError(
+                f"selection {sel!r} needs a forest partition ('forest_greedy' or 'forest_fixed'), "
+                f"got partition {part!r}"
+            )
         if sel in SMOOTH_ONLY_SELECTIONS and upd in ("pg_nn", "tmp_nn", "pn_nn"):
-            raise ValueError(f"selection {sel!r} ignores the non-smooth term; with update {upd!r} use "
-                             f"'gs_s', 'gs_r', 'gs_q' or a random/cyclic rule")
+            raise ValueError(
+                f"selection {sel!r} ignores the non-smooth term; with update {upd!r} use "
+                f"'gs_s', 'gs_r', 'gs_q' or a random/cyclic rule"
+            )
 
     # ------------------------------------------------------------------ set-up
     def check(self, problem) -> None:
@@ -140,18 +177,25 @@ class BCD(Solver):
         if self.partition not in FOREST_SELECTIONS and self.block_size > n:
             raise ValueError(f"block_size must be <= the problem dimension {n}, got {self.block_size}")
         if composite and sel in SMOOTH_ONLY_SELECTIONS:
-            raise ValueError(f"selection {sel!r} ignores the non-smooth term of {bp.name}; use the proximal "
-                             f"rules 'gs_s', 'gs_r', 'gs_q' (or cyclic/random/lipschitz)")
+            raise ValueError(
+                f"selection {sel!r} ignores the non-smooth term of {bp.name}; use the proximal "
+                f"rules 'gs_s', 'gs_r', 'gs_q' (or cyclic/random/lipschitz)"
+            )
         allowed = NONNEGATIVE_UPDATES if bp.nonnegative else L1_UPDATES if composite else SMOOTH_UPDATES
         if upd not in allowed:
             kind = "non-negative" if bp.nonnegative else "L1-regularised" if composite else "smooth"
-            raise ValueError(f"update {upd!r} does not apply to the {kind} problem {bp.name}; use one of {list(allowed)}")
+            raise ValueError(
+                f"update {upd!r} does not apply to the {kind} problem {bp.name}; use one of {list(allowed)}"
+            )
         if upd in ("exact_quadratic", "pn_nn") and not getattr(bp, "is_quadratic", False):
-            raise ValueError(f"update {upd!r} (exact block minimisation) needs a quadratic problem; "
-                             f"{bp.name} is not")
-        if self.partition in FOREST_SELECTIONS and not (hasattr(bp, "sparse_block") and hasattr(bp, "dependency_graph")):
-            raise ValueError(f"partition {self.partition!r} needs a sparse quadratic problem with "
-                             f"sparse_block and dependency_graph (e.g. problems.LabelPropagation)")
+            raise ValueError(f"update {upd!r} (exact block minimisation) needs a quadratic problem; {bp.name} is not")
+        if self.partition in FOREST_SELECTIONS and not (
+            hasattr(bp, "sparse_block") and hasattr(bp, "dependency_graph")
+        ):
+            raise ValueError(
+                f"partition {self.partition!r} needs a sparse quadratic problem with "
+                f"sparse_block and dependency_graph (e.g. problems.LabelPropagation)"
+            )
 
     def init(self, problem, x0=None) -> State:
         bp = block_problem(problem)
@@ -159,10 +203,20 @@ class BCD(Solver):
         x = self.initial_point(problem, x0)
         bs = bp.block_state(x)
         n = bp.dim
-        st = State(x=bs.x, bp=bp, bs=bs, k=0, rng=self.new_rng(),
-                   L=np.maximum(np.asarray(bp.coord_lipschitz, float), TINY),
-                   last_block=np.zeros(0, dtype=np.int64), perm=None, lam_max=None, rowsums=None,
-                   Lb=None, chol={})
+        st = State(
+            x=bs.x,
+            bp=bp,
+            bs=bs,
+            k=0,
+            rng=self.new_rng(),
+            L=np.maximum(np.asarray(bp.coord_lipschitz, float), TINY),
+            last_block=np.zeros(0, dtype=np.int64),
+            perm=None,
+            lam_max=None,
+            rowsums=None,
+            Lb=None,
+            chol={},
+        )
         st.tau = min(self.block_size, n)
         if self.update == "lipschitz_search":
             st.Lhat = np.ones(n)
@@ -178,8 +232,9 @@ class BCD(Solver):
         elif self.partition == "forest_greedy":
             G = bp.dependency_graph()
             st.graph = (G.indptr.astype(np.int64), G.indices.astype(np.int64))
-        if (self.selection == "gsl" and self.partition == "vb" and self.update != "lipschitz_search") or \
-                (self.selection == "gsd" and self.partition == "forest_greedy"):
+        if (self.selection == "gsl" and self.partition == "vb" and self.update != "lipschitz_search") or (
+            self.selection == "gsd" and self.partition == "forest_greedy"
+        ):
             st.rowsums = np.maximum(np.asarray(bp.bound_rowsums(), float), TINY)
         if self.selection == "gsq" and self.partition == "vb":
             st.lam_max = float(bp.bound_lambda_max())
@@ -201,7 +256,7 @@ class BCD(Solver):
             except np.linalg.LinAlgError:
                 w, V = np.linalg.eigh(H)
                 C = V * np.sqrt(np.maximum(w, 1e-300))
-            Linv[k, :len(b), :len(b)] = np.linalg.inv(C)
+            Linv[k, : len(b), : len(b)] = np.linalg.inv(C)
         return Linv
 
     def _forest_blocks(self, bp, L):
@@ -222,14 +277,18 @@ class BCD(Solver):
             ref = np.asarray(ref)
             if ref.dtype == bool:
                 mask = ref
-            elif ref.ndim == 1 and (ref.size == 0 or np.issubdtype(ref.dtype, np.integer)) \
-                    and np.all((ref >= 0) & (ref < n)):
+            elif (
+                ref.ndim == 1
+                and (ref.size == 0 or np.issubdtype(ref.dtype, np.integer))
+                and np.all((ref >= 0) & (ref < n))
+            ):
                 mask = np.isin(np.arange(n), ref)
             else:
                 mask = None
             if mask is None or mask.shape != (n,):
-                raise ValueError(f"reference_support must be integer indices in [0, {n}) or a boolean mask "
-                                 f"of length {n}")
+                raise ValueError(
+                    f"reference_support must be integer indices in [0, {n}) or a boolean mask of length {n}"
+                )
             st.ref = mask
             st.mismatch = int(np.count_nonzero(st.support != mask))
             if st.mismatch == 0:
@@ -272,7 +331,7 @@ class BCD(Solver):
             if k % period == 0 or st.perm is None:
                 st.perm = st.rng.permutation(n)
             e = k % per_pass
-            return np.sort(st.perm[e * tau:(e + 1) * tau]), None
+            return np.sort(st.perm[e * tau : (e + 1) * tau]), None
         if sel == "random":
             if fixed:
                 j = int(st.rng.integers(nb))
@@ -302,8 +361,9 @@ class BCD(Solver):
                 score = np.abs(g) / np.sqrt(st.rowsums)
             else:  # gsq: iterative hard thresholding
                 bp.counts.add("matvec", self.iht_iters)
-                return rules.iht_block(g, bp.bound_matvec, st.lam_max, st.L, tau, self.iht_iters,
-                                       self.iht_tol, self.iht_init), None
+                return rules.iht_block(
+                    g, bp.bound_matvec, st.lam_max, st.L, tau, self.iht_iters, self.iht_tol, self.iht_init
+                ), None
             return rules.top(score, tau), None
         two = self.block_norm == 2
         if sel == "gsq":
@@ -377,8 +437,7 @@ class BCD(Solver):
         return float(problem.optimality(st.x))
 
     def extra_history(self, problem, st) -> dict:
-        out = {"block_size": len(st.last_block),
-               "coordinates": float(problem.counts["coordinates"])}
+        out = {"block_size": len(st.last_block), "coordinates": float(problem.counts["coordinates"])}
         if st.track:
             out["support_size"] = int(np.count_nonzero(st.support))
         return out

@@ -19,6 +19,7 @@ U9 ``pn_nn``             exact block minimisation over z >= 0 (projected Newton'
                          block Lasso is solved exactly by feature-sign search
 U8/U9 on signed-L1 problems project onto the orthant of the current signs (Schmidt et al. 2007).
 """
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,7 @@ def armijo(trial, f0, slope, c=1e-10, max_trials=60, directional=None):
             r1, r0 = f_a - f0 - slope * alpha, f0a - f0 - slope * a0
             den = a0 * a0 * alpha * alpha * (alpha - a0)
             a = (a0 * a0 * r1 - alpha * alpha * r0) / den
-            b = (-a0 ** 3 * r1 + alpha ** 3 * r0) / den
+            b = (-(a0**3) * r1 + alpha**3 * r0) / den
             disc = b * b - 3 * a * slope
             new = (-b + math.sqrt(disc)) / (3 * a) if a != 0 and disc >= 0 else 0.5 * alpha
         if not math.isfinite(new):
@@ -185,6 +186,7 @@ def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
     fixed, and a line search over the zero crossings of the segment, keeping the best point; when
     that point does not decrease phi, one sweep of exact coordinate minimisation is taken instead.
     Ends when the KKT violation is below 1e-13 relative to max(|q|, l1)."""
+
     def phi(z):
         return 0.5 * z @ (H @ z) + q @ z + l1 * np.abs(z).sum()
 

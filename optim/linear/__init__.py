@@ -13,18 +13,49 @@ Linear System Instances", ICLR 2024 (official code mkhodak/learning-to-relax).
 * the learners themselves (``predict``/``update``): ``TsallisINFPolicy``, ``BinnedTsallisINFPolicy``,
   ``ChebCBPolicy``, ``FixedPolicy``.
 """
-from .online import (BestFixedOmega, ChebCB, ContextualTsallisINF, FixedOmega, InstanceOptimalOmega,
-                     OnlineTuner, PlainCG, TsallisINF, YoungOmega, golden_section_omega)
-from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy
+
 from problems.linear_systems import OMEGA_GRID as DEFAULT_GRID  # the official action set
 
-from .solvers import (cg, check_spd, rho_jacobi, sor, ssor_cg, ssor_preconditioner,
-                      young_omega, young_rho)
+from .online import (
+    BestFixedOmega,
+    ChebCB,
+    ContextualTsallisINF,
+    FixedOmega,
+    InstanceOptimalOmega,
+    OnlineTuner,
+    PlainCG,
+    TsallisINF,
+    YoungOmega,
+    golden_section_omega,
+)
+from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy
+from .solvers import cg, check_spd, rho_jacobi, sor, ssor_cg, ssor_preconditioner, young_omega, young_rho
 from .table import CostTable, cost_table
 
 __all__ = [
-    "BestFixedOmega", "ChebCB", "ContextualTsallisINF", "FixedOmega", "InstanceOptimalOmega", "OnlineTuner",
-    "PlainCG", "TsallisINF", "YoungOmega", "golden_section_omega", "BinnedTsallisINFPolicy", "ChebCBPolicy",
-    "FixedPolicy", "TsallisINFPolicy", "DEFAULT_GRID", "cg", "check_spd", "rho_jacobi", "sor", "ssor_cg",
-    "ssor_preconditioner", "young_omega", "young_rho", "CostTable", "cost_table",
+    "BestFixedOmega",
+    "ChebCB",
+    "ContextualTsallisINF",
+    "FixedOmega",
+    "InstanceOptimalOmega",
+    "OnlineTuner",
+    "PlainCG",
+    "TsallisINF",
+    "YoungOmega",
+    "golden_section_omega",
+    "BinnedTsallisINFPolicy",
+    "ChebCBPolicy",
+    "FixedPolicy",
+    "TsallisINFPolicy",
+    "DEFAULT_GRID",
+    "cg",
+    "check_spd",
+    "rho_jacobi",
+    "sor",
+    "ssor_cg",
+    "ssor_preconditioner",
+    "young_omega",
+    "young_rho",
+    "CostTable",
+    "cost_table",
 ]

@@ -4,6 +4,7 @@ Every kernel walks the rows of a CSR matrix ``(indptr, indices, data)`` in natur
 sweep costs one pass over the nonzeros, about one sparse mat-vec. ``diag`` holds ``a_ii``.
 Compiled with ``cache=True``: the first call in a fresh environment compiles, later ones load.
 """
+
 from __future__ import annotations
 
 import numba

@@ -15,6 +15,7 @@ The problem is a live ``LinearSystemSequence`` (solves run here; a solution is s
 sequence, which the heat equation uses as its next state) or a ``CostTable`` (replay by lookup).
 Optimality, for the loop's stopping test, is the number of instances not yet solved.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,9 @@ from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, Tsallis
 from .solvers import CSRSystem, check_omega, rho_jacobi, young_omega
 from .table import CostTable, cost_table, solve_instance
 
-OnlineCosts = Capability("LinearSystemSequence or CostTable", ("T", "grid", "method"),
-                         "a sequence of linear systems (or its cost table)")
+OnlineCosts = Capability(
+    "LinearSystemSequence or CostTable", ("T", "grid", "method"), "a sequence of linear systems (or its cost table)"
+)
 
 
 # ----------------------------------------------------------------------------- episodes
@@ -136,8 +138,9 @@ class OnlineTuner(Solver):
     def check(self, problem) -> None:
         super().check(problem)
         if not (isinstance(problem, CostTable) or LinearSystemSequence.satisfied_by(problem)):
-            raise TypeError(f"{type(self).__name__} needs a LinearSystemSequence or a CostTable, "
-                            f"got {type(problem).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} needs a LinearSystemSequence or a CostTable, got {type(problem).__name__}"
+            )
 
     def grid_for(self, problem) -> np.ndarray:
         return problem.grid if self.grid is None else self.grid
@@ -154,9 +157,21 @@ class OnlineTuner(Solver):
         table = getattr(problem, "known_table", None)
         if table is not None and (table.T != problem.T or not np.array_equal(table.grid, grid)):
             table = None
-        return State(x=np.array([1.0]), grid=grid, episode=episode, policy=policy,
-                     table=table, cum_table=np.zeros(grid.size), omega=math.nan, iterations=0,
-                     cumulative=0, capped=0, context=math.nan, solve_time=0.0, T=problem.T)
+        return State(
+            x=np.array([1.0]),
+            grid=grid,
+            episode=episode,
+            policy=policy,
+            table=table,
+            cum_table=np.zeros(grid.size),
+            omega=math.nan,
+            iterations=0,
+            cumulative=0,
+            capped=0,
+            context=math.nan,
+            solve_time=0.0,
+            T=problem.T,
+        )
 
     def choose(self, state) -> float:
         return state.policy.predict(state.episode.context)
@@ -186,9 +201,15 @@ class OnlineTuner(Solver):
 
     def extra_history(self, problem, state) -> dict:
         regret = state.cumulative - state.cum_table.min() if state.table is not None else math.nan
-        return {"omega": state.omega, "iterations": state.iterations, "cumulative": state.cumulative,
-                "regret": float(regret), "capped": state.capped, "context": state.context,
-                "solve_time": state.solve_time}
+        return {
+            "omega": state.omega,
+            "iterations": state.iterations,
+            "cumulative": state.cumulative,
+            "regret": float(regret),
+            "capped": state.capped,
+            "context": state.context,
+            "solve_time": state.solve_time,
+        }
 
     def make_result(self, problem, state, **kwargs):
         result = super().make_result(problem, state, **kwargs)
@@ -234,8 +255,7 @@ class TsallisINF(OnlineTuner):
         return super().grid_for(problem)
 
     def make_policy(self, problem, grid, rng):
-        return TsallisINFPolicy(grid, rng, variant=self.variant, newton_init=self.newton_init,
-                                horizon=problem.T)
+        return TsallisINFPolicy(grid, rng, variant=self.variant, newton_init=self.newton_init, horizon=problem.T)
 
 
 class ContextualTsallisINF(TsallisINF):
@@ -252,8 +272,15 @@ class ContextualTsallisINF(TsallisINF):
         self.interval = interval
 
     def make_policy(self, problem, grid, rng):
-        return BinnedTsallisINFPolicy(grid, rng, _context_interval(problem, self.interval), bins=self.bins,
-                                      variant=self.variant, newton_init=self.newton_init, horizon=problem.T)
+        return BinnedTsallisINFPolicy(
+            grid,
+            rng,
+            _context_interval(problem, self.interval),
+            bins=self.bins,
+            variant=self.variant,
+            newton_init=self.newton_init,
+            horizon=problem.T,
+        )
 
 
 class ChebCB(OnlineTuner):
@@ -272,8 +299,14 @@ class ChebCB(OnlineTuner):
         self.lipschitz_from = as_choice(lipschitz_from, "lipschitz_from", ("preallocated", "observed"))
 
     def make_policy(self, problem, grid, rng):
-        return ChebCBPolicy(grid, rng, problem.T, _context_interval(problem, self.interval), m=self.m,
-                            lipschitz_from=self.lipschitz_from)
+        return ChebCBPolicy(
+            grid,
+            rng,
+            problem.T,
+            _context_interval(problem, self.interval),
+            m=self.m,
+            lipschitz_from=self.lipschitz_from,
+        )
 
 
 # ----------------------------------------------------------------------------- baselines

@@ -11,6 +11,7 @@
   ChebCB, final code).
 * ``FixedPolicy``: always the same omega (omega = 1 is Gauss-Seidel).
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,7 @@ class TsallisINFPolicy:
     ``(cost - 1)/100``. Non-finite weights fall back to uniform sampling with ``p_t = 1/d``.
     """
 
-    def __init__(self, grid, rng: np.random.Generator, variant="final", newton_init="safe",
-                 horizon=None):
+    def __init__(self, grid, rng: np.random.Generator, variant="final", newton_init="safe", horizon=None):
         self.grid = as_grid(grid)
         self.rng = rng
         self.variant = as_choice(variant, "variant", ("final", "v1"))
@@ -94,12 +94,12 @@ class TsallisINFPolicy:
             x, w = -1.0, None
             for _ in range(20):
                 w = 4.0 / (eta * (L - x)) ** 2
-                x -= (w.sum() - 1.0) / (eta * (w ** 1.5).sum())
+                x -= (w.sum() - 1.0) / (eta * (w**1.5).sum())
             return w
         x = L.min() - 2.0 / eta
         for _ in range(50):
             w = 4.0 / (eta * (L - x)) ** 2
-            step = (w.sum() - 1.0) / (eta * (w ** 1.5).sum())
+            step = (w.sum() - 1.0) / (eta * (w**1.5).sum())
             x -= step
             if abs(step) < 1e-12:
                 break

@@ -18,6 +18,7 @@ of Linear System Instances", ICLR 2024 (official code: mkhodak/learning-to-relax
 Both return an ``optim.Result`` with ``x``, ``nit``, ``converged`` and ``residual`` (relative).
 Sweeps and triangular solves are numba kernels over CSR rows (``optim.linear.kernels``).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,6 @@ from problems.validation import as_choice, as_int, as_matrix, as_real, as_vector
 
 from ..result import Result
 from . import kernels
-
 
 
 class CSRSystem:
@@ -50,12 +50,14 @@ class CSRSystem:
         if need_diagonal:
             zero = np.flatnonzero(diag == 0)
             if zero.size:
-                raise ValueError(f"{name} has a zero on the diagonal (row {int(zero[0])}); "
-                                 "SOR and SSOR divide by a_ii and need a nonzero diagonal")
+                raise ValueError(
+                    f"{name} has a zero on the diagonal (row {int(zero[0])}); "
+                    "SOR and SSOR divide by a_ii and need a nonzero diagonal"
+                )
         self.A, self.diag, self.n = mat, np.ascontiguousarray(diag, dtype=np.float64), mat.shape[0]
 
     @classmethod
-    def trusted(cls, A: sp.csr_matrix, diag: np.ndarray) -> "CSRSystem":
+    def trusted(cls, A: sp.csr_matrix, diag: np.ndarray) -> CSRSystem:
         """Wrap an already validated, canonical CSR matrix (no copies, no checks)."""
         out = cls.__new__(cls)
         out.A, out.diag, out.n = A, diag, A.shape[0]
@@ -85,18 +87,24 @@ def check_spd(system: CSRSystem, name: str = "A", dense_limit: int = 2000) -> No
     asym = abs(A - A.T)
     scale = max(abs(A).max(), 1e-300)
     if asym.nnz and asym.max() > 1e-12 * scale:
-        raise ValueError(f"{name} must be symmetric positive definite for SSOR-CG; it is not symmetric "
-                         f"(max |a_ij - a_ji| = {asym.max():.3g})")
+        raise ValueError(
+            f"{name} must be symmetric positive definite for SSOR-CG; it is not symmetric "
+            f"(max |a_ij - a_ji| = {asym.max():.3g})"
+        )
     if np.any(system.diag <= 0):
         row = int(np.flatnonzero(system.diag <= 0)[0])
-        raise ValueError(f"{name} must be symmetric positive definite for SSOR-CG; diagonal entry "
-                         f"{row} is {system.diag[row]:.3g} <= 0")
+        raise ValueError(
+            f"{name} must be symmetric positive definite for SSOR-CG; diagonal entry "
+            f"{row} is {system.diag[row]:.3g} <= 0"
+        )
     if system.n <= dense_limit:
         try:
             np.linalg.cholesky(A.toarray())
         except np.linalg.LinAlgError:
-            raise ValueError(f"{name} must be symmetric positive definite for SSOR-CG; "
-                             "its Cholesky factorization fails (it is indefinite)") from None
+            raise ValueError(
+                f"{name} must be symmetric positive definite for SSOR-CG; "
+                "its Cholesky factorization fails (it is indefinite)"
+            ) from None
 
 
 def sor(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000) -> Result:
@@ -139,8 +147,7 @@ def ssor_preconditioner(A, omega, variant: str = "code") -> spla.LinearOperator:
     return spla.LinearOperator((system.n, system.n), matvec=apply, dtype=np.float64)
 
 
-def ssor_cg(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000, variant: str = "code",
-            check: bool = True) -> Result:
+def ssor_cg(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000, variant: str = "code", check: bool = True) -> Result:
     """Solve SPD ``A x = b`` by CG preconditioned with SSOR(``omega``) (see module doc).
 
     ``check=False`` skips the up-front SPD test (symmetry, positive diagonal, dense Cholesky for
@@ -153,8 +160,7 @@ def ssor_cg(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000, variant: str = "co
     b, x = _rhs_and_start(system, b, x0)
     rtol = as_real(rtol, "rtol", low=0.0, low_open=True)
     max_iter = as_int(max_iter, "max_iter", low=1)
-    return pcg_solve(system, b, x, ssor_preconditioner(system, omega, variant), rtol, max_iter,
-                     "ssor-cg")
+    return pcg_solve(system, b, x, ssor_preconditioner(system, omega, variant), rtol, max_iter, "ssor-cg")
 
 
 def cg(A, b, x0=None, rtol=1e-8, max_iter=10_000) -> Result:
@@ -196,8 +202,10 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
         q = A @ p
         curvature = np.dot(p, q)
         if not curvature > 0:
-            raise ValueError(f"A is not positive definite: CG met a direction with p^T A p = "
-                             f"{curvature:.3g} <= 0 (iteration {it + 1})")
+            raise ValueError(
+                f"A is not positive definite: CG met a direction with p^T A p = "
+                f"{curvature:.3g} <= 0 (iteration {it + 1})"
+            )
         alpha = rho / curvature
         x += alpha * p
         r -= alpha * q
@@ -207,8 +215,16 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
 
 
 def _linear_result(x, nit, converged, residual, method) -> Result:
-    return Result(x=x, nit=nit, converged=converged, residual=residual, optimality=residual,
-                  fun=math.nan, status="converged" if converged else "max_iter", method=method)
+    return Result(
+        x=x,
+        nit=nit,
+        converged=converged,
+        residual=residual,
+        optimality=residual,
+        fun=math.nan,
+        status="converged" if converged else "max_iter",
+        method=method,
+    )
 
 
 # ---------------------------------------------------------------------------- spectral helpers
@@ -227,8 +243,7 @@ def rho_jacobi(A) -> float:
     else:
         hi = spla.eigsh(S, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0]
         # the smallest eigenvalue of S is the largest of 2I - S (the spectrum of S lies in (0, 2))
-        lo = 2.0 - spla.eigsh(2.0 * sp.identity(system.n) - S, k=1, which="LA",
-                              return_eigenvectors=False, tol=1e-10)[0]
+        lo = 2.0 - spla.eigsh(2.0 * sp.identity(system.n) - S, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0]
     return float(max(abs(1.0 - lo), abs(hi - 1.0)))
 
 

@@ -9,6 +9,7 @@ For the heat sequence the state is advanced with exact solves; learners that fee
 replays a tuner on it (``optim.linear.online``). Extras: ``"young"`` (Young's omega per instance from
 the Jacobi spectral radius, and its cost) and ``"cg"`` (plain CG's count).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,7 @@ class CostTable(Problem):
 
     work_unit = "iterations"
 
-    def __init__(self, costs, grid, contexts, method, name="cost-table", extras=None, max_iter=10_000,
-                 interval=None):
+    def __init__(self, costs, grid, contexts, method, name="cost-table", extras=None, max_iter=10_000, interval=None):
         super().__init__()
         raw = np.asarray(costs)
         if not np.issubdtype(raw.dtype, np.number) or np.any(raw < 0) or np.any(raw != np.round(raw)):
@@ -60,10 +60,10 @@ class CostTable(Problem):
         return float(self.contexts.min()), float(self.contexts.max())
 
     @property
-    def known_table(self) -> "CostTable":
+    def known_table(self) -> CostTable:
         return self
 
-    def table(self, grid=None) -> "CostTable":
+    def table(self, grid=None) -> CostTable:
         if grid is not None and not np.array_equal(as_grid(grid), self.grid):
             raise ValueError("this cost table was built on another grid; build one for the new grid")
         return self
@@ -109,7 +109,7 @@ def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
     cols = {e: ([], []) for e in extras}
     rows = []
     if costs is None or extras:
-        for t, (A, b, x0, c) in enumerate(sequence.instances()):
+        for _t, (A, b, x0, c) in enumerate(sequence.instances()):
             system = CSRSystem.trusted(A, np.ascontiguousarray(A.diagonal()))
             if costs is None:
                 rows.append([solve_instance(sequence, system, b, x0, w).nit for w in grid])
@@ -123,10 +123,16 @@ def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
                 cols["cg"][1].append(solve_instance(sequence, system, b, x0, None).nit)
     if costs is None:
         costs = np.array(rows, dtype=np.int64).reshape(sequence.T, grid.size)
-    table = CostTable(costs, grid, sequence.contexts, sequence.method, name=sequence.name,
-                      extras={e: (np.array(o), np.array(k, dtype=np.int64)) for e, (o, k) in cols.items()},
-                      max_iter=sequence.max_iter,
-                      interval=sequence.context_interval() if hasattr(sequence, "context_interval") else None)
+    table = CostTable(
+        costs,
+        grid,
+        sequence.contexts,
+        sequence.method,
+        name=sequence.name,
+        extras={e: (np.array(o), np.array(k, dtype=np.int64)) for e, (o, k) in cols.items()},
+        max_iter=sequence.max_iter,
+        interval=sequence.context_interval() if hasattr(sequence, "context_interval") else None,
+    )
     sequence.known_table = table
     return table
 
@@ -139,17 +145,25 @@ def solve_instance(sequence, system: CSRSystem, b, x0, omega):
         return pcg_solve(system, b, x, None, sequence.rtol, sequence.max_iter, "cg")
     if sequence.method == "sor":
         return sor_solve(system, b, x, float(omega), sequence.rtol, sequence.max_iter)
-    return pcg_solve(system, b, x, ssor_preconditioner(system, float(omega)), sequence.rtol,
-                     sequence.max_iter, "ssor-cg")
+    return pcg_solve(
+        system, b, x, ssor_preconditioner(system, float(omega)), sequence.rtol, sequence.max_iter, "ssor-cg"
+    )
 
 
 def _shifted_sor_costs(sequence: ShiftedSequence, grid) -> np.ndarray:
     """The batched kernel: every (instance, omega) SOR count of a shifted family, in parallel."""
     A = sequence.A
-    return kernels.sor_counts_shifted(A.indptr, A.indices, A.data, np.ascontiguousarray(A.diagonal()),
-                                      np.ascontiguousarray(sequence.shifts, dtype=float),
-                                      sequence.right_hand_sides(), np.ascontiguousarray(grid, dtype=float),
-                                      sequence.rtol, sequence.max_iter)
+    return kernels.sor_counts_shifted(
+        A.indptr,
+        A.indices,
+        A.data,
+        np.ascontiguousarray(A.diagonal()),
+        np.ascontiguousarray(sequence.shifts, dtype=float),
+        sequence.right_hand_sides(),
+        np.ascontiguousarray(grid, dtype=float),
+        sequence.rtol,
+        sequence.max_iter,
+    )
 
 
 __all__ = ["CostTable", "cost_table", "solve_instance"]

@@ -13,6 +13,7 @@
 Each reports the residual at x+ (the point the method returns; the official EG script reports it
 at y, spec Sect. 8.3).
 """
+
 from __future__ import annotations
 
 from ..base import State

@@ -1,5 +1,6 @@
 """What every monotone-inclusion solver shares: the capability check, step-size arguments, the
 default constants of the problem and the history columns (epochs, and the duality gap of games)."""
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,9 @@ def constant(problem, *names) -> float:
         value = getattr(problem, name, None)
         if value is not None and math.isfinite(value) and value > 0:
             return float(value)
-    raise ValueError(f"{getattr(problem, 'name', 'the problem')} gives none of {', '.join(names)}; "
-                     "pass step=... explicitly")
+    raise ValueError(
+        f"{getattr(problem, 'name', 'the problem')} gives none of {', '.join(names)}; pass step=... explicitly"
+    )
 
 
 class MonotoneSolver(Solver):

@@ -22,6 +22,7 @@ code. Guarantee (paper, under cocoercivity in expectation, A2): E||residual(x_K)
 x*|| / K), O(n log n + sqrt(n) L ||x_0 - x*|| / eps) component evaluations. On merely monotone
 problems (matrix games, the Ouyang-Xu QP) it runs, as in the paper's experiments, without a guarantee.
 """
+
 from __future__ import annotations
 
 import math
@@ -82,8 +83,7 @@ class Halpern(MonotoneSolver):
 
     def step(self, problem, state):
         lam = anchor_weight(state.k, self.schedule)
-        state.x = anchored_step(problem, state.x0, state.x, problem.operator(state.x), lam, state.step,
-                                self.form)
+        state.x = anchored_step(problem, state.x0, state.x, problem.operator(state.x), lam, state.step, self.form)
         state.k += 1
         return state
 
@@ -115,8 +115,9 @@ class VRHalpern(Halpern):
         b = self.batch_size if self.batch_size is not None else max(1, math.isqrt(problem.n))
         if b > problem.n:
             raise ValueError(f"batch_size must be <= n = {problem.n}, got {b}")
-        vars(state).update(batch=b, rng=self.new_rng(), x_prev=state.x.copy(), est=None, n_full=0, n_batch=0,
-                     last_full=True)
+        vars(state).update(
+            batch=b, rng=self.new_rng(), x_prev=state.x.copy(), est=None, n_full=0, n_batch=0, last_full=True
+        )
         return state
 
     def step(self, problem, state):

@@ -24,6 +24,7 @@ the matrix-game script does not charge it), 2 per inner step, n per refresh or c
 Guarantee (paper): E[residual] = O(L ||x_0 - x*|| / (sqrt(n) K)) after K outer iterations,
 O~(n + sqrt(n) L / eps) component evaluations.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ import numpy as np
 from problems.validation import as_choice, as_int, as_real
 
 from ..base import State
-from .common import MonotoneSolver, constant, positive_or_none, as_probability
+from .common import MonotoneSolver, as_probability, constant, positive_or_none
 from .halpern import anchor_weight
 from .variance_reduced import forb_factor, forb_start, forb_step
 
@@ -49,8 +50,19 @@ class InexactHalpern(MonotoneSolver):
 
     name = "inexact-halpern"
 
-    def __init__(self, step=None, inner_step=None, c=0.5, probability=None, inner_scale=0.05,
-                 inner_steps="fixed", inner_tol=1.0, max_inner=None, snapshot="iterate", **options):
+    def __init__(
+        self,
+        step=None,
+        inner_step=None,
+        c=0.5,
+        probability=None,
+        inner_scale=0.05,
+        inner_steps="fixed",
+        inner_tol=1.0,
+        max_inner=None,
+        snapshot="iterate",
+        **options,
+    ):
         super().__init__(step=step, **options)
         self.inner_step = positive_or_none(inner_step, "inner_step")
         self.c = as_real(c, "c", low=0.0, low_open=True)
@@ -70,8 +82,7 @@ class InexactHalpern(MonotoneSolver):
         p = self.p_given if self.p_given is not None else 1.0 / problem.n
         L = constant(problem, "mean_lipschitz", "lipschitz")
         gamma = self.inner_step if self.inner_step is not None else self.c * forb_factor(p) / (1.0 + eta * L)
-        return State(x=x, x0=x.copy(), k=0, step=eta, gamma=gamma, p=p, rng=self.new_rng(), inner_total=0,
-                     refreshes=0)
+        return State(x=x, x0=x.copy(), k=0, step=eta, gamma=gamma, p=p, rng=self.new_rng(), inner_total=0, refreshes=0)
 
     def inner_budget(self, k: int, n: int) -> int:
         """M_k = max(1, floor(inner_scale n ln(k + 2)))."""
@@ -109,5 +120,8 @@ class InexactHalpern(MonotoneSolver):
                 return p_hat, steps
 
     def extra_history(self, problem, state):
-        return {**super().extra_history(problem, state), "inner_steps": state.inner_total,
-                "full_snapshots": state.refreshes}
+        return {
+            **super().extra_history(problem, state),
+            "inner_steps": state.inner_total,
+            "full_snapshots": state.refreshes,
+        }

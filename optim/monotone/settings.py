@@ -4,6 +4,7 @@ The authors' scripts tune step sizes beyond the theory (5/||A||_2 for EG and EAG
 Alg. 1, 3 sqrt(p)/||A||_F for VR-EG, a 5x inner step for Alg. 2); the library's own defaults are the
 safe theoretical ones, so comparisons that reproduce the paper pass these explicitly.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,26 +26,48 @@ def official_options(problem) -> dict:
     if isinstance(problem, MatrixGame):
         op, fro = float(np.linalg.norm(problem.A, 2)), problem.frobenius
         return {
-            "eg": {"step": 5 / op}, "eag": {"step": 5 / op}, "popov": {"step": 2.5 / op},
-            "fbf": {"step": 0.99 / op}, "halpern": {"step": 5 / fro},
+            "eg": {"step": 5 / op},
+            "eag": {"step": 5 / op},
+            "popov": {"step": 2.5 / op},
+            "fbf": {"step": 0.99 / op},
+            "halpern": {"step": 5 / fro},
             "vr-halpern": {"step": 5 / fro, "batch_size": math.isqrt(n)},
             "vr-eg": {"step": 3 * math.sqrt(p) / fro},
             "vr-forb": {"step": 5 * math.sqrt(p * (1 - p)) / fro},
-            "inexact-halpern": {"step": math.sqrt(n) / fro,
-                                "inner_step": 5 * math.sqrt(p * (1 - p)) / (math.sqrt(n) + 1),
-                                "snapshot": "anchor"},
+            "inexact-halpern": {
+                "step": math.sqrt(n) / fro,
+                "inner_step": 5 * math.sqrt(p * (1 - p)) / (math.sqrt(n) + 1),
+                "snapshot": "anchor",
+            },
         }
     if isinstance(problem, QuadraticMinMax):
         return {
-            "eg": {"step": 0.5}, "eag": {"step": 0.3}, "popov": {"step": 0.25}, "fbf": {"step": 0.5},
-            "halpern": {"step": 0.3}, "vr-halpern": {"step": 0.3, "batch_size": math.isqrt(n)},
-            "vr-eg": {"step": 0.01}, "vr-forb": {"step": 1e-3},
-            "inexact-halpern": {"step": math.sqrt(n), "inner_step": 1e-3, "inner_scale": 10.0 / n,
-                                "snapshot": "anchor"},
+            "eg": {"step": 0.5},
+            "eag": {"step": 0.3},
+            "popov": {"step": 0.25},
+            "fbf": {"step": 0.5},
+            "halpern": {"step": 0.3},
+            "vr-halpern": {"step": 0.3, "batch_size": math.isqrt(n)},
+            "vr-eg": {"step": 0.01},
+            "vr-forb": {"step": 1e-3},
+            "inexact-halpern": {
+                "step": math.sqrt(n),
+                "inner_step": 1e-3,
+                "inner_scale": 10.0 / n,
+                "snapshot": "anchor",
+            },
         }
     if isinstance(problem, LogisticOperator):
         LF = problem.lipschitz
-        return {"halpern": {"step": 1 / LF}, "vr-halpern": {"step": 1 / LF, "batch_size": math.isqrt(n)},
-                "eg": {"step": 0.99 / LF}, "eag": {"step": 1 / (8 * LF)}, "popov": {"step": 1 / (3 * LF)},
-                "fbf": {"step": 0.99 / LF}, "vr-eg": {}, "vr-forb": {}, "inexact-halpern": {}}
+        return {
+            "halpern": {"step": 1 / LF},
+            "vr-halpern": {"step": 1 / LF, "batch_size": math.isqrt(n)},
+            "eg": {"step": 0.99 / LF},
+            "eag": {"step": 1 / (8 * LF)},
+            "popov": {"step": 1 / (3 * LF)},
+            "fbf": {"step": 0.99 / LF},
+            "vr-eg": {},
+            "vr-forb": {},
+            "inexact-halpern": {},
+        }
     raise TypeError(f"no official settings for {type(problem).__name__}")

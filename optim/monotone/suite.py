@@ -1,6 +1,7 @@
 """The ``monotone`` comparison suite: every method of the family on the policeman-and-burglar game
 (n = 100, the official settings of spec Sect. 5 scaled to n) and, in full mode, on the Ouyang-Xu
 quadratic min-max and a8a logistic regression. Budgets are in epochs."""
+
 from __future__ import annotations
 
 from problems.monotone import MatrixGame, QuadraticMinMax, logistic_operator_a8a
@@ -14,23 +15,29 @@ METHOD_ORDER = ("eg", "eag", "popov", "fbf", "halpern", "vr-halpern", "vr-eg", "
 def run_official(problem, budget, *, seed=0, methods=METHOD_ORDER, title="monotone") -> Comparison:
     """Every method in ``methods`` on ``problem`` with its official options and ``budget`` epochs."""
     options = official_options(problem)
-    return compare({problem.name: problem}, {m: (m, options[m]) for m in methods}, budget=budget, tol=0.0,
-                   seed=seed, title=title)
+    return compare(
+        {problem.name: problem}, {m: (m, options[m]) for m in methods}, budget=budget, tol=0.0, seed=seed, title=title
+    )
 
 
 def monotone_suite(quick: bool = True) -> Suite:
     """VR-Halpern, inexact Halpern and seven baselines on the PB game (and QP, a8a in full mode)."""
+
     def runner():
         runs = [(MatrixGame.policeman_burglar(100, seed=1), 1000 if quick else 3000)]
         if not quick:
             runs += [(QuadraticMinMax(200), 5000), (logistic_operator_a8a(1e-3), 300)]
         records = []
         for problem, budget in runs:
-            methods = METHOD_ORDER if not problem.name.startswith("logistic") else \
-                ("eg", "eag", "halpern", "vr-halpern")
+            methods = (
+                METHOD_ORDER if not problem.name.startswith("logistic") else ("eg", "eag", "halpern", "vr-halpern")
+            )
             records += run_official(problem, budget, methods=methods).records
-        return Comparison(records, title="monotone",
-                          notes="Residual ||z - J(z - F(z))|| against epochs (component evaluations / n); "
-                                "official step sizes (spec Sect. 5).")
+        return Comparison(
+            records,
+            title="monotone",
+            notes="Residual ||z - J(z - F(z))|| against epochs (component evaluations / n); "
+            "official step sizes (spec Sect. 5).",
+        )
 
     return Suite(name="monotone", description=monotone_suite.__doc__.split("\n")[0], runner=runner)

@@ -21,6 +21,7 @@ alpha = 1 - p; i ~ Q; F_Q,i as in ``problems.monotone``.
 
 Each stochastic step costs 2 component evaluations; a refresh costs n.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ import math
 from problems.validation import as_real
 
 from ..base import State
-from .common import StochasticSolver, constant, as_probability
+from .common import StochasticSolver, as_probability, constant
 
 
 def forb_factor(p: float) -> float:
@@ -38,8 +39,10 @@ def forb_factor(p: float) -> float:
 
 def forb_start(problem, u, scale=1.0, anchored=False) -> State:
     """Inner state at v = w = w_old = u with Phi(w) = scale F(u) (cost n)."""
-    return State(v=u.copy(), w=u, w_old=u, Phi_w=scale * problem.operator(u), u=u, scale=scale,
-                 anchored=anchored, refreshes=0)
+    return State(
+        v=u.copy(), w=u, w_old=u, Phi_w=scale * problem.operator(u), u=u, scale=scale, anchored=anchored, refreshes=0
+    )
+
 
 def forb_step(problem, s: State, rng, *, gamma, p, snapshot="iterate") -> None:
     """One loopless VR-FoRB step on Phi(v) = scale F(v) (+ v - u when anchored), resolvent
@@ -92,8 +95,15 @@ class VREG(_Loopless):
     def init(self, problem, x0=None):
         x = self.initial_point(problem, x0)
         self.set_check_every(problem, problem.n)
-        return State(x=x, w=x.copy(), Fw=problem.operator(x), p=self.snapshot_p(problem),
-                     step=self.resolve_step(problem), rng=self.new_rng(), refreshes=0)
+        return State(
+            x=x,
+            w=x.copy(),
+            Fw=problem.operator(x),
+            p=self.snapshot_p(problem),
+            step=self.resolve_step(problem),
+            rng=self.new_rng(),
+            refreshes=0,
+        )
 
     def step(self, problem, state):
         tau, p = state.step, state.p
@@ -128,8 +138,14 @@ class VRForb(_Loopless):
         x = self.initial_point(problem, x0)
         self.set_check_every(problem, problem.n)
         inner = forb_start(problem, x)
-        return State(x=inner.v, inner=inner, p=self.snapshot_p(problem), step=self.resolve_step(problem),
-                     rng=self.new_rng(), refreshes=0)
+        return State(
+            x=inner.v,
+            inner=inner,
+            p=self.snapshot_p(problem),
+            step=self.resolve_step(problem),
+            rng=self.new_rng(),
+            refreshes=0,
+        )
 
     def step(self, problem, state):
         forb_step(problem, state.inner, state.rng, gamma=state.step, p=state.p)

@@ -8,10 +8,10 @@
 
 Importing this package imports torch (``import optim`` does not).
 """
+
 from .auon import AuON, HybridAuON, auon_transform, newton_schulz
 from .lion import K_TABLE, Lion, LionK
 from .params import split_params
 from .train import Train
 
-__all__ = ["AuON", "HybridAuON", "auon_transform", "newton_schulz", "K_TABLE", "Lion", "LionK",
-           "split_params", "Train"]
+__all__ = ["AuON", "HybridAuON", "auon_transform", "newton_schulz", "K_TABLE", "Lion", "LionK", "split_params", "Train"]

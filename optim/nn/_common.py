@@ -5,6 +5,7 @@ is never written to (``maximize`` negates into a new tensor); parameters without
 skipped; decoupled weight decay ``p <- p (1 - lr wd)`` ("lr_coupled", torch AdamW style) or
 ``p <- p (1 - wd)`` ("fixed", pytorch-optimizer's ``fixed_decay``) is applied before the update.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,11 +36,14 @@ def check_common(weight_decay, decay_mode, state_dtype, foreach, maximize) -> di
         raise ValueError(f"state_dtype must be None or a floating torch dtype, got {state_dtype!r}")
     for flag, name in ((foreach, "foreach"), (maximize, "maximize")):
         if flag not in (None, True, False) or (name == "maximize" and flag is None):
-            raise TypeError(f"{name} must be {'True, False or None' if name == 'foreach' else 'a bool'}, "
-                            f"got {flag!r}")
-    return dict(weight_decay=as_real(weight_decay, "weight_decay", low=0.0),
-                decay_mode=as_choice(decay_mode, "decay_mode", DECAY_MODES),
-                state_dtype=state_dtype, foreach=foreach, maximize=maximize)
+            raise TypeError(f"{name} must be {'True, False or None' if name == 'foreach' else 'a bool'}, got {flag!r}")
+    return dict(
+        weight_decay=as_real(weight_decay, "weight_decay", low=0.0),
+        decay_mode=as_choice(decay_mode, "decay_mode", DECAY_MODES),
+        state_dtype=state_dtype,
+        foreach=foreach,
+        maximize=maximize,
+    )
 
 
 def evaluate_closure(closure):

@@ -22,6 +22,7 @@ operation for operation: ``U = G / (r_gamma + 1e-8)`` with ``r_gamma = sqrt(mean
 brake of < 1 % for matrices of more than ~140 entries), hence scale dependent; it exists for
 parity with the official code. Unlike the official code, ``p.grad`` is never overwritten.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,24 +98,66 @@ class AuON(C.GroupOptimizer):
     matrix_only = True
     group_checks = {"lr": C.check_lr, "momentum": lambda beta: C.check_beta(beta, "momentum")}
 
-    def __init__(self, params, lr=0.055, momentum=0.95, nesterov=True, weight_decay=0.0, *, variant="paper",
-                 gamma=1.5, eps_norm=1e-7, eps_rms=1e-8, decay_mode="lr_coupled", state_dtype=None,
-                 foreach=None, maximize=False):
-        defaults = self._defaults(lr, momentum, nesterov, weight_decay, variant, gamma, eps_norm, eps_rms,
-                                  decay_mode, state_dtype, foreach, maximize)
+    def __init__(
+        self,
+        params,
+        lr=0.055,
+        momentum=0.95,
+        nesterov=True,
+        weight_decay=0.0,
+        *,
+        variant="paper",
+        gamma=1.5,
+        eps_norm=1e-7,
+        eps_rms=1e-8,
+        decay_mode="lr_coupled",
+        state_dtype=None,
+        foreach=None,
+        maximize=False,
+    ):
+        defaults = self._defaults(
+            lr,
+            momentum,
+            nesterov,
+            weight_decay,
+            variant,
+            gamma,
+            eps_norm,
+            eps_rms,
+            decay_mode,
+            state_dtype,
+            foreach,
+            maximize,
+        )
         super().__init__(params, defaults)
 
     @staticmethod
-    def _defaults(lr, momentum, nesterov, weight_decay, variant, gamma, eps_norm, eps_rms, decay_mode,
-                  state_dtype, foreach, maximize) -> dict:
+    def _defaults(
+        lr,
+        momentum,
+        nesterov,
+        weight_decay,
+        variant,
+        gamma,
+        eps_norm,
+        eps_rms,
+        decay_mode,
+        state_dtype,
+        foreach,
+        maximize,
+    ) -> dict:
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
-        return dict(lr=C.check_lr(lr), momentum=C.check_beta(momentum, "momentum"), nesterov=nesterov,
-                    variant=as_choice(variant, "variant", VARIANTS),
-                    gamma=as_real(gamma, "gamma", low=0.0, low_open=True),
-                    eps_norm=as_real(eps_norm, "eps_norm", low=0.0),
-                    eps_rms=as_real(eps_rms, "eps_rms", low=0.0),
-                    **C.check_common(weight_decay, decay_mode, state_dtype, foreach, maximize))
+        return dict(
+            lr=C.check_lr(lr),
+            momentum=C.check_beta(momentum, "momentum"),
+            nesterov=nesterov,
+            variant=as_choice(variant, "variant", VARIANTS),
+            gamma=as_real(gamma, "gamma", low=0.0, low_open=True),
+            eps_norm=as_real(eps_norm, "eps_norm", low=0.0),
+            eps_rms=as_real(eps_rms, "eps_rms", low=0.0),
+            **C.check_common(weight_decay, decay_mode, state_dtype, foreach, maximize),
+        )
 
     def add_param_group(self, param_group):
         params = param_group["params"]
@@ -124,7 +167,8 @@ class AuON(C.GroupOptimizer):
                 raise ValueError(
                     f"{type(self).__name__} updates matrices only, but parameter {i} of group "
                     f"{len(self.param_groups)} has shape {tuple(p.shape)}; give biases, norm gains, "
-                    f"embeddings and the head to AdamW (see optim.nn.split_params(model))")
+                    f"embeddings and the head to AdamW (see optim.nn.split_params(model))"
+                )
         param_group["params"] = params
         super().add_param_group(param_group)
 
@@ -132,21 +176,21 @@ class AuON(C.GroupOptimizer):
         foreach = C.use_foreach(group, params)
         bufs = [C.state_buffer(self, p, "momentum_buffer", group["state_dtype"]) for p in params]
         C.apply_decay(group, params, foreach)
-        for p, G in zip(params, self._nesterov(group, params, grads, bufs, foreach)):
+        for p, G in zip(params, self._nesterov(group, params, grads, bufs, foreach), strict=False):
             self._apply(group, p, G)
 
     def _nesterov(self, group, params, grads, bufs, foreach):
         """Update the buffers (EMA, as torch.optim.Muon) and return the directions G."""
         beta = group["momentum"]
-        moms = [C.compute_view(b, p) for b, p in zip(bufs, params)]
+        moms = [C.compute_view(b, p) for b, p in zip(bufs, params, strict=False)]
         if foreach:
             torch._foreach_lerp_(moms, grads, 1.0 - beta)
             out = torch._foreach_lerp(grads, moms, beta) if group["nesterov"] else moms
         else:
-            for m, g in zip(moms, grads):
+            for m, g in zip(moms, grads, strict=False):
                 m.lerp_(g, 1.0 - beta)
-            out = [g.lerp(m, beta) for g, m in zip(grads, moms)] if group["nesterov"] else moms
-        for b, m in zip(bufs, moms):
+            out = [g.lerp(m, beta) for g, m in zip(grads, moms, strict=False)] if group["nesterov"] else moms
+        for b, m in zip(bufs, moms, strict=False):
             C.store_back(b, m)
         return out
 
@@ -188,11 +232,39 @@ class HybridAuON(AuON):
     code; ``torch.bfloat16`` as Muon).
     """
 
-    def __init__(self, params, lr=0.055, momentum=0.95, nesterov=True, weight_decay=0.0, *, ns_steps=1,
-                 ns_dtype=None, variant="paper", gamma=1.5, eps_norm=1e-7, eps_rms=1e-8,
-                 decay_mode="lr_coupled", state_dtype=None, foreach=None, maximize=False):
-        defaults = self._defaults(lr, momentum, nesterov, weight_decay, variant, gamma, eps_norm, eps_rms,
-                                  decay_mode, state_dtype, foreach, maximize)
+    def __init__(
+        self,
+        params,
+        lr=0.055,
+        momentum=0.95,
+        nesterov=True,
+        weight_decay=0.0,
+        *,
+        ns_steps=1,
+        ns_dtype=None,
+        variant="paper",
+        gamma=1.5,
+        eps_norm=1e-7,
+        eps_rms=1e-8,
+        decay_mode="lr_coupled",
+        state_dtype=None,
+        foreach=None,
+        maximize=False,
+    ):
+        defaults = self._defaults(
+            lr,
+            momentum,
+            nesterov,
+            weight_decay,
+            variant,
+            gamma,
+            eps_norm,
+            eps_rms,
+            decay_mode,
+            state_dtype,
+            foreach,
+            maximize,
+        )
         if ns_dtype not in C.STATE_DTYPES:
             raise ValueError(f"ns_dtype must be None or a floating torch dtype, got {ns_dtype!r}")
         defaults.update(ns_steps=as_int(ns_steps, "ns_steps", low=0), ns_dtype=ns_dtype)

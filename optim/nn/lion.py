@@ -18,6 +18,7 @@ The paper writes m as an EMA of the NEGATIVE gradient; in torch convention (m = 
 agree when grad_K is odd, which holds for every built-in K. A user callable is applied as
 ``-K(-c)``, which is the paper's rule for any K.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,9 +30,9 @@ from problems.validation import as_real, suggest
 
 from . import _common as C
 
-
 # ----------------------------------------------------------------------------- the K table
 # Each entry maps a (fresh, may be overwritten) tensor v to grad K(v); all are odd.
+
 
 def _sign(v):
     return v.sign_()
@@ -44,16 +45,20 @@ def _l2(v):
 
 def _lp_norm(p):
     """K = ||v||_p: sign(v) (|v| / ||v||_p)^(p-1); constraint ||x||_q <= 1/wd, 1/p + 1/q = 1."""
+
     def grad_k(v):
         n = torch.linalg.vector_norm(v, ord=p).clamp_min(torch.finfo(v.dtype).tiny)
         return v.abs().div_(n).pow_(p - 1).mul_(v.sign())
+
     return grad_k
 
 
 def _lp_power(p):
     """K = (1/p) ||v||_p^p (separable): sign(v) |v|^(p-1); penalty (1/q) ||wd x||_q^q / wd."""
+
     def grad_k(v):
         return v.abs().pow_(p - 1).mul_(v.sign())
+
     return grad_k
 
 
@@ -76,15 +81,19 @@ def _clip(v):
 
 def _deadzone(threshold):
     """K = sum max(|v_i| - e, 0): sign(v) 1[|v| > e]; adds e ||x||_1 inside the box."""
+
     def grad_k(v):
         return v.sign().mul_(v.abs_() > threshold)
+
     return grad_k
 
 
 def _softsign(delta):
     """K = sum sqrt(v_i^2 + delta^2): v / sqrt(v^2 + delta^2); a smooth barrier version of the box."""
+
     def grad_k(v):
         return v.div(v.square().add_(delta * delta).sqrt_())
+
     return grad_k
 
 
@@ -129,14 +138,18 @@ def check_k(K, K_options) -> dict:
             raise ValueError("K_options only apply to a named K; pass a configured callable instead")
         return options
     if not isinstance(K, str) or K not in K_TABLE:
-        raise ValueError(f"K must be one of {sorted(K_TABLE)} or a callable, got {K!r}"
-                         f"{suggest(K, K_TABLE) if isinstance(K, str) else ''}")
+        raise ValueError(
+            f"K must be one of {sorted(K_TABLE)} or a callable, got {K!r}"
+            f"{suggest(K, K_TABLE) if isinstance(K, str) else ''}"
+        )
     required = K_TABLE[K][1]
     unknown = sorted(set(options) - set(required))
     missing = [name for name in required if name not in options]
     if unknown or missing:
-        raise ValueError(f"K={K!r} takes K_options {list(required) or 'none'}; "
-                         f"{'unknown ' + str(unknown) if unknown else 'missing ' + str(missing)}")
+        raise ValueError(
+            f"K={K!r} takes K_options {list(required) or 'none'}; "
+            f"{'unknown ' + str(unknown) if unknown else 'missing ' + str(missing)}"
+        )
     return {name: _OPTION_CHECKS[name](value) for name, value in options.items()}
 
 
@@ -178,21 +191,39 @@ class LionK(C.GroupOptimizer):
 
     group_checks = {"lr": C.check_lr, "betas": C.check_betas}
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, K="sign", K_options=None,
-                 *, decay_mode="lr_coupled", state_dtype=None, foreach=None, maximize=False, compile=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-4,
+        betas=(0.9, 0.99),
+        weight_decay=0.0,
+        K="sign",
+        K_options=None,
+        *,
+        decay_mode="lr_coupled",
+        state_dtype=None,
+        foreach=None,
+        maximize=False,
+        compile=False,
+    ):
         if not isinstance(compile, bool):
             raise TypeError(f"compile must be a bool, got {compile!r}")
         if compile and K != "sign":
             raise ValueError("compile=True is available for K='sign' (Lion) only")
-        defaults = dict(lr=C.check_lr(lr), betas=C.check_betas(betas), K=K, K_options=check_k(K, K_options),
-                        compile=compile, **C.check_common(weight_decay, decay_mode, state_dtype, foreach, maximize))
+        defaults = dict(
+            lr=C.check_lr(lr),
+            betas=C.check_betas(betas),
+            K=K,
+            K_options=check_k(K, K_options),
+            compile=compile,
+            **C.check_common(weight_decay, decay_mode, state_dtype, foreach, maximize),
+        )
         super().__init__(params, defaults)
         self._lr_tensors = {}
 
     def add_param_group(self, param_group):
         if "K" in param_group or "K_options" in param_group:
-            param_group["K_options"] = check_k(param_group.get("K", self.defaults["K"]),
-                                               param_group.get("K_options"))
+            param_group["K_options"] = check_k(param_group.get("K", self.defaults["K"]), param_group.get("K_options"))
         super().add_param_group(param_group)
 
     def _update(self, group, params, grads):
@@ -201,12 +232,12 @@ class LionK(C.GroupOptimizer):
         is_sign = group["K"] == "sign"
         direction = direction_function(group["K"], group["K_options"])
         bufs = [C.state_buffer(self, p, "exp_avg", group["state_dtype"]) for p in params]
-        if group.get("compile") and is_sign and all(b.dtype == p.dtype for b, p in zip(bufs, params)):
+        if group.get("compile") and is_sign and all(b.dtype == p.dtype for b, p in zip(bufs, params, strict=False)):
             self._compiled_update(group, params, grads, bufs)
             return
         C.apply_decay(group, params, foreach)
         if foreach:
-            moms = [C.compute_view(b, p) for b, p in zip(bufs, params)]
+            moms = [C.compute_view(b, p) for b, p in zip(bufs, params, strict=False)]
             c = torch._foreach_lerp(moms, grads, 1.0 - beta1)
             if is_sign:
                 torch._foreach_sign_(c)
@@ -214,10 +245,10 @@ class LionK(C.GroupOptimizer):
                 c = [direction(ci) for ci in c]
             torch._foreach_add_(params, c, alpha=-lr)
             torch._foreach_lerp_(moms, grads, 1.0 - beta2)
-            for b, m in zip(bufs, moms):
+            for b, m in zip(bufs, moms, strict=False):
                 C.store_back(b, m)
             return
-        for p, g, b in zip(params, grads, bufs):
+        for p, g, b in zip(params, grads, bufs, strict=False):
             m = C.compute_view(b, p)
             c = m * beta1
             c.add_(g, alpha=1.0 - beta1)
@@ -254,11 +285,31 @@ class Lion(LionK):
     tensor([0.9000, 1.1000, 1.0000])
     """
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, decay_mode="lr_coupled",
-                 state_dtype=None, foreach=None, maximize=False, compile=False):
-        super().__init__(params, lr=lr, betas=betas, weight_decay=weight_decay, K="sign",
-                         decay_mode=decay_mode, state_dtype=state_dtype, foreach=foreach, maximize=maximize,
-                         compile=compile)
+    def __init__(
+        self,
+        params,
+        lr=1e-4,
+        betas=(0.9, 0.99),
+        weight_decay=0.0,
+        *,
+        decay_mode="lr_coupled",
+        state_dtype=None,
+        foreach=None,
+        maximize=False,
+        compile=False,
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            weight_decay=weight_decay,
+            K="sign",
+            decay_mode=decay_mode,
+            state_dtype=state_dtype,
+            foreach=foreach,
+            maximize=maximize,
+            compile=compile,
+        )
 
 
 @functools.cache
@@ -267,7 +318,7 @@ def _fused_lion():
 
     def update(params, grads, moms, scalars, beta1, beta2):
         lr, factor = scalars[0], scalars[1]
-        for p, g, m in zip(params, grads, moms):
+        for p, g, m in zip(params, grads, moms, strict=False):
             c = m * beta1 + g * (1.0 - beta1)
             p.copy_(p * factor.to(p.dtype) - lr.to(p.dtype) * torch.sign(c))
             m.copy_(m * beta2 + g * (1.0 - beta2))

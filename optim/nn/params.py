@@ -1,4 +1,5 @@
 """``split_params``: which parameters a matrix optimizer (Muon, AuON) gets and which go to AdamW."""
+
 from __future__ import annotations
 
 import torch
@@ -16,15 +17,18 @@ def split_params(model, *, embed_names=("embed",), head_names=("head", "lm_head"
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    embedding_params = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding)
-                        for p in m.parameters(recurse=False)}
+    embedding_params = {
+        id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters(recurse=False)
+    }
     matrices, others = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         parts = name.split(".")
-        excluded = (id(p) in embedding_params
-                    or any(e in part for part in parts for e in embed_names)
-                    or any(part in head_names for part in parts))
+        excluded = (
+            id(p) in embedding_params
+            or any(e in part for part in parts for e in embed_names)
+            or any(part in head_names for part in parts)
+        )
         (others if excluded or p.ndim < 2 else matrices).append(p)
     return matrices, others

@@ -1,5 +1,6 @@
 """The "optimizers" comparison suite: ours (Lion, Lion-K, AuON, Hybrid-AuON) and torch's (AdamW, SGD,
 Muon) on the same training problems, seeds, batches and schedules, through ``optim.nn.Train``."""
+
 from __future__ import annotations
 
 from problems.training import char_gpt, digits_mlp
@@ -23,6 +24,11 @@ def optimizers_suite(quick: bool = True) -> Suite:
     problems = {"digits-mlp": digits_mlp()}
     if not quick:
         problems["char-gpt"] = char_gpt()
-    return Suite(name="optimizers", description=optimizers_suite.__doc__.split("\n")[0], problems=problems,
-                 methods={label: (method, {**options, "threads": 1}) for label, (method, options) in METHODS.items()},
-                 settings={"max_iter": 120 if quick else 400, "tol": 0.0}, seed=0)
+    return Suite(
+        name="optimizers",
+        description=optimizers_suite.__doc__.split("\n")[0],
+        problems=problems,
+        methods={label: (method, {**options, "threads": 1}) for label, (method, options) in METHODS.items()},
+        settings={"max_iter": 120 if quick else 400, "tol": 0.0},
+        seed=0,
+    )

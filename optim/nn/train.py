@@ -14,6 +14,7 @@ The iterate ``x`` is the model's flat parameter vector (float64 numpy, refreshed
 every ``check_every`` steps, not after every step); the optimality measure is
 the held-out loss, ``fun`` the training loss; the trained model is ``result.model``.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -59,8 +60,21 @@ class Train(Solver):
     optimizer: str | None = None
     default_hyper: dict = {}
 
-    def __init__(self, optimizer_cls=None, *, schedule="cosine", warmup=0, min_lr_ratio=0.0, grad_clip=None,
-                 aux_lr=3e-3, aux_betas=(0.9, 0.95), aux_weight_decay=0.1, threads=None, tol=0.0, **options):
+    def __init__(
+        self,
+        optimizer_cls=None,
+        *,
+        schedule="cosine",
+        warmup=0,
+        min_lr_ratio=0.0,
+        grad_clip=None,
+        aux_lr=3e-3,
+        aux_betas=(0.9, 0.95),
+        aux_weight_decay=0.1,
+        threads=None,
+        tol=0.0,
+        **options,
+    ):
         solver_keys = set(Solver.option_names())
         super().__init__(tol=tol, **{k: v for k, v in options.items() if k in solver_keys})
         cls = optimizer_cls if optimizer_cls is not None else self.optimizer
@@ -89,8 +103,11 @@ class Train(Solver):
         if cls.optimizer is not None:
             names.discard("optimizer_cls")
             sig = inspect.signature(load_entry(cls.optimizer).__init__)
-            names |= {p.name for p in sig.parameters.values() if p.name not in ("self", "params")
-                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            names |= {
+                p.name
+                for p in sig.parameters.values()
+                if p.name not in ("self", "params") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            }
         return sorted(names)
 
     def _check_hyper(self) -> None:
@@ -136,8 +153,16 @@ class Train(Solver):
         else:
             optimizers = [self.optimizer_cls(model.parameters(), **self.hyper)]
         base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
-        return State(x=flat_parameters(model), model=model, optimizers=optimizers, base_lrs=base_lrs,
-                     batches=problem.batches(rng), k=0, lr_factor=self.lr_factor(0), batch_loss=math.nan)
+        return State(
+            x=flat_parameters(model),
+            model=model,
+            optimizers=optimizers,
+            base_lrs=base_lrs,
+            batches=problem.batches(rng),
+            k=0,
+            lr_factor=self.lr_factor(0),
+            batch_loss=math.nan,
+        )
 
     def lr_factor(self, k: int) -> float:
         """Schedule multiplier at step ``k`` (0-based): warm-up (k+1)/warmup, then cosine or constant."""
@@ -153,8 +178,8 @@ class Train(Solver):
         import torch
 
         state.lr_factor = self.lr_factor(state.k)
-        for opt, lrs in zip(state.optimizers, state.base_lrs):
-            for group, lr in zip(opt.param_groups, lrs):
+        for opt, lrs in zip(state.optimizers, state.base_lrs, strict=False):
+            for group, lr in zip(opt.param_groups, lrs, strict=False):
                 group["lr"] = lr * state.lr_factor
         for opt in state.optimizers:
             opt.zero_grad(set_to_none=True)
@@ -181,8 +206,11 @@ class Train(Solver):
         return problem.evaluate(state.model, "train")["loss"]
 
     def extra_history(self, problem, state: State) -> dict:
-        return {"test_metric": state.test["metric"], "batch_loss": float(state.batch_loss),
-                "lr_factor": state.lr_factor}
+        return {
+            "test_metric": state.test["metric"],
+            "batch_loss": float(state.batch_loss),
+            "lr_factor": state.lr_factor,
+        }
 
     def make_result(self, problem, state, **kwargs):
         result = super().make_result(problem, state, **kwargs)
@@ -191,24 +219,40 @@ class Train(Solver):
 
 
 def _trainer(method: str, target: str, doc: str, **defaults) -> type:
-    return type("Train_" + method.replace("-", "_"), (Train,),
-                {"name": method, "optimizer": target, "default_hyper": defaults, "__doc__": doc,
-                 "__module__": __name__})
+    return type(
+        "Train_" + method.replace("-", "_"),
+        (Train,),
+        {"name": method, "optimizer": target, "default_hyper": defaults, "__doc__": doc, "__module__": __name__},
+    )
 
 
 # The default hyper-parameters are the base values of spec lion_auon.md section 5.3 (tiny GPT)
-LionTrainer = _trainer("lion", "optim.nn.lion:Lion", "Train with optim.nn.Lion (lr 3e-4, wd 1.0).",
-                       lr=3e-4, weight_decay=1.0)
-LionKTrainer = _trainer("lion-k", "optim.nn.lion:LionK",
-                        "Train with optim.nn.LionK (K='l2', lr 0.2, wd 0.1: per-tensor unit steps).",
-                        lr=0.2, weight_decay=0.1, K="l2")
-AuONTrainer = _trainer("auon", "optim.nn.auon:AuON", "Train with optim.nn.AuON on matrices + AdamW (lr 0.08).",
-                       lr=0.08)
-HybridAuONTrainer = _trainer("hybrid-auon", "optim.nn.auon:HybridAuON",
-                             "Train with optim.nn.HybridAuON on matrices + AdamW (lr 0.08).", lr=0.08)
-AdamWTrainer = _trainer("adamw", "torch.optim:AdamW", "Train with torch.optim.AdamW (lr 3e-3, wd 0.1).",
-                        lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
-SGDTrainer = _trainer("sgd", "torch.optim:SGD", "Train with torch.optim.SGD (lr 0.1, momentum 0.9).",
-                      lr=0.1, momentum=0.9)
-MuonTrainer = _trainer("muon", "torch.optim:Muon", "Train with torch.optim.Muon on matrices + AdamW (lr 0.02).",
-                       lr=0.02, weight_decay=0.1)
+LionTrainer = _trainer(
+    "lion", "optim.nn.lion:Lion", "Train with optim.nn.Lion (lr 3e-4, wd 1.0).", lr=3e-4, weight_decay=1.0
+)
+LionKTrainer = _trainer(
+    "lion-k",
+    "optim.nn.lion:LionK",
+    "Train with optim.nn.LionK (K='l2', lr 0.2, wd 0.1: per-tensor unit steps).",
+    lr=0.2,
+    weight_decay=0.1,
+    K="l2",
+)
+AuONTrainer = _trainer("auon", "optim.nn.auon:AuON", "Train with optim.nn.AuON on matrices + AdamW (lr 0.08).", lr=0.08)
+HybridAuONTrainer = _trainer(
+    "hybrid-auon", "optim.nn.auon:HybridAuON", "Train with optim.nn.HybridAuON on matrices + AdamW (lr 0.08).", lr=0.08
+)
+AdamWTrainer = _trainer(
+    "adamw",
+    "torch.optim:AdamW",
+    "Train with torch.optim.AdamW (lr 3e-3, wd 0.1).",
+    lr=3e-3,
+    betas=(0.9, 0.95),
+    weight_decay=0.1,
+)
+SGDTrainer = _trainer(
+    "sgd", "torch.optim:SGD", "Train with torch.optim.SGD (lr 0.1, momentum 0.9).", lr=0.1, momentum=0.9
+)
+MuonTrainer = _trainer(
+    "muon", "torch.optim:Muon", "Train with torch.optim.Muon on matrices + AdamW (lr 0.02).", lr=0.02, weight_decay=0.1
+)

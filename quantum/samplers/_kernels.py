@@ -7,6 +7,7 @@ Random numbers come from xorshift128+ (Vigna 2017), one stream per read, as in d
 A flip whose ``beta * dE`` exceeds 40 is rejected without drawing (its acceptance probability
 exp(-40) < 2^-53 is below the resolution of the uniform draw).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ so the same model and schedule can be run through both (spec section 5.2).
 range; after each sweep neighbouring temperatures exchange states with probability
 ``min(1, exp((b_a - b_b)(E_a - E_b)))``; the best state ever visited is returned (spec 5.3).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,12 @@ from .base import initial_states as start_states
 
 def _csr_arrays(qubo):
     sym = qubo.symmetric_csr()
-    return (sym.indptr.astype(np.int64), sym.indices.astype(np.int64), sym.data.astype(np.float64),
-            np.ascontiguousarray(qubo.linear, dtype=np.float64))
+    return (
+        sym.indptr.astype(np.int64),
+        sym.indices.astype(np.int64),
+        sym.data.astype(np.float64),
+        np.ascontiguousarray(qubo.linear, dtype=np.float64),
+    )
 
 
 class SimulatedAnnealing(Sampler):
@@ -38,32 +43,49 @@ class SimulatedAnnealing(Sampler):
     -1.0
     """
 
-    parameters = {"num_sweeps": "sweeps per read (default 1000)",
-                  "beta_range": "(beta_hot, beta_cold); default: dwave-samplers' heuristic",
-                  "beta_schedule_type": "'geometric' (default) or 'linear'",
-                  "initial_states": "starting bitstrings (rows), default uniformly random"}
+    parameters = {
+        "num_sweeps": "sweeps per read (default 1000)",
+        "beta_range": "(beta_hot, beta_cold); default: dwave-samplers' heuristic",
+        "beta_schedule_type": "'geometric' (default) or 'linear'",
+        "initial_states": "starting bitstrings (rows), default uniformly random",
+    }
 
-    def _sample(self, qubo, num_reads, rng, num_sweeps=1000, beta_range=None, beta_schedule_type="geometric",
-                initial_states=None):
+    def _sample(
+        self,
+        qubo,
+        num_reads,
+        rng,
+        num_sweeps=1000,
+        beta_range=None,
+        beta_schedule_type="geometric",
+        initial_states=None,
+    ):
         betas = beta_schedule(qubo, num_sweeps, beta_range, beta_schedule_type)
         states = start_states(qubo, num_reads, rng, initial_states)
         seeds = rng_seeds(rng, num_reads)
         _kernels.anneal(*_csr_arrays(qubo), betas, states, seeds)
-        return SampleSet(states, qubo.energies(states),
-                         info={"beta_range": (float(betas[0]), float(betas[-1])), "num_sweeps": len(betas),
-                               "spin_updates": num_reads * len(betas) * qubo.num_variables})
+        return SampleSet(
+            states,
+            qubo.energies(states),
+            info={
+                "beta_range": (float(betas[0]), float(betas[-1])),
+                "num_sweeps": len(betas),
+                "spin_updates": num_reads * len(betas) * qubo.num_variables,
+            },
+        )
 
 
 class ParallelTempering(Sampler):
     """Replica-exchange Monte Carlo; ``num_replicas`` temperatures (default 16) per read."""
 
-    parameters = {"num_sweeps": "sweeps per replica (default 1000)",
-                  "beta_range": "(beta_hot, beta_cold) of the ladder; default: dwave-samplers' heuristic",
-                  "num_replicas": "temperatures per read (default 16)",
-                  "initial_states": "starting bitstrings (rows), default uniformly random"}
+    parameters = {
+        "num_sweeps": "sweeps per replica (default 1000)",
+        "beta_range": "(beta_hot, beta_cold) of the ladder; default: dwave-samplers' heuristic",
+        "num_replicas": "temperatures per read (default 16)",
+        "initial_states": "starting bitstrings (rows), default uniformly random",
+    }
 
-    def _sample(self, qubo, num_reads, rng, num_sweeps=1000, beta_range=None, num_replicas=16,
-                initial_states=None):
+    def _sample(self, qubo, num_reads, rng, num_sweeps=1000, beta_range=None, num_replicas=16, initial_states=None):
         num_replicas = as_int(num_replicas, "num_replicas", low=2)
         num_sweeps = as_int(num_sweeps, "num_sweeps", low=1)
         betas = beta_schedule(qubo, num_replicas, beta_range)
@@ -73,6 +95,8 @@ class ParallelTempering(Sampler):
         best = np.empty((num_reads, n), dtype=np.int8)
         seeds = rng_seeds(rng, num_reads)
         _kernels.temper(*_csr_arrays(qubo), qubo.offset, betas, num_sweeps, states, seeds, best)
-        return SampleSet(best, qubo.energies(best),
-                         info={"betas": betas, "num_sweeps": num_sweeps,
-                               "spin_updates": num_reads * num_replicas * num_sweeps * n})
+        return SampleSet(
+            best,
+            qubo.energies(best),
+            info={"betas": betas, "num_sweeps": num_sweeps, "spin_updates": num_reads * num_replicas * num_sweeps * n},
+        )

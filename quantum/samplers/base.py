@@ -2,6 +2,7 @@
 returns a ``SampleSet`` of distinct bitstrings sorted by energy, whose ``.first`` has ``.sample`` and
 ``.energy`` as in dimod (``.sample`` is a numpy 0/1 vector indexed by variable; ``to_dimod()`` gives
 a real ``dimod.SampleSet``)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -28,8 +29,9 @@ class SampleSet:
         if X.ndim != 2:
             raise ValueError(f"samples must be 2-D (one row per sample), got shape {X.shape}")
         e = np.asarray(energies, dtype=float)
-        counts = np.ones(len(X), dtype=np.int64) if num_occurrences is None else np.asarray(num_occurrences,
-                                                                                           dtype=np.int64)
+        counts = (
+            np.ones(len(X), dtype=np.int64) if num_occurrences is None else np.asarray(num_occurrences, dtype=np.int64)
+        )
         if len(X) > 1:
             uniq, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
             tot = np.bincount(inverse.ravel(), weights=counts, minlength=len(uniq)).astype(np.int64)
@@ -61,8 +63,12 @@ class SampleSet:
         """A ``dimod.SampleSet`` (BINARY, variables 0..n-1) with the same rows."""
         import dimod
 
-        return dimod.SampleSet.from_samples((self.samples, list(range(self.samples.shape[1]))), dimod.BINARY,
-                                            self.energies, num_occurrences=self.num_occurrences)
+        return dimod.SampleSet.from_samples(
+            (self.samples, list(range(self.samples.shape[1]))),
+            dimod.BINARY,
+            self.energies,
+            num_occurrences=self.num_occurrences,
+        )
 
     def __repr__(self) -> str:
         best = f", lowest energy {self.energies[0]:.6g}" if len(self) else ""
@@ -79,10 +85,12 @@ class Sampler:
         qubo = as_qubo(qubo)
         unknown = [k for k in parameters if k not in self.parameters]
         if unknown:
-            raise ValueError(f"{type(self).__name__}.sample takes no parameter {unknown[0]!r}; "
-                             f"parameters: num_reads, seed, {', '.join(self.parameters)}")
+            raise ValueError(
+                f"{type(self).__name__}.sample takes no parameter {unknown[0]!r}; "
+                f"parameters: num_reads, seed, {', '.join(self.parameters)}"
+            )
         num_reads = as_int(num_reads, "num_reads", low=1)
-        from optim.base import as_generator
+        from problems.validation import as_generator
 
         return self._sample(qubo, num_reads, as_generator(seed), **parameters)
 
@@ -159,5 +167,5 @@ def initial_states(qubo, num_reads, rng, states) -> np.ndarray:
 
 def rng_seeds(rng, count: int) -> np.ndarray:
     """``count`` xorshift128+ states (two nonzero uint64 each) drawn from ``rng``."""
-    s = rng.integers(1, 2 ** 63 - 1, size=(count, 2), dtype=np.int64)
+    s = rng.integers(1, 2**63 - 1, size=(count, 2), dtype=np.int64)
     return s.astype(np.uint64)

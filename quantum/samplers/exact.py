@@ -2,6 +2,7 @@
 ``max_variables`` (default 22: 4 M states, 32 MB of float64); a QUBO without quadratic terms is
 separable and solved in closed form at any size (``x_i = 1`` iff ``linear_i < 0``; ties give 0).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,14 +22,13 @@ def all_energies(qubo, max_variables: int = MAX_VARIABLES) -> np.ndarray:
     """
     n = qubo.num_variables
     if n > max_variables:
-        raise ValueError(f"exact enumeration is capped at {max_variables} variables (2^n energies); "
-                         f"got {n}")
+        raise ValueError(f"exact enumeration is capped at {max_variables} variables (2^n energies); got {n}")
     up = qubo.upper_csr().tocsc()
     E = np.array([qubo.offset])
     for t in range(n):
         col = np.zeros(t)
-        rows = up.indices[up.indptr[t]:up.indptr[t + 1]]
-        col[rows] = up.data[up.indptr[t]:up.indptr[t + 1]]
+        rows = up.indices[up.indptr[t] : up.indptr[t + 1]]
+        col[rows] = up.data[up.indptr[t] : up.indptr[t + 1]]
         form = np.zeros(1)
         for i in range(t):
             form = np.concatenate([form, form + col[i]])

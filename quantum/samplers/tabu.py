@@ -5,6 +5,7 @@ a flipped bit stays tabu for ``tenure`` moves (default ``min(20, n // 4)``), the
 of Glover's tabu search as used for QUBO by Glover, Kochenberger and Alidaee (1998) and
 dwave-tabu. Returns the best state of each read.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,11 @@ from .base import initial_states as start_states
 class Tabu(Sampler):
     """Single-flip tabu search."""
 
-    parameters = {"num_iterations": "moves per read (default 100 n)",
-                  "tenure": "moves a flipped bit stays tabu (default min(20, n // 4))",
-                  "initial_states": "starting bitstrings (rows), default uniformly random"}
+    parameters = {
+        "num_iterations": "moves per read (default 100 n)",
+        "tenure": "moves a flipped bit stays tabu (default min(20, n // 4))",
+        "initial_states": "starting bitstrings (rows), default uniformly random",
+    }
 
     def _sample(self, qubo, num_reads, rng, num_iterations=None, tenure=None, initial_states=None):
         n = qubo.num_variables

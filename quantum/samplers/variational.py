@@ -15,6 +15,7 @@ the cost operator is diagonal with entries ``E(x)`` (``exact.all_energies``).
 Parameters are optimised by COBYLA (``maxiter`` evaluations, ``rhobeg``; paper B: 200 and 0.4)
 on exact expectations; ``num_reads`` shots are then drawn from the final state.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,7 @@ MAX_QUBITS = 20
 
 
 def _apply_1q(psi: np.ndarray, n: int, q: int, gate: np.ndarray) -> np.ndarray:
-    view = psi.reshape(-1, 2, 2 ** q)
+    view = psi.reshape(-1, 2, 2**q)
     a, b = view[:, 0, :], view[:, 1, :]
     out = np.empty_like(view)
     out[:, 0, :] = gate[0, 0] * a + gate[0, 1] * b
@@ -56,8 +57,10 @@ class _Variational(Sampler):
         self.cvar_alpha = as_real(cvar_alpha, "cvar_alpha", low=0.0, high=1.0, low_open=True)
         self.max_qubits = as_int(max_qubits, "max_qubits", low=1, high=26)
 
-    parameters = {"initial_params": "starting parameters (default: see the class)",
-                  "optimize": "optimise the parameters with COBYLA (default True)"}
+    parameters = {
+        "initial_params": "starting parameters (default: see the class)",
+        "optimize": "optimise the parameters with COBYLA (default True)",
+    }
 
     def loss(self, E, order, params) -> float:
         probs = np.abs(self.state(E, params)) ** 2
@@ -76,17 +79,25 @@ class _Variational(Sampler):
             raise ValueError(f"initial_params must have {self.num_params(n)} entries, got shape {params.shape}")
         evals = 0
         if optimize and self.maxiter:
-            res = minimize(lambda th: self.loss(E, order, th), params, method="COBYLA",
-                           options={"maxiter": self.maxiter, "rhobeg": self.rhobeg})
+            res = minimize(
+                lambda th: self.loss(E, order, th),
+                params,
+                method="COBYLA",
+                options={"maxiter": self.maxiter, "rhobeg": self.rhobeg},
+            )
             params, evals = res.x, int(res.nfev)
         probs = np.abs(self.state(E, params)) ** 2
         probs /= probs.sum()
         shots = rng.choice(len(E), size=num_reads, p=probs)
         idx, counts = np.unique(shots, return_counts=True)
         best = E.min()
-        info = {"params": params, "expectation": float(probs @ E), "loss": self.loss(E, order, params),
-                "prob_optimal": float(probs[np.isclose(E, best, rtol=0, atol=1e-9 * max(1.0, abs(best)))].sum()),
-                "evaluations": evals}
+        info = {
+            "params": params,
+            "expectation": float(probs @ E),
+            "loss": self.loss(E, order, params),
+            "prob_optimal": float(probs[np.isclose(E, best, rtol=0, atol=1e-9 * max(1.0, abs(best)))].sum()),
+            "evaluations": evals,
+        }
         return SampleSet(index_bits(idx, n), E[idx], counts, info=info)
 
 
@@ -113,7 +124,7 @@ class QAOA(_Variational):
     def state(self, E, params) -> np.ndarray:
         n = int(np.log2(len(E)))
         psi = np.full(len(E), 2 ** (-n / 2), dtype=complex)
-        for g, b in zip(params[:self.p], params[self.p:]):
+        for g, b in zip(params[: self.p], params[self.p :], strict=False):
             psi = psi * np.exp(-1j * g * E)
             c, s = np.cos(b), -1j * np.sin(b)
             mixer = np.array([[c, s], [s, c]])
@@ -152,7 +163,7 @@ class VQE(_Variational):
     def _entangler(self, n) -> np.ndarray:
         """Index map of the circular CX layer: ``psi_out = psi_in[perm]``."""
         if n not in self._perm:
-            k = np.arange(2 ** n)
+            k = np.arange(2**n)
             perm = k.copy()
             pairs = ([(n - 1, 0)] if n > 2 else []) + [(q, q + 1) for q in range(n - 1)]
             for c, t in pairs:  # psi_new[k] = psi_old[k ^ (bit_c(k) << t)]; compose in order
