@@ -55,7 +55,7 @@ def problem_builder(name: str):
     return load_entry(PROBLEMS[as_choice(name, "problem", sorted(PROBLEMS))])
 
 
-def make_problem(name: str, **options):
+def make_problem(name: str, /, **options):
     """Build the named problem; ``options`` go to its builder (checked against its signature)."""
     builder = problem_builder(name)
     params = inspect.signature(builder).parameters

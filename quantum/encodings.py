@@ -240,6 +240,23 @@ class LagrangianModel:
             self.rho_upper = sp.triu(gram, 1).tocsr()
             self.rho_offset = 0.5 * float(self.b_scaled @ self.b_scaled)
         self.objective_scale = float(np.abs(self.f_linear).sum() + np.abs(self.f_upper.data).sum())
+        # sum over inequality rows of max g_j(x)^2 on {x binary : g_j(x) <= 0}, i.e. (min_x g_j)^2 when
+        # that minimum is negative: what the untruncated square can add at a feasible point (0 for
+        # equality rows and for the product form, where g vanishes at every feasible point)
+        self.plain_is_separable = relaxation == "linear" and self.f_upper.nnz == 0
+        if relaxation == "product":
+            self.feasible_square_max = 0.0
+        else:
+            A = self.A_scaled
+            neg = np.asarray(A.minimum(0).sum(axis=1)).ravel() if sp.issparse(A) else np.minimum(A, 0.0).sum(axis=1)
+            lowest = np.minimum(neg - self.b_scaled, 0.0)
+            self.feasible_square_max = float(np.sum(lowest[self.is_inequality] ** 2))
+
+    def bound_offset(self, rho: float) -> float:
+        """``(rho/2) sum_{j in I} max_{x feasible} g_j(x)^2``: subtracting it from ``min_x H(x; lam, rho)``
+        gives a lower bound on the optimum for every ``lam`` with ``lam_I >= 0``, because at a feasible
+        ``x*`` the multiplier term is <= 0 and the square term is at most this much."""
+        return 0.5 * float(rho) * self.feasible_square_max
 
     def multipliers(self, value) -> np.ndarray:
         """A multiplier vector from a scalar (all rows) or one value per row; inequality rows >= 0."""

@@ -70,7 +70,7 @@ import math
 import numpy as np
 
 from optim.base import Solver, State
-from optim.result import Result
+from optim.result import STATUS_MESSAGES, Result
 from problems.binary import ConstrainedBinary
 from problems.validation import as_choice, as_int, as_real
 
@@ -120,6 +120,10 @@ class MultiplierMethod(Solver):
     """
 
     requires = (ConstrainedBinary,)
+    error_name = (
+        "certified primal-dual gap (UB - LB) / max(1, |UB|) (with a heuristic sampler and no bound: "
+        "the uncertified estimate |UB - theta^| / max(1, |UB|))"
+    )
     default_max_iter = 50
     default_tol = 1e-6
 
@@ -167,7 +171,7 @@ class MultiplierMethod(Solver):
 
     def oracle(self, problem, state, lam) -> dict:
         """Sample ``H(.; lam, rho)``; update the incumbent (repairing the best ``repair_top`` samples not
-        repaired before in this run); return ``x^``, ``theta^``, ``s`` and the samples."""
+        repaired before in this run) and the certified bound; return ``x^``, ``theta^``, ``s``, samples."""
         model = state.model
         qubo = model.qubo(lam, state.rho)
         sampler = self._sampler_for(state)
@@ -184,6 +188,18 @@ class MultiplierMethod(Solver):
             order = [ds.variables.index(v) for v in range(qubo.num_variables)]
             ss = SampleSet(rec.sample[:, order], qubo.energies(rec.sample[:, order]), rec.num_occurrences)
         problem.counts.add("qubo_solves")
+        # a bound needs the exact minimum of H: from the exact sampler, or in closed form when separable
+        if qubo.quadratic.nnz == 0:
+            exact_min = qubo.offset + float(np.minimum(qubo.linear, 0.0).sum())
+        elif isinstance(sampler, Exact):
+            exact_min = float(ss.energies[0])
+        else:
+            exact_min = None
+        if exact_min is not None:
+            state.lower = max(state.lower, exact_min - model.bound_offset(state.rho))
+        if state.rho > 0 and model.plain_is_separable:  # the plain Lagrangian at lam: a bound in closed form
+            plain = model.qubo(lam, 0.0)
+            state.lower = max(state.lower, plain.offset + float(np.minimum(plain.linear, 0.0).sum()))
         X = ss.samples[:, : model.n]
         G = model.violations(X)
         tol = 1e-9
@@ -204,7 +220,8 @@ class MultiplierMethod(Solver):
             self._offer(problem, state, xr, problem.cost(xr) if ok else None, ok)
         if state.x_best is None:
             self._offer(problem, state, X[0], None, False)
-        state.certified = isinstance(sampler, Exact)
+        state.exact_oracle = exact_min is not None
+        state.certified = math.isfinite(state.lower)
         return {"x": X[0], "theta": float(ss.energies[0]), "s": G[0], "samples": ss, "violations": G}
 
     def _offer(self, problem, state, x, cost, feasible) -> None:
@@ -258,19 +275,21 @@ class MultiplierMethod(Solver):
             lam_best=lam.copy(),
             stall=0,
             ub=math.inf,
+            lower=-math.inf,
             x_best=None,
             has_feasible=False,
             raw_ub=math.inf,
             infeasibility=math.inf,
             feasible_rate=0.0,
             certified=False,
+            exact_oracle=False,
             certificate=math.inf,
             x=None,
             repaired=set(),
         )
         self._observe(problem, state, lam)
         if self.t0 is None and state.has_feasible and np.any(state.s):
-            # a Polyak step at lam0 sets the scale when it is larger than the spec's 0.1 F / m
+            # a Polyak step at lam0 sets the scale when it is larger than 0.1 F / m
             state.t0 = max(t0, (state.ub - state.theta) / float(state.s @ state.s))
         self.setup(problem, state)
         return state
@@ -281,51 +300,118 @@ class MultiplierMethod(Solver):
     def project(self, state, lam) -> np.ndarray:
         return np.where(state.model.is_inequality, np.maximum(lam, 0.0), lam)
 
+    # ------------------------------------------------------------------ stopping error
+    def certified_gap(self, state) -> float:
+        """``(UB - LB) / max(1, |UB|)`` from the best feasible cost and the best valid bound (NaN if
+        either is missing). A negative value means an invalid bound: it raises, never clamped."""
+        if not (state.has_feasible and state.certified):
+            return math.nan
+        gap = (state.ub - state.lower) / max(1.0, abs(state.ub))
+        if gap < -1e-9:
+            raise RuntimeError(
+                f"{self.name}: the bound {state.lower:.10g} exceeds the feasible cost {state.ub:.10g} "
+                f"(minimisation form); the bound is invalid"
+            )
+        return gap
+
+    def dual_residual(self, state) -> float:
+        """The method's own dual-convergence measure (cutting plane and bundle: the model's predicted
+        increase, meaningful with an exact oracle); ``inf`` when the method has none."""
+        return state.certificate if state.exact_oracle else math.inf
+
+    def _errors(self, problem, state) -> dict:
+        if not state.has_feasible:
+            return {"kind": "infeasibility", "value": float(problem.optimality(state.x))}
+        gap = self.certified_gap(state)
+        if not math.isnan(gap):
+            dual = self.dual_residual(state)
+            if dual < gap:
+                return {"kind": "dual", "value": dual, "gap": gap}
+            return {"kind": "gap", "value": gap, "gap": gap}
+        estimate = abs(state.ub - state.theta_best) / max(1.0, abs(state.ub))
+        return {"kind": "estimate", "value": estimate}
+
     def optimality(self, problem, state) -> float:
-        gap = (state.ub - state.theta_best) / max(1.0, abs(state.ub)) if state.has_feasible else math.inf
-        if state.certified:
-            gap = min(max(0.0, gap), state.certificate)
-            if math.isfinite(gap):
-                return gap
-        elif problem.known_optimum is None and math.isfinite(gap):
-            return abs(gap)  # an estimate: theta^ is not a bound under a heuristic sampler
-        return float(problem.optimality(state.x))
+        """Certified primal-dual gap; the method's dual residual when smaller (dual converged);
+        without a bound the uncertified gap estimate ``|UB - theta^_best|``; without a feasible
+        point the incumbent's scaled violation (plus 1, so that it never reads as converged)."""
+        err = self._errors(problem, state)
+        return err["value"] + (1.0 if err["kind"] == "infeasibility" else 0.0)
 
     def is_finite(self, state) -> bool:
         return bool(np.all(np.isfinite(state.lam)))
 
-    def _orig(self, problem, value: float) -> float:
+    def _in_sense(self, problem, value: float) -> float:
+        """A minimisation-form value in the problem's own sense (NaN stays NaN)."""
         return -value if problem.sense == "max" else value
 
+    def dual_bound(self, problem, state) -> float:
+        """The best valid bound in the problem's own sense (upper for max, lower for min), NaN if none."""
+        return self._in_sense(problem, state.lower) if state.certified else math.nan
+
+    def report(self, problem, state) -> dict:
+        """Reporting column ``gap``: best feasible value against the known optimum (NaN if unknown)."""
+        if not state.has_feasible:
+            return {"gap": math.nan}
+        return {"gap": problem.gap(self._in_sense(problem, state.ub))}
+
     def extra_history(self, problem, state) -> dict:
-        best = self._orig(problem, state.ub) if state.has_feasible else math.nan
-        raw = self._orig(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan
-        return {
-            "dual_bound": self._orig(problem, state.theta_best),
-            "dual_value": self._orig(problem, state.theta),
+        best = self._in_sense(problem, state.ub) if state.has_feasible else math.nan
+        raw = self._in_sense(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan
+        out = {
+            "dual_bound": self.dual_bound(problem, state),
+            "dual_value": self._in_sense(problem, state.theta),
             "best_feasible": best,
             "best_raw_feasible": raw,
-            "gap": problem.gap(best) if state.has_feasible else math.nan,
+            "certified_gap": self.certified_gap(state),
             "qubits": state.model.n,
             "feasible_rate": state.feasible_rate,
             "step": state.step_size,
             "rho": state.rho,
             "multiplier_norm": float(np.linalg.norm(state.lam)),
         }
+        if not hasattr(Solver, "report"):  # before the loop records reporting columns itself
+            out.update(self.report(problem, state))
+        return out
+
+    def _message(self, problem, state, status) -> str:
+        err = self._errors(problem, state)
+        gap = err.get("gap", math.nan)
+        gap_text = f"certified primal-dual gap {gap:.3g}" if not math.isnan(gap) else "no valid bound"
+        if status == "converged":
+            if err["kind"] == "gap":
+                return f"converged: certified primal-dual gap {err['value']:.3g} <= tol {self.tol:g}"
+            if err["kind"] == "dual":
+                return (
+                    f"dual converged: {self.name} model's predicted increase {err['value']:.3g} <= tol "
+                    f"{self.tol:g}; {gap_text} (relative; {100 * gap:.3g} %)"
+                )
+            return (
+                f"converged: uncertified duality-gap estimate {err['value']:.3g} <= tol {self.tol:g} "
+                f"(heuristic sampler: no valid bound)"
+            )
+        if err["kind"] == "infeasibility":
+            return f"{STATUS_MESSAGES[status]}; no feasible point found"
+        extra = gap_text if err["kind"] != "estimate" else "no valid bound (heuristic sampler)"
+        return f"{STATUS_MESSAGES[status]}; {extra}"
 
     def make_result(self, problem, state, *, status, nit, clock, values, history) -> Result:
         if not state.has_feasible and status != "diverged":
             status = "infeasible"
         res = super().make_result(problem, state, status=status, nit=nit, clock=clock, values=values, history=history)
         res.update(
-            dual_bound=self._orig(problem, state.theta_best),
+            message=self._message(problem, state, status),
+            dual_bound=self.dual_bound(problem, state),
+            dual_estimate=self._in_sense(problem, state.theta_best),
+            certified_gap=self.certified_gap(state),
             multipliers=state.lam_best.copy(),
             rho=state.rho,
             certified=state.certified,
             qubits=state.model.n,
             feasible=state.has_feasible,
-            best_raw=self._orig(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan,
+            best_raw=self._in_sense(problem, state.raw_ub) if math.isfinite(state.raw_ub) else math.nan,
         )
+        res.setdefault("report", self.report(problem, state))
         return res
 
 
@@ -472,6 +558,10 @@ class CuttingPlane(MultiplierMethod):
     """
 
     name = "cutting-plane"
+    error_name = (
+        "certified primal-dual gap (UB - LB) / max(1, |UB|), or the model's predicted dual increase when "
+        "smaller (dual converged)"
+    )
     default_max_iter = 100
 
     def __init__(self, lam_max=None, max_cuts=100, **options):
@@ -520,6 +610,10 @@ class Bundle(MultiplierMethod):
     whose QP multiplier stayed 0 for 5 rounds is dropped."""
 
     name = "bundle"
+    error_name = (
+        "certified primal-dual gap (UB - LB) / max(1, |UB|), or the model's predicted dual increase when "
+        "smaller (dual converged)"
+    )
     default_max_iter = 100
 
     def __init__(self, t=None, descent=0.1, max_cuts=50, **options):

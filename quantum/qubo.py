@@ -54,6 +54,7 @@ class QUBO:
             quad.flags.writeable = False
         self.quadratic = quad
         self.offset = as_real(offset, "offset")
+        self.variables: list | None = None  # labels of a model built by ``from_dimod``
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -61,6 +62,7 @@ class QUBO:
         """Internal: wrap already validated parts (float64 vector, strictly upper CSR) without copies."""
         out = cls.__new__(cls)
         out.linear, out.quadratic, out.offset = linear, quadratic, float(offset)
+        out.variables = None
         return out
 
     @classmethod
@@ -170,13 +172,17 @@ class QUBO:
         return h, J, offset
 
     def to_dimod(self):
-        """A ``dimod.BinaryQuadraticModel`` (BINARY) with variables 0..n-1."""
+        """A ``dimod.BinaryQuadraticModel`` (BINARY); variables keep the labels of a model built by
+        ``from_dimod``, and are ``0..n-1`` otherwise."""
         import dimod
 
         up = self.upper_csr().tocoo()
-        return dimod.BinaryQuadraticModel.from_numpy_vectors(
+        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
             self.linear, (up.row, up.col, up.data), self.offset, dimod.BINARY
         )
+        if self.variables is not None:
+            bqm.relabel_variables(dict(enumerate(self.variables)), inplace=True)
+        return bqm
 
     def __repr__(self) -> str:
         kind = "sparse" if self.is_sparse else "dense"
