@@ -247,7 +247,7 @@ def main(argv=None):
         mis = [MIS.from_file(f) for f in list_instances("mis") + list_instances("mis_qoblib")]
         reads, sweeps, outer = 32, 500, 20
     mdkp_rows = [mdkp_row(p, reads, sweeps, outer, seed) for p in mdkp]
-    if not args.quick:  # the spec's fairness rule: the median over 5 seeds as well
+    if not args.quick:  # fairness: the median over 5 seeds as well
         for p, row in zip(mdkp, mdkp_rows, strict=False):
             row["free_gap_repaired_median5"] = float(
                 np.median([gap(p, pipeline(p, reads, sweeps, outer, s).fun) for s in range(5)])
