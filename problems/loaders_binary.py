@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class _Tokens:
         self.path = Path(path)
         if lines is None:
             lines = _read_lines(self.path)
-        self.items = []
+        self.items: list[tuple[str, int]] = []
         for lineno, line in lines:
             if comment is not None and line.lstrip().startswith(comment):
                 continue
@@ -267,7 +268,8 @@ def read_tsplib(path: str | Path) -> dict:
     """TSPLIB ``.tsp`` -> ``TSP`` arguments (the distance matrix, optimum and name)."""
     path = Path(path)
     lines = _read_lines(path)
-    header, k = {}, 0
+    header: dict[str, Any] = {}
+    k = 0
     while k < len(lines):
         lineno, line = lines[k]
         text = line.strip()

@@ -50,7 +50,7 @@ from .qubo import QUBO
 class Encoding:
     """A QUBO for a problem plus the map back: ``decode(bits)`` returns the problem's ``x``."""
 
-    problem: object
+    problem: Any
     qubo: QUBO
     kind: str
     penalty: float | None = None
@@ -103,8 +103,8 @@ def encode_slack(problem: Any, penalty: float | None = None) -> Encoding:
     cons = problem.constraints()
     n = problem.n_vars
     A = cons.A.tocsr()
-    lin_terms = {}
-    quad_terms = {}
+    lin_terms: dict[int, float] = {}
+    quad_terms: dict[tuple[int, int], float] = {}
     const = float(c0)
     rows_sq = []  # (indices, coefficients, rhs) of squared equality rows
     slack_count = 0
@@ -171,8 +171,8 @@ def encode_slack(problem: Any, penalty: float | None = None) -> Encoding:
         rr.extend(idx[iu])
         cc.extend(idx[ju])
         vv.extend(2.0 * P * coef[iu] * coef[ju])
-    rr, cc = np.array(rr, dtype=np.int64), np.array(cc, dtype=np.int64)
-    lo, hi = np.minimum(rr, cc), np.maximum(rr, cc)
+    ri, ci = np.array(rr, dtype=np.int64), np.array(cc, dtype=np.int64)
+    lo, hi = np.minimum(ri, ci), np.maximum(ri, ci)
     quad = sp.csr_matrix((np.array(vv, dtype=float), (lo, hi)), shape=(N, N))
     quad.sum_duplicates()
     qubo = QUBO(linear, quad, const)
@@ -228,7 +228,7 @@ class LagrangianModel:
             self._u, self._v = u, v
             gram = sp.csr_matrix((np.ones(self.m), (u, v)), shape=(self.n, self.n))  # g_e^2 = x_u x_v
             self.scales = np.ones(self.m)
-            self.A_scaled = None
+            self.A_scaled: Any = None
             self.rho_linear = np.zeros(self.n)
             self.rho_upper = gram
             self.rho_offset = 0.0

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from optim.compare import Suite
 from problems import MDKP, MIS, instance_path, list_instances
+from problems.binary import BinaryProblem
 
 
 def qubo_suite(quick: bool = True) -> Suite:
     """Multiplier methods (subgradient, stochastic subgradient, dual averaging, cutting plane, bundle,
     augmented Lagrangian + SA) on SAC-94 MDKP files and a DIMACS MIS graph."""
+    problems: dict[str, BinaryProblem]
     if quick:
         problems = {
             p.name: p
@@ -38,7 +40,7 @@ def qubo_suite(quick: bool = True) -> Suite:
     }
     return Suite(
         name="qubo",
-        description=qubo_suite.__doc__.split("\n")[0],
+        description=(qubo_suite.__doc__ or "").split("\n")[0],
         problems=problems,
         methods=methods,
         settings={"max_iter": 100 if quick else 300, "tol": 1e-6},

@@ -83,6 +83,14 @@ class BinaryProblem(Problem):
         """A feasible bitstring close to ``x`` (the problem's greedy rule); subclasses implement it."""
         raise NotImplementedError
 
+    def _cost_terms(self) -> tuple[np.ndarray, sp.spmatrix, float]:
+        """Subclasses build ``(l, U, c0)`` here; ``cost_terms`` caches it."""
+        raise NotImplementedError
+
+    def _constraints(self) -> LinearConstraints:
+        """Subclasses build their rows here; ``constraints`` caches them."""
+        raise NotImplementedError
+
     @property
     def dim(self) -> int:
         return self.n_vars

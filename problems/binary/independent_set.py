@@ -25,7 +25,9 @@ class MIS(BinaryProblem):
     def __init__(self, num_nodes: int, edges: ArrayLike, known_optimum: float | None = None, name: str = "mis") -> None:
         super().__init__()
         n = as_int(num_nodes, "num_nodes", low=1)
-        raw = np.asarray(edges) if len(edges) else np.zeros((0, 2), np.int64)
+        raw = np.asarray(edges)
+        if raw.size == 0:
+            raw = np.zeros((0, 2), np.int64)
         if raw.ndim != 2 or raw.shape[1] != 2:
             raise ValueError(f"edges must be pairs of node indices (an (m, 2) array), got shape {raw.shape}")
         if not (np.issubdtype(raw.dtype, np.integer) or np.all(raw == np.round(raw))):

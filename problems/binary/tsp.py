@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -130,7 +132,11 @@ class TSP(BinaryProblem):
         if self.formulation == "position":
             A, b = assignment_rows(self._k)
             return LinearConstraints(A, b, np.ones(len(b), bool))
-        rows, cols, vals, rhs, eq = [], [], [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        rhs: list[float] = []
+        eq: list[bool] = []
 
         def add(entries: list[tuple[int, float]], b: float, is_eq: bool) -> None:
             r = len(rhs)
@@ -195,14 +201,14 @@ class TSP(BinaryProblem):
             X[:] = np.asarray(x).reshape(n, n)
         return X
 
-    def encode_tour(self, tour: ArrayLike) -> np.ndarray:
+    def encode_tour(self, tour: Sequence[int] | np.ndarray) -> np.ndarray:
         """Bits of a tour (a permutation of the cities; rotated so that city 0 comes first)."""
-        tour = [int(c) for c in tour]
+        order = [int(c) for c in tour]
         n = self.num_cities
-        if sorted(tour) != list(range(n)):
+        if sorted(order) != list(range(n)):
             raise ValueError(f"tour must be a permutation of 0..{n - 1}")
-        k = tour.index(0)
-        tour = tour[k:] + tour[:k]
+        k = order.index(0)
+        tour = order[k:] + order[:k]
         x = np.zeros(self.n_vars, dtype=np.int8)
         if self.formulation == "position":
             for t, v in enumerate(tour):
@@ -251,7 +257,7 @@ class TSP(BinaryProblem):
                     cycles.append(cyc)
             tour = cycles[0]
             for cyc in cycles[1:]:
-                best = None
+                best: tuple[float, int, int] | None = None
                 for i in range(len(tour)):
                     a, b = tour[i], tour[(i + 1) % len(tour)]
                     for j in range(len(cyc)):
@@ -259,6 +265,7 @@ class TSP(BinaryProblem):
                         delta = d[a, c] + d[e, b] - d[a, b] - d[e, c]
                         if best is None or delta < best[0]:
                             best = (delta, i, j)
+                assert best is not None  # every cycle has an edge to insert
                 _, i, j = best
                 tour = tour[: i + 1] + cyc[j:] + cyc[:j] + tour[i + 1 :]
         return self.encode_tour(_two_opt(tour, d))
@@ -271,7 +278,9 @@ class TSP(BinaryProblem):
         arcs = [(u, v) for u in range(n) for v in range(n) if u != v]
         na = len(arcs)
         c = np.r_[[d[u, v] for u, v in arcs], np.zeros(n - 1)]
-        A, lo, hi = [], [], []
+        A: list[Any] = []
+        lo: list[float] = []
+        hi: list[float] = []
         for city in range(n):
             A.append([1.0 if u == city else 0.0 for u, v in arcs] + [0.0] * (n - 1))
             A.append([1.0 if v == city else 0.0 for u, v in arcs] + [0.0] * (n - 1))

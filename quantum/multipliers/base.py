@@ -24,7 +24,7 @@ from ..samplers.base import Sampler, SampleSet
 
 REPAIR_MEMORY = 1 << 16  # distinct samples remembered as already repaired (per run)
 
-SAMPLERS = {
+SAMPLERS: dict[str, Any] = {
     "exact": Exact,
     "simulated-annealing": SimulatedAnnealing,
     "parallel-tempering": ParallelTempering,
@@ -172,7 +172,7 @@ class MultiplierMethod(Solver):
     def _offer(self, problem: Any, state: State, x: np.ndarray, cost: float | None, feasible: bool) -> None:
         if feasible:
             if cost < state.ub - 1e-12 or not state.has_feasible:
-                state.ub, state.x_best, state.has_feasible = float(cost), np.array(x, dtype=np.int8), True
+                state.ub, state.x_best, state.has_feasible = float(cost or 0.0), np.array(x, dtype=np.int8), True
         elif not state.has_feasible:
             cons_v = problem.optimality(x)
             if state.x_best is None or cons_v < state.infeasibility:
@@ -339,9 +339,9 @@ class MultiplierMethod(Solver):
                 f"(heuristic sampler: no valid bound)"
             )
         if err["kind"] == "infeasibility":
-            return f"{STATUS_MESSAGES[status]}; no feasible point found"
+            return f"{STATUS_MESSAGES.get(status, status)}; no feasible point found"
         extra = gap_text if err["kind"] != "estimate" else "no valid bound (heuristic sampler)"
-        return f"{STATUS_MESSAGES[status]}; {extra}"
+        return f"{STATUS_MESSAGES.get(status, status)}; {extra}"
 
     def make_result(
         self, problem: Any, state: State, *, status: str, nit: int, clock: Any, values: dict, history: Any

@@ -50,7 +50,7 @@ class Bundle(MultiplierMethod):
         prob = cp.Problem(cp.Maximize(z - cp.sum_squares(lam - state.center) / (2.0 * state.t)), cons)
         solver = "CLARABEL" if "CLARABEL" in cp.installed_solvers() else None
         prob.solve(solver=solver)
-        if lam.value is None:
+        if lam.value is None or z.value is None:
             raise RuntimeError(f"bundle master QP failed: {prob.status}")
         return float(z.value), self.project(state, np.asarray(lam.value)), np.abs(cuts[0].dual_value) > 1e-9
 

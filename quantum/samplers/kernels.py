@@ -109,7 +109,7 @@ def temper(
     states: np.ndarray,
     seeds: np.ndarray,
     best: np.ndarray,
-) -> None:
+) -> np.ndarray:
     """Parallel tempering: for each read, ``len(betas)`` replicas (rows of ``states[r]``) sweep at
     their temperatures, then neighbours swap with probability ``min(1, exp((b_a - b_b)(E_a - E_b)))``
     (alternating even and odd pairs). ``best[r]`` receives the best state ever seen; returns energies."""
@@ -158,7 +158,7 @@ def tabu(
     tenure: int,
     states: np.ndarray,
     best: np.ndarray,
-) -> None:
+) -> np.ndarray:
     """Single-flip tabu search (best admissible move each iteration; a tabu move is admissible when
     it improves on the best energy found: aspiration). ``best[r]`` gets the best state; returns energies."""
     reads, n = states.shape

@@ -67,6 +67,18 @@ class _Variational(Sampler):
         "optimize": "optimise the parameters with COBYLA (default True)",
     }
 
+    def num_params(self, n: int) -> int:
+        """Number of circuit parameters on ``n`` qubits."""
+        raise NotImplementedError
+
+    def initial_params(self, E: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Starting parameters."""
+        raise NotImplementedError
+
+    def state(self, E: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """The statevector for the cost diagonal ``E`` and ``params``."""
+        raise NotImplementedError
+
     def loss(self, E: np.ndarray, order: np.ndarray, params: np.ndarray) -> float:
         probs = np.abs(self.state(E, params)) ** 2
         if self.cvar_alpha >= 1.0:
@@ -157,7 +169,7 @@ class VQE(_Variational):
     def __init__(self, reps: int = 3, **options: Any) -> None:
         super().__init__(**options)
         self.reps = as_int(reps, "reps", low=0)
-        self._perm = {}
+        self._perm: dict[int, np.ndarray] = {}
 
     def num_params(self, n: int) -> int:
         return 2 * n * (self.reps + 1)
