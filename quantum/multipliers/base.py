@@ -339,7 +339,7 @@ class MultiplierMethod(Solver):
                 f"(heuristic sampler: no valid bound)"
             )
         if err["kind"] == "infeasibility":
-            return f"{STATUS_MESSAGES.get(status, status)}; no feasible point found"
+            return f"{STATUS_MESSAGES.get(status, status)}; the incumbent's violation is {err['value']:.3g}"
         extra = gap_text if err["kind"] != "estimate" else "no valid bound (heuristic sampler)"
         return f"{STATUS_MESSAGES.get(status, status)}; {extra}"
 
