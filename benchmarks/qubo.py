@@ -1,7 +1,7 @@
-"""Side-by-side benchmark of the qubo family (issue 4): slack-based vs slack-free QUBOs, our samplers
+"""Side-by-side benchmark of the qubo family: slack-based vs slack-free QUBOs, our samplers
 vs dwave-samplers, qubit counts vs qiskit-optimization's ``QuadraticProgramToQubo``.
 
-    python benchmarks/qubo.py [--quick]
+    OMP_NUM_THREADS=1 python benchmarks/qubo.py [--quick]
 
 Tables (markdown on stdout, JSON in ``benchmarks/results/qubo.json``):
 
@@ -9,6 +9,9 @@ Tables (markdown on stdout, JSON in ``benchmarks/results/qubo.json``):
    ``SimulatedAnnealingSampler`` on the same sparse model (n = 200, 10 % density) and the same
    schedule (128 reads x 1000 sweeps, same geometric beta range); CPU time ratio (median of
    interleaved repeats), best energies, spin updates per second; JIT time measured separately.
+1b. Cost growth: CPU time per sweep and per spin update of both annealers against the number of
+   variables (fixed average degree 16) and against the density (fixed n), with fitted exponents, and
+   the target line "SA at most 1.0x dwave-samplers' CPU time".
 2. MDKP per instance: qubits slack-based (ours; qiskit-optimization's when installed, with the
    largest energy difference on random bitstrings) vs slack-free; LP bound; gaps to the proven
    optimum for (a) the slack QUBO under our SA and under dwave-samplers' SA, raw and repaired,
@@ -23,67 +26,16 @@ Tables (markdown on stdout, JSON in ``benchmarks/results/qubo.json``):
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
-import scipy.sparse as sp
 from _common import markdown_table, write_json
+from qubo_speed import dwave_sa, scaling, speed
 
 import optim
 from problems import MDKP, MIS, instance_path, list_instances
-from quantum import QUBO, encode_lagrangian, encode_slack
-from quantum.samplers import SimulatedAnnealing, default_beta_range
-
-
-def dwave_sa():
-    from dwave.samplers import SimulatedAnnealingSampler
-
-    return SimulatedAnnealingSampler()
-
-
-# ---------------------------------------------------------------------- 1. speed
-def speed(repeats: int) -> dict:
-    n, density = 200, 0.10
-    rng = np.random.default_rng(0)
-    M = sp.random(n, n, density=density, random_state=1, format="csr")
-    M.data = rng.normal(size=M.nnz)
-    q = QUBO(rng.normal(size=n), sp.triu(M + M.T, 1).tocsr())
-    bqm = q.to_dimod()
-    br = default_beta_range(q)
-    ours, theirs = SimulatedAnnealing(), dwave_sa()
-    t = time.perf_counter()
-    ours.sample(q, num_reads=1, num_sweeps=2, seed=0)
-    jit = time.perf_counter() - t
-    to, tt, eo, et = [], [], [], []
-    for r in range(repeats):
-        c = time.process_time()
-        so = ours.sample(q, num_reads=128, num_sweeps=1000, beta_range=br, seed=r)
-        to.append(time.process_time() - c)
-        c = time.process_time()
-        st = theirs.sample(bqm, num_reads=128, num_sweeps=1000, beta_range=br, beta_schedule_type="geometric", seed=r)
-        tt.append(time.process_time() - c)
-        eo.append(so.first.energy)
-        et.append(float(st.first.energy))
-    updates = 128 * 1000 * n
-    out = {
-        "n": n,
-        "density": density,
-        "interactions": q.num_interactions,
-        "reads": 128,
-        "sweeps": 1000,
-        "beta_range": list(br),
-        "repeats": repeats,
-        "jit_first_call_s": jit,
-        "ours_cpu_s": statistics.median(to),
-        "dwave_cpu_s": statistics.median(tt),
-        "ratio_ours_over_dwave": statistics.median(to) / statistics.median(tt),
-        "ours_best_energy": min(eo),
-        "dwave_best_energy": min(et),
-        "ours_updates_per_s": updates / statistics.median(to),
-        "dwave_updates_per_s": updates / statistics.median(tt),
-    }
-    return out
+from quantum import encode_lagrangian, encode_slack
+from quantum.samplers import SimulatedAnnealing
 
 
 # ---------------------------------------------------------------------- 2. MDKP
@@ -237,6 +189,7 @@ def main(argv=None):
     seed = 0
     t0 = time.perf_counter()
     sp_res = speed(repeats=3 if args.quick else 7)
+    growth = scaling(args.quick)
     if args.quick:
         mdkp = [MDKP.from_file(instance_path("mdkp", f"{k}.dat")) for k in ("pet2", "pb5", "hp1")]
         mis = [MIS.from_file(instance_path("mis", f)) for f in ("1tc.32.txt", "1dc.64.txt")]
@@ -247,7 +200,7 @@ def main(argv=None):
         mis = [MIS.from_file(f) for f in list_instances("mis") + list_instances("mis_qoblib")]
         reads, sweeps, outer = 32, 500, 20
     mdkp_rows = [mdkp_row(p, reads, sweeps, outer, seed) for p in mdkp]
-    if not args.quick:  # the spec's fairness rule: the median over 5 seeds as well
+    if not args.quick:  # fairness: the median over 5 seeds as well
         for p, row in zip(mdkp, mdkp_rows, strict=False):
             row["free_gap_repaired_median5"] = float(
                 np.median([gap(p, pipeline(p, reads, sweeps, outer, s).fun) for s in range(5)])
@@ -271,6 +224,7 @@ def main(argv=None):
         "dwave_samplers": dwave.samplers.__version__,
         "qiskit_optimization": qiskit,
         "speed": sp_res,
+        "cost_growth": growth,
         "mdkp": mdkp_rows,
         "mis": mis_rows,
         "statevector": sv_rows,
@@ -297,6 +251,41 @@ def main(argv=None):
             ],
             {"ours_best_energy": ".6f", "dwave_best_energy": ".6f"},
         )
+    )
+    g, fits = growth, growth["fits"]
+    print(
+        f"\n## Cost growth: CPU time per sweep and per spin update ({g['reads']} reads x {g['sweeps']} sweeps, "
+        f"median of {g['repeats']}; variables scan at average degree {g['degree']}, density scan at fixed n)\n"
+    )
+    print(
+        markdown_table(
+            g["rows"],
+            [
+                "scan",
+                "n",
+                "density",
+                "avg_degree",
+                "ours_us_per_sweep",
+                "dwave_us_per_sweep",
+                "ours_ns_per_update",
+                "dwave_ns_per_update",
+                "ratio_ours_over_dwave",
+            ],
+        )
+    )
+    print(
+        f"\nfitted exponents: time per sweep ~ n^{fits['sweep_vs_n_ours']:.2f} "
+        f"(dwave n^{fits['sweep_vs_n_dwave']:.2f}); "
+        f"per update ~ n^{fits['update_vs_n_ours']:.2f} (dwave n^{fits['update_vs_n_dwave']:.2f}); "
+        f"per update ~ density^{fits['update_vs_density_ours']:.2f} "
+        f"(dwave density^{fits['update_vs_density_dwave']:.2f})"
+    )
+    ratios = [sp_res["ratio_ours_over_dwave"]] + [r["ratio_ours_over_dwave"] for r in g["rows"]]
+    report["target_sa_vs_dwave"] = {"target": 1.0, "headline": ratios[0], "worst": max(ratios), "met": ratios[0] <= 1.0}
+    print(
+        f"\ntarget: SA CPU time <= 1.0x dwave-samplers' (n = {sp_res['n']}, 10 % density): "
+        f"{ratios[0]:.2f}x -> {'MET' if ratios[0] <= 1.0 else 'NOT MET'}; "
+        f"range over the cost-growth models {min(ratios[1:]):.2f}x to {max(ratios[1:]):.2f}x"
     )
     print(
         f"\n## MDKP: slack-based vs slack-free (gaps in % to the proven optimum; {reads} reads x {sweeps} "

@@ -15,13 +15,13 @@ METHODS: dict[str, str] = {
     # --- foundation: first-order baselines
     "gd": "optim.first_order:GradientDescent",
     "fista": "optim.first_order:FISTA",
-    # --- qubo: multiplier methods for slack-free Lagrangian QUBOs (quantum/multipliers.py)
-    "subgradient": "quantum.multipliers:Subgradient",
-    "stochastic-subgradient": "quantum.multipliers:StochasticSubgradient",
-    "dual-averaging": "quantum.multipliers:DualAveraging",
-    "bundle": "quantum.multipliers:Bundle",
-    "cutting-plane": "quantum.multipliers:CuttingPlane",
-    "augmented-lagrangian": "quantum.multipliers:AugmentedLagrangian",
+    # --- qubo: multiplier methods for slack-free Lagrangian QUBOs (quantum/multipliers/)
+    "subgradient": "quantum.multipliers.subgradient:Subgradient",
+    "stochastic-subgradient": "quantum.multipliers.stochastic:StochasticSubgradient",
+    "dual-averaging": "quantum.multipliers.dual_averaging:DualAveraging",
+    "bundle": "quantum.multipliers.bundle:Bundle",
+    "cutting-plane": "quantum.multipliers.cutting_plane:CuttingPlane",
+    "augmented-lagrangian": "quantum.multipliers.augmented:AugmentedLagrangian",
     # --- optimizers (torch; optim.nn.Train on a problems.TrainingProblem)
     "lion": "optim.nn.train:LionTrainer",
     "lion-k": "optim.nn.train:LionKTrainer",

@@ -36,11 +36,11 @@ PROBLEMS: dict[str, str] = {
     "bcd-lattice": "problems.bcd:bcd_lattice",
     "bcd-moons": "problems.bcd:bcd_moons",
     # --- qubo (shipped instance files; option name= picks the file)
-    "mdkp": "problems.loaders_binary:shipped_mdkp",
-    "mis": "problems.loaders_binary:shipped_mis",
-    "tsp": "problems.loaders_binary:shipped_tsp",
-    "qap": "problems.loaders_binary:shipped_qap",
-    "market-split": "problems.loaders_binary:shipped_market_split",
+    "mdkp": "problems.binary:shipped_mdkp",
+    "mis": "problems.binary:shipped_mis",
+    "tsp": "problems.binary:shipped_tsp",
+    "qap": "problems.binary:shipped_qap",
+    "market-split": "problems.binary:shipped_market_split",
 }
 
 
@@ -55,7 +55,7 @@ def problem_builder(name: str):
     return load_entry(PROBLEMS[as_choice(name, "problem", sorted(PROBLEMS))])
 
 
-def make_problem(name: str, **options):
+def make_problem(name: str, /, **options):
     """Build the named problem; ``options`` go to its builder (checked against its signature)."""
     builder = problem_builder(name)
     params = inspect.signature(builder).parameters

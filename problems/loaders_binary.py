@@ -1,7 +1,9 @@
-"""Instance-file loaders for the constrained binary problems; malformed files raise ``ValueError``
+"""Instance-file readers for the constrained binary problems; malformed files raise ``ValueError``
 naming the file and the line.
 
-Formats (spec section 8 and the instance READMEs):
+Each reader returns plain data: a dict of the keyword arguments of the problem's constructor
+(``MDKP(**read_mdkp(path))``); the problem classes' ``from_file`` do exactly that. Formats (see the
+instance folders' READMEs):
 
 * SAC-94 MDKP ``.dat``: ``n m OPT``, n profits, m rows of n weights, m capacities (rows wrap);
 * OR-Library ``mknap``: the number of problems K, then K blocks in the SAC-94 layout;
@@ -19,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,11 +68,13 @@ class _Tokens:
     """Whitespace tokens of a file with their line numbers; ``number``/``integer`` raise a
     ``ValueError`` that names the file and line."""
 
-    def __init__(self, path, lines=None, comment: str | None = None):
+    def __init__(
+        self, path: str | Path, lines: list[tuple[int, str]] | None = None, comment: str | None = None
+    ) -> None:
         self.path = Path(path)
         if lines is None:
             lines = _read_lines(self.path)
-        self.items = []
+        self.items: list[tuple[str, int]] = []
         for lineno, line in lines:
             if comment is not None and line.lstrip().startswith(comment):
                 continue
@@ -80,7 +85,7 @@ class _Tokens:
     def error(self, msg: str, line: int | None = None) -> ValueError:
         return ValueError(f"{self.path.name}: line {line or self.last_line}: {msg}")
 
-    def next(self, what: str):
+    def next(self, what: str) -> tuple[str, int]:
         if self.pos >= len(self.items):
             raise self.error(f"file ends early: expected {what}")
         tok = self.items[self.pos]
@@ -123,9 +128,7 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
 
 
 # ---------------------------------------------------------------------- MDKP
-def _mdkp_block(tok: _Tokens, name: str):
-    from .binary import MDKP
-
+def _mdkp_block(tok: _Tokens, name: str) -> dict:
     n = tok.integer("the number of items n", low=1)
     m = tok.integer("the number of constraints m", low=1)
     opt = tok.number("the optimum")
@@ -135,11 +138,11 @@ def _mdkp_block(tok: _Tokens, name: str):
     for arr, what in ((p, "profits"), (W, "weights"), (c, "capacities")):
         if np.any(arr < 0):
             raise tok.error(f"{what} must be non-negative")
-    return MDKP(p, W, c, known_optimum=opt if opt > 0 else None, name=name)
+    return {"profits": p, "weights": W, "capacities": c, "known_optimum": opt if opt > 0 else None, "name": name}
 
 
-def read_mdkp(path, index=None):
-    """SAC-94 ``.dat`` or OR-Library mknap file -> ``MDKP`` (``index`` 1-based for mknap)."""
+def read_mdkp(path: str | Path, index: int | None = None) -> dict:
+    """SAC-94 ``.dat`` or OR-Library mknap file -> ``MDKP`` arguments (``index`` 1-based for mknap)."""
     path = Path(path)
     tok = _Tokens(path)
     first_line = [t for t in tok.items if t[1] == tok.items[0][1]] if tok.items else []
@@ -161,21 +164,9 @@ def read_mdkp(path, index=None):
     return problem
 
 
-def read_mdkp_all(path) -> list:
-    """Every problem of an OR-Library mknap file (or the single SAC-94 problem)."""
-    tok = _Tokens(path)
-    first = tok.items[0][1] if tok.items else None
-    if first is not None and sum(1 for t in tok.items if t[1] == first) == 1:
-        count = int(tok.items[0][0]) if tok.items[0][0].isdigit() else 1
-        return [read_mdkp(path, k) for k in range(1, count + 1)]
-    return [read_mdkp(path)]
-
-
 # ---------------------------------------------------------------------- DIMACS
-def read_dimacs(path, known_optimum=None):
-    """DIMACS edge file -> ``MIS``."""
-    from .binary import MIS
-
+def read_dimacs(path: str | Path, known_optimum: float | None = None) -> dict:
+    """DIMACS edge file -> ``MIS`` arguments (optimum from a QOBLIB ``.opt.sol`` beside it or the table)."""
     path = Path(path)
     n, edges, declared, p_line = None, [], 0, 1
     for lineno, line in _read_lines(path):
@@ -214,7 +205,7 @@ def read_dimacs(path, known_optimum=None):
         known_optimum = _solution_objective(path.with_name(name + ".opt.sol"))
     if known_optimum is None:
         known_optimum = KNOWN_OPTIMA["mis"].get(name)
-    return MIS(n, edges, known_optimum=known_optimum, name=name)
+    return {"num_nodes": n, "edges": edges, "known_optimum": known_optimum, "name": name}
 
 
 def _solution_objective(path: Path):
@@ -273,13 +264,12 @@ def _explicit(tok: _Tokens, n: int, fmt: str) -> np.ndarray:
     return d
 
 
-def read_tsplib(path, formulation="position", pin_first=True):
-    """TSPLIB ``.tsp`` -> ``TSP``."""
-    from .binary import TSP
-
+def read_tsplib(path: str | Path) -> dict:
+    """TSPLIB ``.tsp`` -> ``TSP`` arguments (the distance matrix, optimum and name)."""
     path = Path(path)
     lines = _read_lines(path)
-    header, k = {}, 0
+    header: dict[str, Any] = {}
+    k = 0
     while k < len(lines):
         lineno, line = lines[k]
         text = line.strip()
@@ -326,28 +316,24 @@ def read_tsplib(path, formulation="position", pin_first=True):
         raise ValueError(f"{path.name}: unsupported EDGE_WEIGHT_TYPE {kind!r} (supported: GEO, EUC_2D, EXPLICIT)")
     tok.end()
     name = header.get("NAME", path.stem).split(".")[0].strip() or path.stem
-    return TSP(d, formulation=formulation, pin_first=pin_first, known_optimum=KNOWN_OPTIMA["tsp"].get(name), name=name)
+    return {"distances": d, "known_optimum": KNOWN_OPTIMA["tsp"].get(name), "name": name}
 
 
 # ---------------------------------------------------------------------- QAPLIB
-def read_qaplib(path):
-    """QAPLIB ``.dat`` -> ``QAP`` (first matrix = flow, second = distance)."""
-    from .binary import QAP
-
+def read_qaplib(path: str | Path) -> dict:
+    """QAPLIB ``.dat`` -> ``QAP`` arguments (first matrix = flow, second = distance)."""
     path = Path(path)
     tok = _Tokens(path)
     n = tok.integer("the size n", low=1)
     A = np.array([tok.numbers(n, "a flow entry") for _ in range(n)])
     B = np.array([tok.numbers(n, "a distance entry") for _ in range(n)])
     tok.end()
-    return QAP(A, B, known_optimum=KNOWN_OPTIMA["qap"].get(path.stem), name=path.stem)
+    return {"flow": A, "distance": B, "known_optimum": KNOWN_OPTIMA["qap"].get(path.stem), "name": path.stem}
 
 
 # ---------------------------------------------------------------------- market split
-def read_market_split(path):
-    """QOBLIB market-split ``.dat`` -> ``MarketSplit`` (witness from ``<name>.opt.sol`` if present)."""
-    from .binary import MarketSplit
-
+def read_market_split(path: str | Path) -> dict:
+    """QOBLIB market-split ``.dat`` -> ``MarketSplit`` arguments (``witness`` from ``<name>.opt.sol``)."""
     path = Path(path)
     tok = _Tokens(path, comment="#")
     m = tok.integer("the number of rows m", low=1)
@@ -360,47 +346,10 @@ def read_market_split(path):
             raise tok.error(f"row {i + 1} must hold {n + 1} integers on one line", line)
     tok.end()
     data = np.array(rows, dtype=float)
-    problem = MarketSplit(data[:, :n], data[:, n], known_optimum=0.0, name=path.stem)
+    witness = None
     sol = path.with_name(path.stem + ".opt.sol")
     if sol.is_file():
         w = _Tokens(sol, comment="#")
-        problem.witness = np.array([w.integer("a solution bit", low=0) for _ in range(n)], dtype=np.int8)
+        witness = np.array([w.integer("a solution bit", low=0) for _ in range(n)], dtype=np.int8)
         w.end()
-    return problem
-
-
-# ---------------------------------------------------------------------- named shipped instances
-def shipped_mdkp(name: str = "hp1"):
-    """A shipped SAC-94 MDKP file by name (hp1, hp2, pb1, pb2, pb4, pb5, pb7, pet2-pet5, pet7)."""
-    from .binary import MDKP
-
-    return MDKP.from_file(instance_path("mdkp", f"{name}.dat"))
-
-
-def shipped_mis(name: str = "1tc.16"):
-    """A shipped DIMACS MIS graph by name (Sloane 1tc/1dc graphs or QOBLIB graphs)."""
-    from .binary import MIS
-
-    folder = "mis" if (DATA / "mis" / f"{name}.txt").is_file() else "mis_qoblib"
-    return MIS.from_file(instance_path(folder, f"{name}.txt" if folder == "mis" else f"{name}.gph"))
-
-
-def shipped_tsp(name: str = "burma14", formulation: str = "position"):
-    """A shipped TSPLIB instance (burma14, ulysses16) in the position or MTZ formulation."""
-    from .binary import TSP
-
-    return TSP.from_file(instance_path("tsp", f"{name}.tsp"), formulation=formulation)
-
-
-def shipped_qap(name: str = "tai10a"):
-    """A shipped QAPLIB instance by name."""
-    from .binary import QAP
-
-    return QAP.from_file(instance_path("qap", f"{name}.dat"))
-
-
-def shipped_market_split(name: str = "ms_03_050_002"):
-    """A shipped QOBLIB market-split instance by name."""
-    from .binary import MarketSplit
-
-    return MarketSplit.from_file(instance_path("msp", f"{name}.dat"))
+    return {"demands": data[:, :n], "targets": data[:, n], "known_optimum": 0.0, "name": path.stem, "witness": witness}

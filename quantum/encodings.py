@@ -1,8 +1,9 @@
 """QUBO encodings of ``ConstrainedBinary`` problems: slack-based (the qiskit-optimization baseline)
-and slack-free Lagrangian / augmented Lagrangian (spec ``qubo_lagrangian.md`` sections 2-4).
+and slack-free Lagrangian / augmented Lagrangian (Sharma and Lau,
+"Cutting Slack", arXiv 2507.12159; see ``docs/qubo.md``).
 
 ``encode_slack(problem)`` follows qiskit-optimization 0.7's ``QuadraticProgramToQubo`` step by step
-(spec section 3), without importing qiskit:
+without importing qiskit:
 
 1. ``LinearInequalityToPenalty``: rows ``sum_{i in S} x_i <= 1`` (|S| >= 2) become ``P sum_{i<j} x_i x_j``,
    ``x - y <= 0`` becomes ``P (x - x y)``, ``-sum_{i in S} x_i <= -(|S|-1)`` becomes
@@ -14,15 +15,16 @@ and slack-free Lagrangian / augmented Lagrangian (spec ``qubo_lagrangian.md`` se
    (the objective's range over binaries) or ``1e5`` if a constraint coefficient or bound is not an integer.
 
 Slack bits are appended after the problem's variables, per constraint in constraint order. A problem
-with a ``slack_model()`` (market split) is encoded through that model (paper B's deviation variables).
+with a ``slack_model()`` (market split) is encoded through that model (the integer
+deviation variables of the comparative study of quantum optimization techniques, arXiv 2503.12121).
 
-``encode_lagrangian(problem, multipliers, rho=0.0)`` builds the slack-free QUBO (spec section 4)::
+``encode_lagrangian(problem, multipliers, rho=0.0)`` builds the slack-free QUBO::
 
     H(x; lambda, rho) = f(x) + sum_j lambda_j g_j(x) + (rho/2) sum_j g_j(x)^2,   g_j = (a_j.x - b_j) / s_j,
 
 ``s_j = max(|b_j|, 1)``, on the problem's own ``n`` bits. With ``relaxation="product"`` (the default
 for problems whose rows are all pair-packing rows ``x_u + x_v <= 1``, such as MIS) the violation is
-``g_e = x_u x_v`` instead (spec 2.2, product form). The untruncated square is the QUBO-compatible
+``g_e = x_u x_v`` instead (the product form). The untruncated square is the QUBO-compatible
 augmented Lagrangian, algebraically the unbalanced penalisation of Montanez-Barrera et al. (2024),
 ``-l1 h + l2 h^2`` with ``h = -s_j g_j``, ``l1 = lambda_j / s_j``, ``l2 = rho / (2 s_j^2)``.
 """
@@ -31,9 +33,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from problems.base import require
 from problems.binary import ConstrainedBinary, bounded_coefficients
@@ -46,7 +50,7 @@ from .qubo import QUBO
 class Encoding:
     """A QUBO for a problem plus the map back: ``decode(bits)`` returns the problem's ``x``."""
 
-    problem: object
+    problem: Any
     qubo: QUBO
     kind: str
     penalty: float | None = None
@@ -58,7 +62,7 @@ class Encoding:
     def num_qubits(self) -> int:
         return self.qubo.num_variables
 
-    def decode(self, bits) -> np.ndarray:
+    def decode(self, bits: ArrayLike) -> np.ndarray:
         """The problem's variables from a bitstring (or a batch) of the QUBO: the first ``n_vars`` bits."""
         arr = np.asarray(bits)
         if arr.shape[-1] != self.num_qubits:
@@ -76,8 +80,8 @@ def _is_int(values) -> bool:
     return bool(np.all(v == np.round(v)))
 
 
-def qiskit_penalty(problem) -> float:
-    """qiskit-optimization's automatic penalty (spec section 3, step 4)."""
+def qiskit_penalty(problem: Any) -> float:
+    """qiskit-optimization's automatic penalty (its ``LinearEqualityToPenalty`` step)."""
     lin, up, _ = problem.cost_terms()
     cons = problem.constraints()
     if not (_is_int(cons.A.data) and _is_int(cons.b)):
@@ -85,28 +89,28 @@ def qiskit_penalty(problem) -> float:
     return 1.0 + float(np.abs(lin).sum()) + float(np.abs(sp.csr_matrix(up).data).sum())
 
 
-def encode_slack(problem, penalty=None) -> Encoding:
+def encode_slack(problem: Any, penalty: float | None = None) -> Encoding:
     """Slack-based QUBO with qiskit-optimization's qubit count and default penalty (see module doc).
 
     ``penalty``: a positive number, or None for qiskit's automatic value.
     """
     _check_problem(problem, "encode_slack")
     original = problem
-    if hasattr(problem, "slack_model"):  # e.g. market split: paper B's integer-deviation model
+    if hasattr(problem, "slack_model"):  # e.g. market split: the integer-deviation model
         problem = problem.slack_model()
     P = qiskit_penalty(problem) if penalty is None else as_real(penalty, "penalty", low=0.0, low_open=True)
     lin, up, c0 = problem.cost_terms()
     cons = problem.constraints()
     n = problem.n_vars
     A = cons.A.tocsr()
-    lin_terms = {}
-    quad_terms = {}
+    lin_terms: dict[int, float] = {}
+    quad_terms: dict[tuple[int, int], float] = {}
     const = float(c0)
     rows_sq = []  # (indices, coefficients, rhs) of squared equality rows
     slack_count = 0
     pattern_rows = 0
 
-    def add_q(i, j, v):
+    def add_q(i: int, j: int, v: float) -> None:
         key = (i, j) if i < j else (j, i)
         quad_terms[key] = quad_terms.get(key, 0.0) + v
 
@@ -167,8 +171,8 @@ def encode_slack(problem, penalty=None) -> Encoding:
         rr.extend(idx[iu])
         cc.extend(idx[ju])
         vv.extend(2.0 * P * coef[iu] * coef[ju])
-    rr, cc = np.array(rr, dtype=np.int64), np.array(cc, dtype=np.int64)
-    lo, hi = np.minimum(rr, cc), np.maximum(rr, cc)
+    ri, ci = np.array(rr, dtype=np.int64), np.array(cc, dtype=np.int64)
+    lo, hi = np.minimum(ri, ci), np.maximum(ri, ci)
     quad = sp.csr_matrix((np.array(vv, dtype=float), (lo, hi)), shape=(N, N))
     quad.sum_duplicates()
     qubo = QUBO(linear, quad, const)
@@ -199,7 +203,7 @@ class LagrangianModel:
     rows) or "auto" (product when every row is a pair-packing row, linear otherwise).
     """
 
-    def __init__(self, problem, relaxation="auto"):
+    def __init__(self, problem: Any, relaxation: str = "auto") -> None:
         _check_problem(problem, "LagrangianModel")
         self.problem = problem
         cons = problem.constraints()
@@ -224,7 +228,7 @@ class LagrangianModel:
             self._u, self._v = u, v
             gram = sp.csr_matrix((np.ones(self.m), (u, v)), shape=(self.n, self.n))  # g_e^2 = x_u x_v
             self.scales = np.ones(self.m)
-            self.A_scaled = None
+            self.A_scaled: Any = None
             self.rho_linear = np.zeros(self.n)
             self.rho_upper = gram
             self.rho_offset = 0.0
@@ -240,8 +244,25 @@ class LagrangianModel:
             self.rho_upper = sp.triu(gram, 1).tocsr()
             self.rho_offset = 0.5 * float(self.b_scaled @ self.b_scaled)
         self.objective_scale = float(np.abs(self.f_linear).sum() + np.abs(self.f_upper.data).sum())
+        # sum over inequality rows of max g_j(x)^2 on {x binary : g_j(x) <= 0}, i.e. (min_x g_j)^2 when
+        # that minimum is negative: what the untruncated square can add at a feasible point (0 for
+        # equality rows and for the product form, where g vanishes at every feasible point)
+        self.plain_is_separable = relaxation == "linear" and self.f_upper.nnz == 0
+        if relaxation == "product":
+            self.feasible_square_max = 0.0
+        else:
+            A = self.A_scaled
+            neg = np.asarray(A.minimum(0).sum(axis=1)).ravel() if sp.issparse(A) else np.minimum(A, 0.0).sum(axis=1)
+            lowest = np.minimum(neg - self.b_scaled, 0.0)
+            self.feasible_square_max = float(np.sum(lowest[self.is_inequality] ** 2))
 
-    def multipliers(self, value) -> np.ndarray:
+    def bound_offset(self, rho: float) -> float:
+        """``(rho/2) sum_{j in I} max_{x feasible} g_j(x)^2``: subtracting it from ``min_x H(x; lam, rho)``
+        gives a lower bound on the optimum for every ``lam`` with ``lam_I >= 0``, because at a feasible
+        ``x*`` the multiplier term is <= 0 and the square term is at most this much."""
+        return 0.5 * float(rho) * self.feasible_square_max
+
+    def multipliers(self, value: float | ArrayLike) -> np.ndarray:
         """A multiplier vector from a scalar (all rows) or one value per row; inequality rows >= 0."""
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             lam = np.full(self.m, as_real(value, "multipliers"))
@@ -251,20 +272,20 @@ class LagrangianModel:
             raise ValueError("multipliers of inequality constraints must be >= 0")
         return lam
 
-    def qubo(self, lam, rho=0.0) -> QUBO:
+    def qubo(self, lam: ArrayLike, rho: float = 0.0) -> QUBO:
         """``H(.; lam, rho)`` as a QUBO on the problem's bits."""
         lam = np.asarray(lam, dtype=float)
         if self.relaxation == "product":
             w = lam + 0.5 * rho  # g_e^2 = g_e for a 0/1 product
             quad = (self.f_upper + sp.csr_matrix((w, (self._u, self._v)), shape=(self.n, self.n))).tocsr()
             quad.eliminate_zeros()
-            return QUBO._trusted(self.f_linear, quad, self.f_offset)
+            return QUBO.unchecked(self.f_linear, quad, self.f_offset)
         linear = self.f_linear + self.A_scaled.T @ lam + rho * self.rho_linear
         offset = self.f_offset - float(lam @ self.b_scaled) + rho * self.rho_offset
         quad = (self.f_upper + rho * self.rho_upper).tocsr() if rho else self.f_upper
-        return QUBO._trusted(np.asarray(linear, dtype=float), quad, offset)
+        return QUBO.unchecked(np.asarray(linear, dtype=float), quad, offset)
 
-    def violations(self, X) -> np.ndarray:
+    def violations(self, X: ArrayLike) -> np.ndarray:
         """``g(x)`` for each row of ``X`` (shape (k, m)) or for one bitstring (shape (m,))."""
         X = np.asarray(X, dtype=float)
         if self.relaxation == "product":
@@ -273,7 +294,7 @@ class LagrangianModel:
             return np.asarray((self.A_scaled @ X.T).T) - self.b_scaled
         return self.A_scaled @ X - self.b_scaled
 
-    def costs(self, X) -> np.ndarray:
+    def costs(self, X: ArrayLike) -> np.ndarray:
         """``f(x)`` for each row of ``X``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         out = self.f_offset + X @ self.f_linear
@@ -282,11 +303,13 @@ class LagrangianModel:
         return out
 
 
-def encode_lagrangian(problem, multipliers, rho=0.0, relaxation="auto") -> Encoding:
+def encode_lagrangian(
+    problem: Any, multipliers: float | ArrayLike, rho: float = 0.0, relaxation: str = "auto"
+) -> Encoding:
     """Slack-free (augmented) Lagrangian QUBO ``H(x; multipliers, rho)`` on the problem's own bits.
 
     ``multipliers``: a scalar for every constraint or one value per constraint (inequality rows
-    need values >= 0); ``rho >= 0`` weights the squared violations (spec sections 2 and 4).
+    need values >= 0); ``rho >= 0`` weights the squared violations.
     """
     model = LagrangianModel(problem, relaxation)
     lam = model.multipliers(multipliers)

@@ -1,6 +1,6 @@
 """``QUBO``: a quadratic unconstrained binary model with a separate linear part.
 
-Energy of a bitstring ``x in {0,1}^n`` (spec section 1)::
+Energy of a bitstring ``x in {0,1}^n``::
 
     E(x) = offset + sum_i linear_i x_i + sum_{i<j} Q_ij x_i x_j,   Q strictly upper triangular.
 
@@ -16,8 +16,11 @@ Conversion to and from ``dimod.BinaryQuadraticModel`` is available when dimod is
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from problems.validation import as_matrix, as_real, as_vector
 
@@ -32,7 +35,7 @@ class QUBO:
     [0.5, 2.5]
     """
 
-    def __init__(self, linear, quadratic=None, offset=0.0):
+    def __init__(self, linear: ArrayLike, quadratic: Any = None, offset: float = 0.0) -> None:
         self.linear = as_vector(linear, "linear")
         self.linear.flags.writeable = False
         n = self.linear.shape[0]
@@ -54,17 +57,20 @@ class QUBO:
             quad.flags.writeable = False
         self.quadratic = quad
         self.offset = as_real(offset, "offset")
+        self.variables: list | None = None  # labels of a model built by ``from_dimod``
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def _trusted(cls, linear, quadratic, offset) -> QUBO:
-        """Internal: wrap already validated parts (float64 vector, strictly upper CSR) without copies."""
+    def unchecked(cls, linear: np.ndarray, quadratic: sp.csr_matrix, offset: float) -> QUBO:
+        """Wrap parts the caller guarantees valid (float64 vector, strictly upper CSR) without checks or
+        copies: for loops that build one QUBO per iteration from validated pieces."""
         out = cls.__new__(cls)
         out.linear, out.quadratic, out.offset = linear, quadratic, float(offset)
+        out.variables = None
         return out
 
     @classmethod
-    def from_matrix(cls, matrix, offset=0.0) -> QUBO:
+    def from_matrix(cls, matrix: Any, offset: float = 0.0) -> QUBO:
         """From ``E(x) = offset + x^T M x`` with any square ``M``: the diagonal becomes the linear
         part and ``M_ij + M_ji`` (i<j) the strictly upper quadratic part."""
         mat = as_matrix(matrix, "matrix")
@@ -75,7 +81,7 @@ class QUBO:
         return cls(np.diag(mat), np.triu(mat, 1) + np.triu(mat.T, 1), offset)
 
     @classmethod
-    def from_dimod(cls, bqm) -> QUBO:
+    def from_dimod(cls, bqm: Any) -> QUBO:
         """From a ``dimod.BinaryQuadraticModel`` (SPIN models are converted to BINARY).
 
         Variables are taken in the model's order; their labels are kept in ``variables``.
@@ -134,7 +140,7 @@ class QUBO:
         return up + np.diag(self.linear)
 
     # ------------------------------------------------------------------ energies
-    def energies(self, X) -> np.ndarray:
+    def energies(self, X: ArrayLike) -> np.ndarray:
         """Energies of a batch of bitstrings ``X`` (shape (k, n) or (n,)), as float64."""
         X = np.asarray(X)
         single = X.ndim == 1
@@ -152,11 +158,11 @@ class QUBO:
             e += np.einsum("ij,ij->i", Xf @ self.quadratic, Xf)
         return e[0] if single else e
 
-    def energy(self, x) -> float:
+    def energy(self, x: ArrayLike) -> float:
         return float(self.energies(np.asarray(x)))
 
     # ------------------------------------------------------------------ conversions
-    def to_ising(self):
+    def to_ising(self) -> tuple[np.ndarray, np.ndarray | sp.csr_matrix, float]:
         """``(h, J, offset)`` with ``E = offset + h.z + sum_{i<j} J_ij z_i z_j`` and ``x = (1 - z)/2``.
 
         ``J`` has the storage type (dense or CSR) of ``quadratic``.
@@ -169,14 +175,18 @@ class QUBO:
         offset = self.offset + self.linear.sum() / 2.0 + float(up.sum()) / 4.0
         return h, J, offset
 
-    def to_dimod(self):
-        """A ``dimod.BinaryQuadraticModel`` (BINARY) with variables 0..n-1."""
+    def to_dimod(self) -> Any:
+        """A ``dimod.BinaryQuadraticModel`` (BINARY); variables keep the labels of a model built by
+        ``from_dimod``, and are ``0..n-1`` otherwise."""
         import dimod
 
         up = self.upper_csr().tocoo()
-        return dimod.BinaryQuadraticModel.from_numpy_vectors(
+        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
             self.linear, (up.row, up.col, up.data), self.offset, dimod.BINARY
         )
+        if self.variables is not None:
+            bqm.relabel_variables(dict(enumerate(self.variables)), inplace=True)
+        return bqm
 
     def __repr__(self) -> str:
         kind = "sparse" if self.is_sparse else "dense"

@@ -1,6 +1,6 @@
 """QUBO model, encodings, problems and loaders, checked against independent references:
 brute-force enumeration, dimod, HiGHS (scipy), the instance files' published optima and the
-qiskit-optimization qubit counts recorded in the spec (verified there with qiskit 0.7.0)."""
+qubit counts that qiskit-optimization 0.7.0's QuadraticProgramToQubo produces on these models."""
 
 from __future__ import annotations
 
@@ -322,7 +322,8 @@ def test_tsp_encodings_round_trip_and_cost():
 
 
 def test_market_split_generator_matches_paper_b_slack_counts():
-    """Paper B's generator (seed 0, m = 2..5): slack QUBO qubits 48, 84, 118, 150 (spec 8.2)."""
+    """The comparative study's generator (arXiv 2503.12121; seed 0, m = 2..5): slack QUBO qubits 48, 84,
+    118, 150, the counts qiskit-optimization 0.7.0 gives."""
     counts = [MarketSplit.generate(m, seed=0) for m in (2, 3, 4, 5)]
     assert [p.n_vars + p.slack_deviation_bits() for p in counts] == [48, 84, 118, 150]
     assert [encode_slack(p).num_qubits for p in counts] == [48, 84, 118, 150]

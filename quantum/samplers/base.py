@@ -5,7 +5,8 @@ a real ``dimod.SampleSet``)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class SampleSet:
     """Distinct samples (rows of ``samples``, int8), their ``energies`` and ``num_occurrences``,
     sorted by energy (lowest first); ``info`` holds sampler-specific extras."""
 
-    def __init__(self, samples, energies, num_occurrences=None, info=None):
+    def __init__(self, samples: Any, energies: Any, num_occurrences: Any = None, info: dict | None = None) -> None:
         X = np.asarray(samples, dtype=np.int8)
         if X.ndim != 2:
             raise ValueError(f"samples must be 2-D (one row per sample), got shape {X.shape}")
@@ -59,7 +60,7 @@ class SampleSet:
     def num_reads(self) -> int:
         return int(self.num_occurrences.sum())
 
-    def to_dimod(self):
+    def to_dimod(self) -> Any:
         """A ``dimod.SampleSet`` (BINARY, variables 0..n-1) with the same rows."""
         import dimod
 
@@ -75,12 +76,12 @@ class SampleSet:
         return f"SampleSet({len(self)} distinct of {self.num_reads} reads{best})"
 
 
-class Sampler:
+class Sampler(ABC):
     """Base class: subclasses set ``parameters`` (name -> description) and implement ``_sample``."""
 
-    parameters: dict = {}
+    parameters: dict[str, str] = {}
 
-    def sample(self, qubo, num_reads: int = 1, seed=None, **parameters) -> SampleSet:
+    def sample(self, qubo: Any, num_reads: int = 1, seed: Any = None, **parameters: Any) -> SampleSet:
         """Sample ``qubo`` (a ``QUBO`` or a ``dimod.BinaryQuadraticModel``)."""
         qubo = as_qubo(qubo)
         unknown = [k for k in parameters if k not in self.parameters]
@@ -94,14 +95,16 @@ class Sampler:
 
         return self._sample(qubo, num_reads, as_generator(seed), **parameters)
 
-    def _sample(self, qubo, num_reads, rng, **parameters) -> SampleSet:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def _sample(self, qubo: QUBO, num_reads: int, rng: np.random.Generator, **parameters: Any) -> SampleSet:
+        """Draw ``num_reads`` samples of a validated ``qubo`` with the generator ``rng``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def as_qubo(model) -> QUBO:
+def as_qubo(model: Any) -> QUBO:
+    """A ``QUBO`` from a ``QUBO`` or a ``dimod.BinaryQuadraticModel``."""
     if isinstance(model, QUBO):
         return model
     if hasattr(model, "vartype") and hasattr(model, "quadratic"):
@@ -110,7 +113,7 @@ def as_qubo(model) -> QUBO:
 
 
 def default_beta_range(qubo: QUBO) -> tuple[float, float]:
-    """dwave-samplers' default ``(beta_hot, beta_cold)`` from the Ising form (spec 5.2):
+    """dwave-samplers' default ``(beta_hot, beta_cold)`` from the Ising form:
     ``beta_hot = ln 2 / (2 max_i (|h_i| + sum_j |J_ij|))`` and
     ``beta_cold = ln(N_min / 0.01) / (2 b_min)``, ``b_min`` the smallest nonzero |h_i| or |J_ij|
     attached to a spin (minimised per spin, then over spins) and ``N_min`` the number of spins at it."""
@@ -134,7 +137,7 @@ def default_beta_range(qubo: QUBO) -> tuple[float, float]:
     return float(hot), float(cold)
 
 
-def beta_schedule(qubo, num_sweeps, beta_range, schedule="geometric") -> np.ndarray:
+def beta_schedule(qubo: QUBO, num_sweeps: int, beta_range: Any, schedule: str = "geometric") -> np.ndarray:
     """One beta per sweep between ``beta_range`` (default ``default_beta_range``)."""
     num_sweeps = as_int(num_sweeps, "num_sweeps", low=1)
     if beta_range is None:
@@ -150,7 +153,7 @@ def beta_schedule(qubo, num_sweeps, beta_range, schedule="geometric") -> np.ndar
     raise ValueError(f"beta_schedule_type must be 'geometric' or 'linear', got {schedule!r}")
 
 
-def initial_states(qubo, num_reads, rng, states) -> np.ndarray:
+def initial_states(qubo: QUBO, num_reads: int, rng: np.random.Generator, states: Any) -> np.ndarray:
     """Uniformly random bitstrings, or the caller's ``initial_states`` (copied, validated)."""
     n = qubo.num_variables
     if states is None:
@@ -165,7 +168,18 @@ def initial_states(qubo, num_reads, rng, states) -> np.ndarray:
     return X
 
 
-def rng_seeds(rng, count: int) -> np.ndarray:
+def csr_arrays(qubo: QUBO) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, data, linear)`` of ``Q + Q^T`` and the linear part, as the numba kernels take them."""
+    sym = qubo.symmetric_csr()
+    return (
+        sym.indptr.astype(np.int64),
+        sym.indices.astype(np.int64),
+        sym.data.astype(np.float64),
+        np.ascontiguousarray(qubo.linear, dtype=np.float64),
+    )
+
+
+def rng_seeds(rng: np.random.Generator, count: int) -> np.ndarray:
     """``count`` xorshift128+ states (two nonzero uint64 each) drawn from ``rng``."""
     s = rng.integers(1, 2**63 - 1, size=(count, 2), dtype=np.int64)
     return s.astype(np.uint64)

@@ -1,20 +1,23 @@
-"""Exact solver: the energies of all ``2^n`` bitstrings by doubling (spec 5.1), capped at
+"""Exact solver: the energies of all ``2^n`` bitstrings by doubling, capped at
 ``max_variables`` (default 22: 4 M states, 32 MB of float64); a QUBO without quadratic terms is
 separable and solved in closed form at any size (``x_i = 1`` iff ``linear_i < 0``; ties give 0).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from problems.validation import as_int
 
+from ..qubo import QUBO
 from .base import Sampler, SampleSet
 
 MAX_VARIABLES = 22
 
 
-def all_energies(qubo, max_variables: int = MAX_VARIABLES) -> np.ndarray:
+def all_energies(qubo: QUBO, max_variables: int = MAX_VARIABLES) -> np.ndarray:
     """``E[k]`` for every basis index ``k = sum_i x_i 2^i`` (bit 0 least significant).
 
     Doubling: appending bit t maps ``E -> [E, E + q_t + sum_{i<t} Q_it x_i]``, and the linear form
@@ -36,7 +39,7 @@ def all_energies(qubo, max_variables: int = MAX_VARIABLES) -> np.ndarray:
     return E
 
 
-def index_bits(index, n: int) -> np.ndarray:
+def index_bits(index: Any, n: int) -> np.ndarray:
     """Bitstrings (rows, int8) of basis indices (bit i = (k >> i) & 1)."""
     k = np.asarray(index, dtype=np.int64)
     return ((k[:, None] >> np.arange(n)) & 1).astype(np.int8)

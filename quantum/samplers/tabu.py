@@ -12,9 +12,8 @@ import numpy as np
 
 from problems.validation import as_int
 
-from . import _kernels
-from .annealing import _csr_arrays
-from .base import Sampler, SampleSet, rng_seeds
+from . import kernels
+from .base import Sampler, SampleSet, csr_arrays, rng_seeds
 from .base import initial_states as start_states
 
 
@@ -34,5 +33,5 @@ class Tabu(Sampler):
         states = start_states(qubo, num_reads, rng, initial_states)
         rng_seeds(rng, num_reads)  # keep the stream aligned with the annealers
         best = np.empty_like(states)
-        _kernels.tabu(*_csr_arrays(qubo), qubo.offset, num_iterations, tenure, states, best)
+        kernels.tabu(*csr_arrays(qubo), qubo.offset, num_iterations, tenure, states, best)
         return SampleSet(best, qubo.energies(best), info={"num_iterations": num_iterations, "tenure": tenure})

@@ -1,22 +1,25 @@
-"""Statevector QAOA, VQE and CVaR-VQE (numpy; spec sections 5.4 and 5.5).
+"""Statevector QAOA, VQE and CVaR-VQE (numpy statevectors).
 
 Conventions: basis index ``k = sum_i x_i 2^i`` (qubit 0 least significant), bit 1 <-> Z = -1, so
 the cost operator is diagonal with entries ``E(x)`` (``exact.all_energies``).
 
 * QAOA (Farhi, Goldstone, Gutmann 2014): ``|psi> = prod_l exp(-i b_l sum_q X_q) exp(-i g_l C) |+>^n``;
   the mixer applies ``[[cos b, -i sin b], [-i sin b, cos b]]`` to every qubit axis.
-* VQE with the EfficientSU2 ansatz of paper B: ``reps`` layers of RY and RZ on every qubit
+* VQE with the EfficientSU2 ansatz used by the comparative study of quantum optimization techniques
+  (arXiv 2503.12121): ``reps`` layers of RY and RZ on every qubit
   followed by circular CX entanglement (CX(n-1, 0), then CX(q, q+1)), and a final RY, RZ layer:
   ``2 n (reps + 1)`` parameters; ``RY(t) = exp(-i t Y / 2)``, ``RZ(t) = exp(-i t Z / 2)``.
 * CVaR_alpha (Barkoutsos et al., Quantum 4, 256, 2020): the mean energy of the lowest
   ``alpha`` fraction of the probability mass, the boundary state counted fractionally; alpha = 1
   is the plain expectation.
 
-Parameters are optimised by COBYLA (``maxiter`` evaluations, ``rhobeg``; paper B: 200 and 0.4)
+Parameters are optimised by COBYLA (``maxiter`` evaluations, ``rhobeg``; the comparative study used 200 and 0.4)
 on exact expectations; ``num_reads`` shots are then drawn from the final state.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -51,7 +54,9 @@ def cvar(energies_sorted: np.ndarray, probs_sorted: np.ndarray, alpha: float) ->
 class _Variational(Sampler):
     """Shared parts: cost diagonal, optimisation loop, shot sampling."""
 
-    def __init__(self, maxiter=200, rhobeg=0.4, cvar_alpha=1.0, max_qubits=MAX_QUBITS):
+    def __init__(
+        self, maxiter: int = 200, rhobeg: float = 0.4, cvar_alpha: float = 1.0, max_qubits: int = MAX_QUBITS
+    ) -> None:
         self.maxiter = as_int(maxiter, "maxiter", low=0)
         self.rhobeg = as_real(rhobeg, "rhobeg", low=0.0, low_open=True)
         self.cvar_alpha = as_real(cvar_alpha, "cvar_alpha", low=0.0, high=1.0, low_open=True)
@@ -62,7 +67,19 @@ class _Variational(Sampler):
         "optimize": "optimise the parameters with COBYLA (default True)",
     }
 
-    def loss(self, E, order, params) -> float:
+    def num_params(self, n: int) -> int:
+        """Number of circuit parameters on ``n`` qubits."""
+        raise NotImplementedError
+
+    def initial_params(self, E: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Starting parameters."""
+        raise NotImplementedError
+
+    def state(self, E: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """The statevector for the cost diagonal ``E`` and ``params``."""
+        raise NotImplementedError
+
+    def loss(self, E: np.ndarray, order: np.ndarray, params: np.ndarray) -> float:
         probs = np.abs(self.state(E, params)) ** 2
         if self.cvar_alpha >= 1.0:
             return float(probs @ E)
@@ -109,19 +126,19 @@ class QAOA(_Variational):
     ``g0 = 0.5 / std(E)`` (an annealing-like path scaled to the spread of the energies).
     """
 
-    def __init__(self, p=1, **options):
+    def __init__(self, p: int = 1, **options: Any) -> None:
         super().__init__(**options)
         self.p = as_int(p, "p", low=1)
 
-    def num_params(self, n) -> int:
+    def num_params(self, n: int) -> int:
         return 2 * self.p
 
-    def initial_params(self, E, n, rng) -> np.ndarray:
+    def initial_params(self, E: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         frac = (np.arange(self.p) + 0.5) / self.p
         g0 = 0.5 / max(float(np.std(E)), 1e-12)
         return np.r_[frac * g0, (1 - frac) * np.pi / 4]
 
-    def state(self, E, params) -> np.ndarray:
+    def state(self, E: np.ndarray, params: np.ndarray) -> np.ndarray:
         n = int(np.log2(len(E)))
         psi = np.full(len(E), 2 ** (-n / 2), dtype=complex)
         for g, b in zip(params[: self.p], params[self.p :], strict=False):
@@ -132,13 +149,13 @@ class QAOA(_Variational):
                 psi = _apply_1q(psi, n, q, mixer)
         return psi
 
-    def statevector(self, qubo, gammas, betas) -> np.ndarray:
+    def statevector(self, qubo: Any, gammas: Any, betas: Any) -> np.ndarray:
         gammas, betas = np.atleast_1d(gammas).astype(float), np.atleast_1d(betas).astype(float)
         if len(gammas) != self.p or len(betas) != self.p:
             raise ValueError(f"gammas and betas must each have p={self.p} entries")
         return self.state(all_energies(qubo, self.max_qubits), np.r_[gammas, betas])
 
-    def expectation(self, qubo, gammas, betas) -> float:
+    def expectation(self, qubo: Any, gammas: Any, betas: Any) -> float:
         """``<psi(gammas, betas)| C |psi(gammas, betas)>`` with ``C`` the QUBO's energy."""
         E = all_energies(qubo, self.max_qubits)
         psi = self.statevector(qubo, gammas, betas)
@@ -146,18 +163,18 @@ class QAOA(_Variational):
 
 
 class VQE(_Variational):
-    """VQE (``cvar_alpha=1``) or CVaR-VQE (``cvar_alpha < 1``; paper B uses 0.25) with the
+    """VQE (``cvar_alpha=1``) or CVaR-VQE (``cvar_alpha < 1``; the comparative study used 0.25) with the
     EfficientSU2 ansatz (``reps`` = 3 by default); random uniform start in ``[-pi, pi]``."""
 
-    def __init__(self, reps=3, **options):
+    def __init__(self, reps: int = 3, **options: Any) -> None:
         super().__init__(**options)
         self.reps = as_int(reps, "reps", low=0)
-        self._perm = {}
+        self._perm: dict[int, np.ndarray] = {}
 
-    def num_params(self, n) -> int:
+    def num_params(self, n: int) -> int:
         return 2 * n * (self.reps + 1)
 
-    def initial_params(self, E, n, rng) -> np.ndarray:
+    def initial_params(self, E: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(-np.pi, np.pi, self.num_params(n))
 
     def _entangler(self, n) -> np.ndarray:
@@ -172,7 +189,7 @@ class VQE(_Variational):
             self._perm[n] = perm
         return self._perm[n]
 
-    def state(self, E, params) -> np.ndarray:
+    def state(self, E: np.ndarray, params: np.ndarray) -> np.ndarray:
         n = int(np.log2(len(E)))
         psi = np.zeros(len(E), dtype=complex)
         psi[0] = 1.0

@@ -2,7 +2,7 @@
 and tabu search on a QUBO given by its linear part and the CSR of ``Q + Q^T``.
 
 Local fields ``F_i = linear_i + sum_j Qsym_ij x_j``; flipping bit i changes the energy by
-``(1 - 2 x_i) F_i`` and, once accepted, adds ``+-Qsym_ij`` to the neighbours' fields (spec 5.2).
+``(1 - 2 x_i) F_i`` and, once accepted, adds ``+-Qsym_ij`` to the neighbours' fields.
 Random numbers come from xorshift128+ (Vigna 2017), one stream per read, as in dwave-samplers.
 A flip whose ``beta * dE`` exceeds 40 is rejected without drawing (its acceptance probability
 exp(-40) < 2^-53 is below the resolution of the uniform draw).
@@ -75,7 +75,15 @@ def _sweep(indptr, indices, data, x, field, beta, rng):
 
 
 @njit(cache=True)
-def anneal(indptr, indices, data, linear, betas, states, seeds):
+def anneal(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    linear: np.ndarray,
+    betas: np.ndarray,
+    states: np.ndarray,
+    seeds: np.ndarray,
+) -> None:
     """Simulated annealing in place on ``states`` (reads x n), one sweep per beta."""
     n = linear.shape[0]
     field = np.empty(n)
@@ -90,7 +98,18 @@ def anneal(indptr, indices, data, linear, betas, states, seeds):
 
 
 @njit(cache=True)
-def temper(indptr, indices, data, linear, offset, betas, num_sweeps, states, seeds, best):
+def temper(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    linear: np.ndarray,
+    offset: float,
+    betas: np.ndarray,
+    num_sweeps: int,
+    states: np.ndarray,
+    seeds: np.ndarray,
+    best: np.ndarray,
+) -> np.ndarray:
     """Parallel tempering: for each read, ``len(betas)`` replicas (rows of ``states[r]``) sweep at
     their temperatures, then neighbours swap with probability ``min(1, exp((b_a - b_b)(E_a - E_b)))``
     (alternating even and odd pairs). ``best[r]`` receives the best state ever seen; returns energies."""
@@ -129,7 +148,17 @@ def temper(indptr, indices, data, linear, offset, betas, num_sweeps, states, see
 
 
 @njit(cache=True)
-def tabu(indptr, indices, data, linear, offset, num_iterations, tenure, states, best):
+def tabu(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    linear: np.ndarray,
+    offset: float,
+    num_iterations: int,
+    tenure: int,
+    states: np.ndarray,
+    best: np.ndarray,
+) -> np.ndarray:
     """Single-flip tabu search (best admissible move each iteration; a tabu move is admissible when
     it improves on the best energy found: aspiration). ``best[r]`` gets the best state; returns energies."""
     reads, n = states.shape
