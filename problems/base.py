@@ -112,8 +112,18 @@ def require(problem, *capabilities: Capability, solver: str = "this solver") -> 
 class Problem:
     """Base class: owns ``counts`` and the work unit; subclasses add oracles and ``optimality``.
 
-    Subclasses must implement ``optimality(x)``: one non-negative number that is 0 exactly at a
-    solution (a residual, a gap, a suboptimality), used for stopping and plotted by comparisons.
+    Two numbers are kept apart (``docs/conventions.md``):
+
+    * ``optimality(x) -> float`` (required) is the **stopping error**: one non-negative number,
+      zero exactly at a solution, computed from ``x`` and the problem's own data only (a KKT or
+      prox-gradient residual, a fixed-point residual, a certified gap). Never a gap to a reference or
+      known optimum, never a test metric. Solvers stop on it (``tol``).
+    * ``report(x) -> dict[str, float]`` (optional) gives **reporting columns** that need outside
+      knowledge: ``"gap"`` (relative, non-negative suboptimality against a reference or known
+      optimum), the error against a known truth, a test loss or accuracy. Solvers record them in the
+      history and never stop on them unless the caller passes ``target``.
+
+    Oracle calls are counted in ``counts``; ``work`` is the amount spent in ``work_unit``.
     """
 
     #: the counted oracle that measures work for budgets and plots
@@ -134,6 +144,7 @@ class Problem:
         return np.zeros(self.dim)
 
     def optimality(self, x) -> float:  # pragma: no cover - interface
+        """The stopping error at ``x`` (own data only; 0 exactly at a solution)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
