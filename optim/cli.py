@@ -2,7 +2,7 @@
 
     optim list
     optim solve PROBLEM --method NAME [--option key=value ...] [--problem-option key=value ...]
-    optim compare SUITE [--out DIR] [--quick | --full]
+    optim compare SUITE [--out DIR] [--quick | --full] [--seeds 0 1 2] [--workers N | --scheduler ADDRESS]
     optim demo [--out DIR]
 
 Unknown names get the closest match suggested; bad options get a one-line error, not a traceback.
@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
@@ -72,11 +75,37 @@ def cmd_solve(args) -> int:
     return 0 if result.status != "diverged" else 1
 
 
+@contextlib.contextmanager
+def _executor(workers, scheduler) -> Iterator[object]:
+    """None (serial), a ``ProcessPoolExecutor`` of ``workers`` processes, or a Dask ``Client``
+    connected to ``scheduler``; closed on exit."""
+    if workers is not None and scheduler is not None:
+        raise ValueError("give --workers or --scheduler, not both")
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+    elif workers is not None:
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool
+    else:
+        yield None
+
+
 def cmd_compare(args) -> int:
     from .registry import suite
 
     start = time.perf_counter()
-    comparison = suite(args.suite, quick=not args.full).run()
+    with _executor(args.workers, args.scheduler) as executor:
+        comparison = suite(args.suite, quick=not args.full).run(seeds=args.seeds, executor=executor)
     paths = comparison.save(args.out, stem=args.suite)
     print(comparison.markdown())
     print(
@@ -133,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="run a comparison suite; writes markdown, JSON and plots")
     c.add_argument("suite")
     c.add_argument("--out", default="optim-report")
+    c.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="run every pair once per seed")
+    c.add_argument("--workers", type=int, metavar="N", help="run the grid on N local worker processes")
+    c.add_argument("--scheduler", metavar="ADDRESS", help="run the grid on a Dask cluster (tcp://host:8786)")
     mode = c.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small sizes (the default)")
     mode.add_argument("--full", action="store_true", help="the full-size comparison")
