@@ -219,6 +219,7 @@ class Solver:
             nit=nit,
             counts=counts,
             time=clock.elapsed(),
+            work_unit=getattr(problem, "work_unit", "work"),
             history=history.as_arrays(),
             method=self.name,
             problem=getattr(problem, "name", type(problem).__name__),

@@ -1,7 +1,7 @@
 """The ``optim`` command line: list, solve, compare, demo.
 
     optim list
-    optim solve PROBLEM --method NAME [--option key=value ...] [--problem-option key=value ...]
+    optim solve PROBLEM --method NAME [--option key=value ...] [--problem-option key=value ...] [--out DIR]
     optim compare SUITE [--out DIR] [--quick | --full] [--seeds 0 1 2] [--workers N | --scheduler ADDRESS]
     optim demo [--out DIR]
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -70,8 +71,16 @@ def cmd_solve(args) -> int:
     result = solver.solve(problem)
     print(f"problem    {getattr(problem, 'name', args.problem)}")
     print(f"method     {args.method}")
-    for key in ("status", "message", "nit", "fun", "optimality", "time", "counts"):
-        print(f"{key:<10} {result.get(key)}")
+    for key in ("status", "message", "nit", "fun", "optimality", "report", "time", "counts"):
+        if result.get(key) not in (None, {}):
+            print(f"{key:<10} {result.get(key)}")
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        data = {"problem": getattr(problem, "name", args.problem), "method": args.method, **result.to_dict()}
+        (out / "result.json").write_text(json.dumps(data, indent=1, allow_nan=False))
+        result.plot().savefig(out / "result.png", dpi=90)
+        print(f"wrote {out / 'result.json'} and {out / 'result.png'}")
     return 0 if result.status != "diverged" else 1
 
 
@@ -159,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True)
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="solver option (repeatable)")
     p.add_argument("--problem-option", action="append", metavar="KEY=VALUE", help="problem option (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="write result.json and result.png (the convergence plot) into DIR")
     c = sub.add_parser("compare", help="run a comparison suite; writes markdown, JSON and plots")
     c.add_argument("suite")
     c.add_argument("--out", default="optim-report")

@@ -71,6 +71,16 @@ def plot_runs(runs: list[dict], title: str):
     """A two-panel ``Figure`` for the runs of one problem (records with ``method``, ``history``,
     ``work_unit`` and ``kind``); runs of the same method (several seeds) share a band."""
     fig, axes = new_figure()
+    draw_runs(axes, runs)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def draw_runs(axes: list, runs: list[dict]) -> None:
+    """Draw ``runs`` on one or two Axes: the stopping error against work (and against time), log y;
+    online runs: cumulative iterations (and regret) against instances, linear axes."""
     online = all(r.get("kind") == "online" for r in runs)
     by_method: dict[str, list[dict]] = {}
     for r in runs:
@@ -82,17 +92,40 @@ def plot_runs(runs: list[dict], title: str):
             hs = [g["history"] for g in group]
             ys = [h["optimality"] for h in hs]
             draw(axes[0], [h["work"] for h in hs], ys, label, log=True)
-            draw(axes[1], [h["time"] for h in hs], ys, label, log=True)
+            if len(axes) > 1:
+                draw(axes[1], [h["time"] for h in hs], ys, label, log=True)
         axes[0].set_xlabel(f"work ({runs[0].get('work_unit', 'work')})")
-        axes[1].set_xlabel("time (s)")
+        if len(axes) > 1:
+            axes[1].set_xlabel("time (s)")
         for ax in axes:
             ax.set_yscale("log")
             ax.set_ylabel("stopping error")
             ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+
+
+def plot_result(result, ax=None):
+    """The ``Figure`` of one ``Result``: stopping error against work and time (an online run:
+    cumulative iterations and regret against instances). ``ax``: None (a new two-panel Figure), two
+    Axes, or one Axes (then only the left panel: against work, or cumulative iterations)."""
+    from matplotlib.axes import Axes
+
+    h = {k: np.asarray(v, dtype=float) for k, v in result.history.items() if np.asarray(v).dtype.kind in "biuf"}
+    record = {
+        "method": result.get("method", "run"),
+        "history": h,
+        "work_unit": result.get("work_unit", "work"),
+        "kind": "online" if "cumulative" in h else "convergence",
+    }
+    title = f"{result.get('method', 'run')} on {result.get('problem', 'problem')}: {result.status}"
+    if ax is None:
+        return plot_runs([record], title)
+    axes = [ax] if isinstance(ax, Axes) else list(ax)
+    if not 1 <= len(axes) <= 2 or not all(isinstance(a, Axes) for a in axes):
+        raise TypeError("ax must be None, one matplotlib Axes or a pair of Axes")
+    draw_runs(axes, [record])
+    axes[0].set_title(title, fontsize=9)
+    return axes[0].figure
 
 
 def _online_panels(axes, by_method: dict[str, list[dict]]) -> None:
@@ -107,9 +140,11 @@ def _online_panels(axes, by_method: dict[str, list[dict]]) -> None:
         hs = [g["history"] for g in group]
         xs = [h["nit"] for h in hs]
         draw(axes[0], xs, [h["cumulative"] for h in hs], label, log=False)
-        draw(axes[1], xs, [h.get(right, [math.nan] * len(h["nit"])) for h in hs], label, log=False)
+        if len(axes) > 1:
+            draw(axes[1], xs, [h.get(right, [math.nan] * len(h["nit"])) for h in hs], label, log=False)
     axes[0].set_ylabel("cumulative iterations")
-    axes[1].set_ylabel("regret (iterations)" if has_regret else "iterations per instance")
+    if len(axes) > 1:
+        axes[1].set_ylabel("regret (iterations)" if has_regret else "iterations per instance")
     for ax in axes:
         ax.set_xlabel("instances solved")
         ax.grid(True, alpha=0.3)

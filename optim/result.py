@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.optimize import OptimizeResult
 
@@ -68,6 +70,47 @@ class Result(OptimizeResult):
         return f"Result({', '.join(parts)})"
 
     __str__ = __repr__
+
+    def to_dict(self) -> dict:
+        """A JSON-safe copy: arrays become lists, NaN and inf become None, numpy scalars Python numbers;
+        objects JSON cannot hold (a learned policy, a torch model) become ``"<TypeName>"``.
+        ``json.dumps(result.to_dict(), allow_nan=False)`` always works."""
+        return {str(k): json_safe(v) for k, v in self.items()}
+
+    def plot(self, ax=None):
+        """The matplotlib ``Figure`` of this run: the stopping error against work and against time
+        (log y; an online run: cumulative iterations and regret against instances). ``ax``: one Axes
+        (the left panel only) or two to draw on; by default a new Figure, made without pyplot."""
+        from .plotting import plot_result
+
+        return plot_result(self, ax)
+
+
+def json_safe(obj):
+    """``obj`` with arrays as lists, NaN/inf as None, numpy scalars as Python numbers, recursively."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    tolist = getattr(obj, "tolist", None)  # torch tensors, scipy/numpy-like arrays
+    if callable(tolist) and not isinstance(obj, type):
+        try:
+            return json_safe(tolist())
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    return f"<{type(obj).__name__}>"
 
 
 class History:
