@@ -35,23 +35,27 @@ def _parse_options(pairs, flag) -> dict:
     return out
 
 
-def _first_line(obj) -> str:
-    doc = (obj.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
+def _suite_sentence(builder) -> str:
+    """The first sentence of a suite builder's docstring (or of its module's)."""
+    import inspect
+
+    from problems.catalog import summary_sentence
+
+    return summary_sentence(builder.__doc__ or getattr(inspect.getmodule(builder), "__doc__", ""))
 
 
 def cmd_list(args) -> int:
-    from problems.catalog import PROBLEMS, describe
+    from problems.catalog import PROBLEMS, describe, load_entry, summary_sentence
     from problems.datasets import DATA_DIR
 
     from .registry import METHODS, SUITES, solver_class
 
     print("Suites (optim compare NAME):")
     for name in sorted(SUITES):
-        print(f"  {name}")
+        print(f"  {name:<24} {_suite_sentence(load_entry(SUITES[name]))}")
     print("\nSolvers (optim solve PROBLEM --method NAME):")
     for name in sorted(METHODS):
-        print(f"  {name:<24} {_first_line(solver_class(name))}")
+        print(f"  {name:<24} {summary_sentence(solver_class(name).__doc__)}")
     print("\nProblems:")
     for name in sorted(PROBLEMS):
         print(f"  {name:<24} {describe(name)}")

@@ -219,7 +219,7 @@ class ShiftedLaplacianSequence(ShiftedSequence):
 
 class HeatEquationSequence(_Sequence):
     """2-D heat equation ``u_t = kappa(t) Lap u + f`` on (0,1)^2, Dirichlet, Crank-Nicolson
-    (the official h2d.m experiment, spec Sec. 4.4), each step one SPD system for SSOR-CG.
+    (the official h2d.m experiment of Khodak et al. 2024), each step one SPD system for SSOR-CG.
 
     Unknowns at the ``(nx-1)^2`` interior nodes ``(i dx, j dx)`` (j fastest), ``Lap = -P/dx^2`` with
     ``P = poisson2d(nx - 1)``. Step t (time ``s = t dt``, half step ``h = s + dt/2``):

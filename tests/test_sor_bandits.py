@@ -192,8 +192,8 @@ def test_bad_sequences_and_tuner_options():
         L.CostTable([[3, 2.5]], grid=[1.0, 1.5], contexts=[0.0], method="sor")
 
 
-def test_heat_sequence_reproduces_the_spec_totals():
-    """Spec Sec. 6.1 heat table (nx = 25, first 1000 steps, exact-solve state): vanilla CG 17038,
+def test_heat_sequence_reproduces_the_independent_totals():
+    """Heat table of an independent reimplementation (nx = 25, first 1000 steps, exact-solve state): vanilla CG 17038,
     SSOR omega = 1.0: 6528, 1.5: 6432, best fixed 1.40: 5858 -- an independent implementation's totals."""
     seq = HeatEquationSequence(nx=25, T=1000)
     table = L.cost_table(seq, grid=[1.0, 1.4, 1.5], extras=("cg",))

@@ -40,7 +40,7 @@ def residual_norm(indptr, indices, data, b, x):
 
 @numba.njit(cache=True)
 def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
-    """SOR-COUNT of the spec (Section 1.1): sweep, then the TRUE residual, stop when
+    """The official SOR iteration count (``docs/sor.md``): sweep, then the TRUE residual, stop when
     ||r_k|| / ||r_0|| < rtol (strict); at least one sweep. Returns (iterations, converged, rel_res)."""
     nrm0 = residual_norm(indptr, indices, data, b, x)
     rel = 0.0
@@ -60,7 +60,7 @@ def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
 @numba.njit(cache=True, parallel=True)
 def sor_counts_shifted(indptr, indices, data, diag, shifts, rhs, omegas, rtol, max_iter):
     """SOR iteration counts for every (instance t, omega_j) of a diagonally shifted family
-    A_t = A + shifts[t] I, b_t = rhs[t], x0 = 0: the cost table of Section 5, in parallel over t."""
+    A_t = A + shifts[t] I, b_t = rhs[t], x0 = 0: the cost table (``optim.linear.table``), in parallel over t."""
     T = shifts.shape[0]
     d = omegas.shape[0]
     n = diag.shape[0]
@@ -109,7 +109,7 @@ def upper_solve(indptr, indices, data, diag, r, omega, z):
 
 @numba.njit(cache=True)
 def ssor_apply(indptr, indices, data, diag, r, omega, code_order, work, z):
-    """z = M^{-1} r for the SSOR preconditioner (Section 1.2).
+    """z = M^{-1} r for the SSOR preconditioner (``docs/sor.md``).
 
     code order:     M = (D + wU) D^{-1} (D + wL) / (w(2-w)):  y = (D + wU)^{-1} r,
                     z = w(2-w) (D + wL)^{-1} D y;

@@ -234,7 +234,7 @@ def _context_interval(problem, interval):
 
 # ----------------------------------------------------------------------------- the tuners
 class TsallisINF(OnlineTuner):
-    """Tsallis-INF bandit over the omega grid (Khodak et al. 2024; spec Sec. 3.1-3.2).
+    """Tsallis-INF bandit over the omega grid (Khodak et al. 2024, Sec. 3; ``docs/sor.md``).
 
     ``variant="final"`` (official final code, default) or ``"v1"`` (arXiv v1: fixed
     ``eta = 1/sqrt(T)``, loss ``(cost - 1)/100``, grid ``linspace(1, 1.9, floor((2T)^(1/3)))``);
@@ -259,7 +259,7 @@ class TsallisINF(OnlineTuner):
 
 
 class ContextualTsallisINF(TsallisINF):
-    """Tsallis-INF-CB: one Tsallis-INF per context bin (spec Sec. 3.3).
+    """Tsallis-INF-CB: one Tsallis-INF per context bin (``docs/sor.md``).
 
     ``bins`` equal bins of ``interval`` (default the sequence's context interval); the paper used
     5 bins on [-0.15, 0.65] for the shifted Laplacian and 6 for the heat equation."""
@@ -284,7 +284,7 @@ class ContextualTsallisINF(TsallisINF):
 
 
 class ChebCB(OnlineTuner):
-    """ChebCB contextual bandit over the omega grid (Khodak et al. 2024, final code; spec Sec. 3.4).
+    """ChebCB contextual bandit over the omega grid (Khodak et al. 2024, final official code; ``docs/sor.md``).
 
     Inverse-gap weighting over per-arm Chebyshev regressions of cost on the context; ``m`` basis
     functions (degrees 0..m-1), context ``interval`` (default the sequence's context interval),
@@ -369,7 +369,7 @@ class InstanceOptimalOmega(OnlineTuner):
 
 
 def golden_section_omega(cost, starts=(1.0, 1.3, 1.5, 1.75, 1.95), evaluations=12) -> float:
-    """The heat experiment's per-instance search (spec Sec. 3.6): evaluate ``starts``, bracket the
+    """The heat experiment's per-instance search of the official code: evaluate ``starts``, bracket the
     best by its neighbours, golden-section search inside the bracket until ``evaluations`` solves in
     all, return the midpoint of the smallest and largest omega with the minimum count."""
     seen = {w: cost(w) for w in starts}

@@ -108,7 +108,7 @@ def check_spd(system: CSRSystem, name: str = "A", dense_limit: int = 2000) -> No
 
 
 def sor(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000) -> Result:
-    """Solve ``A x = b`` by SOR with relaxation ``omega`` (Sec. 1.1 of the spec; see module doc).
+    """Solve ``A x = b`` by SOR with relaxation ``omega`` (see the module docstring and ``docs/sor.md``).
 
     Returns a ``Result`` with ``x``, ``nit`` (sweeps; ``max_iter`` when capped), ``converged`` and
     ``residual`` = ||b - A x|| / ||b - A x0||. ``A`` need not be symmetric but needs a nonzero
@@ -130,7 +130,7 @@ def sor_solve(system: CSRSystem, b, x, omega, rtol=1e-8, max_iter=10_000) -> Res
 
 
 def ssor_preconditioner(A, omega, variant: str = "code") -> spla.LinearOperator:
-    """The SSOR preconditioner ``z = M^{-1} r`` as a ``LinearOperator`` (Sec. 1.2; two triangular
+    """The SSOR preconditioner ``z = M^{-1} r`` as a ``LinearOperator`` (module docstring; two triangular
     sweeps over CSR rows, no factorization). ``variant``: "code" (official ordering) or "textbook"."""
     system = A if isinstance(A, CSRSystem) else CSRSystem(A)
     omega = check_omega(omega)

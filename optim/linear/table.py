@@ -1,7 +1,7 @@
 """Cost tables: the iteration count of every (instance, omega) pair of a sequence, computed once.
 
 When the instances do not depend on the learner's actions the cost is a deterministic function of
-(instance, omega), so a T x |grid| table replays any number of learner runs by lookup (spec Sec. 5).
+(instance, omega), so a T x |grid| table replays any number of learner runs by lookup.
 For the heat sequence the state is advanced with exact solves; learners that feed back their own
 1e-8-accurate solutions see the same instances up to that accuracy (the official oracles do the same).
 
