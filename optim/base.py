@@ -79,6 +79,9 @@ class Solver:
     error_name: str = "optimality measure"
     requires: tuple[Capability, ...] = (Smooth,)
     default_check_every: int = 1
+    #: False for runs without a stopping error (an online pass over a sequence): ``tol`` is then not
+    #: tested, ``optimality`` is recorded as NaN, and the run ends on its iteration cap or a target
+    has_stopping_error: bool = True
     default_max_iter: int = 1000
 
     def __init__(
@@ -119,6 +122,11 @@ class Solver:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ hooks
+    def iteration_cap(self, problem) -> int:
+        """The number of iterations this run may take (``max_iter``; an online pass over a sequence of
+        ``T`` instances also stops after the last one). Must not change the solver."""
+        return self.max_iter
+
     def check(self, problem) -> None:
         """Raise ``TypeError`` if ``problem`` lacks a capability this solver needs."""
         require(problem, *self.requires, solver=f"{type(self).__name__} ({self.name!r})")
@@ -166,6 +174,7 @@ class Solver:
         self.check(problem)
         problem.counts.reset()
         history = History()
+        cap = self.iteration_cap(problem)
         clock = _Clock()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             state = self.init(problem, x0)
@@ -178,15 +187,15 @@ class Solver:
             last_good = (self.copy_iterate(state.x), good)
             row = self._record(history, problem, state, nit, clock, good)
             self._check_target_columns(row)
-            bar = _progress(self, problem)
+            bar = _progress(self, problem, cap)
             try:
                 while status is None:
-                    status = self._stop_reason(problem, nit, clock, row)
+                    status = self._stop_reason(problem, nit, clock, row, cap)
                     if status is not None:
                         break
                     state = self.step(problem, state)
                     nit += 1
-                    if nit % self.check_every and nit < self.max_iter and not self._out_of_budget(problem):
+                    if nit % self.check_every and nit < cap and not self._out_of_budget(problem):
                         continue
                     finite = self.is_finite(state)
                     good = self._evaluate(problem, state, clock) if finite else None
@@ -240,11 +249,14 @@ class Solver:
         """Stopping error, objective and reporting columns (uncharged, off the clock); None if not finite."""
         with clock.paused(), problem.counts.paused():
             try:
-                values = {"optimality": self.optimality(problem, state), "fun": self.objective(problem, state)}
+                error = self.optimality(problem, state) if self.has_stopping_error else math.nan
+                values = {"optimality": error, "fun": self.objective(problem, state)}
             except (FloatingPointError, OverflowError, ValueError):
                 return None
             has_objective = hasattr(problem, "objective")
-            if not math.isfinite(values["optimality"]) or (has_objective and not math.isfinite(values["fun"])):
+            if (self.has_stopping_error and not math.isfinite(values["optimality"])) or (
+                has_objective and not math.isfinite(values["fun"])
+            ):
                 return None
             for key, value in self.report(problem, state).items():
                 if key not in values:
@@ -271,12 +283,12 @@ class Solver:
     def _target_met(self, row: dict) -> bool:
         return bool(self.target) and all(_number(row.get(k, math.nan)) <= v for k, v in self.target.items())
 
-    def _stop_reason(self, problem, nit, clock, values) -> str | None:
-        if values["optimality"] <= self.tol:
+    def _stop_reason(self, problem, nit, clock, values, cap) -> str | None:
+        if self.has_stopping_error and values["optimality"] <= self.tol:
             return "converged"
         if self._target_met(values):
             return "target"
-        if nit >= self.max_iter:
+        if nit >= cap:
             return "max_iter"
         if self._out_of_budget(problem):
             return "budget"
@@ -371,11 +383,11 @@ class _Clock:
         return _Pause()
 
 
-def _progress(solver, problem):
+def _progress(solver, problem, cap):
     from tqdm import tqdm
 
     return tqdm(
-        total=solver.max_iter,
+        total=cap,
         desc=f"{solver.name} on {getattr(problem, 'name', 'problem')}",
         disable=solver.verbose is False,
         delay=0 if solver.verbose else 3.0,
