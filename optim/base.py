@@ -32,6 +32,7 @@ O(whole problem) computation, does not swamp their O(block) steps.
 
 from __future__ import annotations
 
+import abc
 import inspect
 import math
 import time
@@ -49,8 +50,9 @@ class State(types.SimpleNamespace):
     """Mutable bag of a run's state; ``x`` is the iterate reported to the user."""
 
 
-class Solver:
-    """Base class. Subclasses set ``name``, ``requires`` and ``error_name`` and implement ``init`` and ``step``.
+class Solver(abc.ABC):
+    """Base class (abstract). Subclasses set ``name``, ``requires`` and ``error_name`` and implement
+    ``init`` and ``step``.
 
     ``error_name`` names the stopping error in words (``"prox-gradient residual"``,
     ``"fixed-point residual ||x - T(x)||"``, ``"certified duality gap"``); the ``"converged"``
@@ -115,11 +117,13 @@ class Solver:
         )
 
     # ------------------------------------------------------------------ to implement
+    @abc.abstractmethod
     def init(self, problem, x0=None) -> State:  # pragma: no cover - interface
-        raise NotImplementedError
+        """The state before the first iteration (validated ``x0`` or the problem's initial point)."""
 
+    @abc.abstractmethod
     def step(self, problem, state: State) -> State:  # pragma: no cover - interface
-        raise NotImplementedError
+        """One iteration: the next state."""
 
     # ------------------------------------------------------------------ hooks
     def iteration_cap(self, problem) -> int:
@@ -356,7 +360,7 @@ def _number(value) -> float:
 
 
 def _g(value) -> str:
-    return f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+    return f"{value:.7g}" if isinstance(value, (int, float)) else str(value)
 
 
 class _Clock:
