@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -288,6 +290,15 @@ def _execute(tasks: list, executor) -> list[dict]:
             "executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
             f"got {type(executor).__name__}"
         )
+    if not isinstance(executor, ThreadPoolExecutor):  # tasks travel to other processes
+        for label, problem in {t[0]: t[4] for t in tasks}.items():
+            try:
+                pickle.dumps(problem)
+            except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
+                raise TypeError(
+                    f"problem {label!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                    "run it without an executor or with a ThreadPoolExecutor"
+                ) from exc
     futures = [executor.submit(run_task, t) for t in tasks]
     return [f.result() for f in futures]
 

@@ -1,7 +1,7 @@
 """optim.compare as a grid: not-applicable pairs, several seeds, executors (process pool, Dask)."""
 
 import json
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -116,6 +116,12 @@ def test_bad_seeds_and_executor():
         optim.compare(_least_squares(), "gd", seeds=[1, 1])
     with pytest.raises(TypeError, match="executor must be"):
         optim.compare(_least_squares(), "gd", executor="pool")
+    unpicklable = _least_squares()
+    unpicklable.hook = lambda x: x  # a local function cannot travel to another process
+    with ProcessPoolExecutor(max_workers=1) as pool, pytest.raises(TypeError, match="cannot be sent to worker"):
+        optim.compare({"local": unpicklable}, "gd", executor=pool)
+    with ThreadPoolExecutor(max_workers=2) as threads:  # threads share the objects: no pickling needed
+        assert optim.compare({"local": unpicklable}, "gd", executor=threads, max_iter=5).records[0]["nit"] == 5
 
 
 def tiny_suite(quick=True):

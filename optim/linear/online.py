@@ -31,7 +31,14 @@ from problems.linear_systems import LinearSystemSequence
 from problems.validation import as_choice, as_int, as_interval
 
 from ..base import Solver, State
-from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy, as_grid
+from .policies import (
+    BinnedTsallisINFPolicy,
+    ChebCBPolicy,
+    FixedPolicy,
+    TsallisINFPolicy,
+    as_grid,
+    golden_section_omega,
+)
 from .solvers import CSRSystem, check_omega, rho_jacobi, young_omega
 from .table import CostTable, charged_iterations, cost_table, solve_instance
 
@@ -400,33 +407,6 @@ class InstanceOptimalOmega(OnlineTuner):
             costs = [ep.trial(w) for w in state.grid]
             return float(state.grid[int(np.argmin(costs))])
         return golden_section_omega(ep.trial)
-
-
-def golden_section_omega(cost, starts=(1.0, 1.3, 1.5, 1.75, 1.95), evaluations=12) -> float:
-    """The heat experiment's per-instance search of the official code: evaluate ``starts``, bracket the
-    best by its neighbours, golden-section search inside the bracket until ``evaluations`` solves in
-    all, return the midpoint of the smallest and largest omega with the minimum count."""
-    seen = {w: cost(w) for w in starts}
-    order = sorted(seen)
-    i = min(range(len(order)), key=lambda k: (seen[order[k]], k))
-    lo, hi = order[max(i - 1, 0)], order[min(i + 1, len(order) - 1)]
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    c, d = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    while True:
-        for w in (c, d):
-            if w not in seen and len(seen) < evaluations:
-                seen[w] = cost(w)
-        if c not in seen or d not in seen:
-            break
-        if seen[c] <= seen[d]:
-            hi, d = d, c
-            c = hi - ratio * (hi - lo)
-        else:
-            lo, c = c, d
-            d = lo + ratio * (hi - lo)
-    best = min(seen.values())
-    winners = [w for w, k in seen.items() if k == best]
-    return 0.5 * (min(winners) + max(winners))
 
 
 class YoungOmega(InstanceOptimalOmega):
