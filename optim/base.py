@@ -309,7 +309,7 @@ class Solver(abc.ABC):
             status="max_iter",
             message="intermediate result",
             time=clock.elapsed(),
-            **{k: v for k, v in values.items() if k not in ("nit", "time")},
+            **{k: v for k, v in values.items() if k not in ("nit", "time", "x", "status", "message", "success")},
         )
         try:
             return bool(self.callback(info))
