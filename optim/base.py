@@ -187,7 +187,7 @@ class Solver(abc.ABC):
             nit, status = 0, None
             good = self._evaluate(problem, state, clock)
             if good is None:
-                raise ValueError("the optimality measure or objective is not finite at x0")
+                raise ValueError("the stopping error or objective is not finite at x0")
             last_good = (self.copy_iterate(state.x), good)
             row = self._record(history, problem, state, nit, clock, good)
             self._check_target_columns(row)
