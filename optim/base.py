@@ -5,19 +5,34 @@ A solver is a small object of hyper-parameters with two methods of its own::
     state = solver.init(problem, x0)      # explicit state: iterate, estimators, rng
     state = solver.step(problem, state)   # one iteration
 
-and ``Solver.solve`` supplies the rest: capability checks, the stopping rules (``tol`` on the
-problem's optimality measure, ``max_iter``, an oracle ``budget`` in the problem's ``work_unit``,
-``time_limit``, ``callback``), the history, a tqdm progress bar, and the NaN/inf guard that ends a
-run with status ``"diverged"`` and the last finite iterate.
+and ``Solver.solve`` supplies the rest: capability checks, the stopping rules, the history, a tqdm
+progress bar, and the NaN/inf guard that ends a run with status ``"diverged"`` and the last finite
+iterate.
 
-Optimality and objective values for the history are evaluated with the problem's counter paused
-(the papers do not charge them) and their time is excluded from the run's clock. Coordinate and
-stochastic methods set ``check_every`` so that evaluating the optimality measure, an
+Two numbers are kept apart (see ``docs/conventions.md``):
+
+* the **stopping error** ``Solver.optimality(problem, state)`` (default ``problem.optimality(x)``):
+  what the solver knows from its own iterate and the problem's own data (a KKT or prox-gradient
+  residual, a fixed-point residual, a certified gap). The run ends ``"converged"`` when it is
+  ``<= tol``; the solver's ``error_name`` says in words what it is.
+* **reporting columns** ``Solver.report(problem, state)`` (default ``problem.report(x)`` when the
+  problem has one): quantities that need outside knowledge (the gap to a reference optimum, the error
+  against a known truth, a test metric). They are recorded in the history and the last values are in
+  ``result.report``; a run stops on them only when the caller passes ``target``.
+
+Stopping rules, in the order they are tested: ``tol`` on the stopping error (status
+``"converged"``), the caller's ``target`` (``"target"``), ``max_iter``, an oracle ``budget`` in the
+problem's ``work_unit``, ``time_limit``, and the ``callback`` (``"callback"``).
+
+Stopping errors, objectives and reporting columns for the history are evaluated with the problem's
+counter paused (the papers do not charge them) and their time is excluded from the run's clock.
+Coordinate and stochastic methods set ``check_every`` so that evaluating the stopping error, an
 O(whole problem) computation, does not swamp their O(block) steps.
 """
 
 from __future__ import annotations
 
+import abc
 import inspect
 import math
 import time
@@ -35,12 +50,22 @@ class State(types.SimpleNamespace):
     """Mutable bag of a run's state; ``x`` is the iterate reported to the user."""
 
 
-class Solver:
-    """Base class. Subclasses set ``name`` and ``requires`` and implement ``init`` and ``step``.
+class Solver(abc.ABC):
+    """Base class (abstract). Subclasses set ``name``, ``requires`` and ``error_name`` and implement
+    ``init`` and ``step``.
+
+    ``error_name`` names the stopping error in words (``"prox-gradient residual"``,
+    ``"fixed-point residual ||x - T(x)||"``, ``"certified duality gap"``); the ``"converged"``
+    message reads ``"converged: <error_name> <value> <= tol <tol>"``. Override ``optimality`` where
+    the stopping error needs the solver's state (a dual gap, inner iterates) and ``report`` for
+    solver-side reporting columns. Stopping on outside knowledge happens only through ``target``.
 
     Parameters common to every solver
     ---------------------------------
-    tol : stop when ``problem.optimality(x) <= tol`` (default 1e-8)
+    tol : stop with status ``"converged"`` when the stopping error is ``<= tol`` (default 1e-8)
+    target : the caller's target: a float ``v`` means ``{"fun": v}``; a dict maps history columns
+        (``"fun"``, ``"optimality"``, a reporting column such as ``"gap"``, or a solver column) to
+        values; the run stops with status ``"target"`` once every named column is ``<=`` its value
     max_iter : iteration cap
     budget : oracle budget in the problem's ``work_unit`` (e.g. gradient evaluations, epochs)
     time_limit : seconds
@@ -52,8 +77,13 @@ class Solver:
     """
 
     name: str = "solver"
+    #: the stopping error in words, for the "converged" message
+    error_name: str = "optimality measure"
     requires: tuple[Capability, ...] = (Smooth,)
     default_check_every: int = 1
+    #: False for runs without a stopping error (an online pass over a sequence): ``tol`` is then not
+    #: tested, ``optimality`` is recorded as NaN, and the run ends on its iteration cap or a target
+    has_stopping_error: bool = True
     default_max_iter: int = 1000
 
     def __init__(
@@ -67,8 +97,10 @@ class Solver:
         seed=None,
         verbose=None,
         check_every=None,
+        target=None,
     ):
         self.tol = as_real(tol, "tol", low=0.0)
+        self.target = as_target(target)
         self.max_iter = as_int(self.default_max_iter if max_iter is None else max_iter, "max_iter", low=0)
         self.budget = None if budget is None else as_real(budget, "budget", low=0.0, low_open=True)
         self.time_limit = None if time_limit is None else as_real(time_limit, "time_limit", low=0.0, low_open=True)
@@ -85,13 +117,20 @@ class Solver:
         )
 
     # ------------------------------------------------------------------ to implement
+    @abc.abstractmethod
     def init(self, problem, x0=None) -> State:  # pragma: no cover - interface
-        raise NotImplementedError
+        """The state before the first iteration (validated ``x0`` or the problem's initial point)."""
 
+    @abc.abstractmethod
     def step(self, problem, state: State) -> State:  # pragma: no cover - interface
-        raise NotImplementedError
+        """One iteration: the next state."""
 
     # ------------------------------------------------------------------ hooks
+    def iteration_cap(self, problem) -> int:
+        """The number of iterations this run may take (``max_iter``; an online pass over a sequence of
+        ``T`` instances also stops after the last one). Must not change the solver."""
+        return self.max_iter
+
     def check(self, problem) -> None:
         """Raise ``TypeError`` if ``problem`` lacks a capability this solver needs."""
         require(problem, *self.requires, solver=f"{type(self).__name__} ({self.name!r})")
@@ -113,6 +152,12 @@ class Solver:
         """The stopping measure; override to use quantities the state already holds."""
         return float(problem.optimality(state.x))
 
+    def report(self, problem, state: State) -> dict:
+        """Reporting columns (outside knowledge: gap to a reference, test metric); never used for stopping
+        unless the caller names them in ``target``. Default: ``problem.report(state.x)`` if it exists."""
+        fn = getattr(problem, "report", None)
+        return dict(fn(state.x)) if callable(fn) else {}
+
     def objective(self, problem, state: State) -> float:
         fn = getattr(problem, "objective", None)
         return float(fn(state.x)) if fn is not None else math.nan
@@ -133,6 +178,7 @@ class Solver:
         self.check(problem)
         problem.counts.reset()
         history = History()
+        cap = self.iteration_cap(problem)
         clock = _Clock()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             state = self.init(problem, x0)
@@ -141,18 +187,19 @@ class Solver:
             nit, status = 0, None
             good = self._evaluate(problem, state, clock)
             if good is None:
-                raise ValueError("the optimality measure or objective is not finite at x0")
+                raise ValueError("the stopping error or objective is not finite at x0")
             last_good = (self.copy_iterate(state.x), good)
-            self._record(history, problem, state, nit, clock, good)
-            bar = _progress(self, problem)
+            row = self._record(history, problem, state, nit, clock, good)
+            self._check_target_columns(row)
+            bar = _progress(self, problem, cap)
             try:
                 while status is None:
-                    status = self._stop_reason(problem, nit, clock, good)
+                    status = self._stop_reason(problem, nit, clock, row, cap)
                     if status is not None:
                         break
                     state = self.step(problem, state)
                     nit += 1
-                    if nit % self.check_every and nit < self.max_iter and not self._out_of_budget(problem):
+                    if nit % self.check_every and nit < cap and not self._out_of_budget(problem):
                         continue
                     finite = self.is_finite(state)
                     good = self._evaluate(problem, state, clock) if finite else None
@@ -160,10 +207,10 @@ class Solver:
                         status = "diverged"
                         break
                     last_good = (self.copy_iterate(state.x), good)
-                    self._record(history, problem, state, nit, clock, good)
+                    row = self._record(history, problem, state, nit, clock, good)
                     bar.update(nit - bar.n)
                     bar.set_postfix(optimality=f"{good['optimality']:.2e}", refresh=False)
-                    if self._callback_stops(problem, state, nit, clock, good):
+                    if self._callback_stops(problem, state, nit, clock, row):
                         status = "callback"
             finally:
                 bar.close()
@@ -180,38 +227,72 @@ class Solver:
             fun=values["fun"],
             optimality=values["optimality"],
             status=status,
+            message=self.stop_message(status, {**history.last(), **values}),
+            report={k: values[k] for k in values if k not in ("fun", "optimality")},
             nit=nit,
             counts=counts,
             time=clock.elapsed(),
+            work_unit=getattr(problem, "work_unit", "work"),
             history=history.as_arrays(),
             method=self.name,
             problem=getattr(problem, "name", type(problem).__name__),
         )
 
+    def stop_message(self, status: str | None, values: dict) -> str | None:
+        """The ``Result.message`` for ``status``: what converged or which target was met (None: the
+        status's standard sentence)."""
+        if status == "converged":
+            return f"converged: {self.error_name} {values['optimality']:.3g} <= tol {self.tol:.3g}"
+        if status == "target" and self.target:
+            met = ", ".join(f"{k} {_g(values.get(k, math.nan))} <= {_g(v)}" for k, v in self.target.items())
+            return f"target reached: {met}"
+        return None
+
     # ------------------------------------------------------------------ internals
     def _evaluate(self, problem, state, clock) -> dict | None:
+        """Stopping error, objective and reporting columns (uncharged, off the clock); None if not finite."""
         with clock.paused(), problem.counts.paused():
             try:
-                values = {"optimality": self.optimality(problem, state), "fun": self.objective(problem, state)}
+                error = self.optimality(problem, state) if self.has_stopping_error else math.nan
+                values = {"optimality": error, "fun": self.objective(problem, state)}
             except (FloatingPointError, OverflowError, ValueError):
                 return None
-        has_objective = hasattr(problem, "objective")
-        if not math.isfinite(values["optimality"]) or (has_objective and not math.isfinite(values["fun"])):
-            return None
+            has_objective = hasattr(problem, "objective")
+            if (self.has_stopping_error and not math.isfinite(values["optimality"])) or (
+                has_objective and not math.isfinite(values["fun"])
+            ):
+                return None
+            for key, value in self.report(problem, state).items():
+                if key not in values:
+                    values[key] = _number(value)
         return values
 
-    def _record(self, history, problem, state, nit, clock, values) -> None:
+    def _record(self, history, problem, state, nit, clock, values) -> dict:
         with clock.paused(), problem.counts.paused():
             extra = self.extra_history(problem, state)
-        history.record(nit=nit, work=problem.work, time=clock.elapsed(), **values, **extra)
+        row = {"nit": nit, "work": problem.work, "time": clock.elapsed(), **values, **extra}
+        history.record(**row)
+        return row
+
+    def _check_target_columns(self, row: dict) -> None:
+        missing = [k for k in self.target if k not in row]
+        if missing:
+            raise ValueError(
+                f"target names column {missing[0]!r}, which this run does not record; columns: {', '.join(sorted(row))}"
+            )
 
     def _out_of_budget(self, problem) -> bool:
         return self.budget is not None and problem.work >= self.budget
 
-    def _stop_reason(self, problem, nit, clock, values) -> str | None:
-        if values["optimality"] <= self.tol:
+    def _target_met(self, row: dict) -> bool:
+        return bool(self.target) and all(_number(row.get(k, math.nan)) <= v for k, v in self.target.items())
+
+    def _stop_reason(self, problem, nit, clock, values, cap) -> str | None:
+        if self.has_stopping_error and values["optimality"] <= self.tol:
             return "converged"
-        if nit >= self.max_iter:
+        if self._target_met(values):
+            return "target"
+        if nit >= cap:
             return "max_iter"
         if self._out_of_budget(problem):
             return "budget"
@@ -228,8 +309,7 @@ class Solver:
             status="max_iter",
             message="intermediate result",
             time=clock.elapsed(),
-            work=problem.work,
-            **values,
+            **{k: v for k, v in values.items() if k not in ("nit", "time", "x", "status", "message", "success")},
         )
         try:
             return bool(self.callback(info))
@@ -252,6 +332,35 @@ class Solver:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, tol={self.tol}, max_iter={self.max_iter})"
+
+
+def as_target(target) -> dict[str, float]:
+    """Validate the ``target`` option: None -> {}, a number ``v`` -> ``{"fun": v}``, a dict of column -> number."""
+    if target is None:
+        return {}
+    if isinstance(target, dict):
+        if not target:
+            raise ValueError("target must name at least one column, got an empty dict")
+        out = {}
+        for key, value in target.items():
+            if not isinstance(key, str):
+                raise TypeError(f"target keys must be column names (str), got {key!r}")
+            out[key] = as_real(value, f"target[{key!r}]")
+        return out
+    if isinstance(target, bool) or not isinstance(target, (int, float, np.integer, np.floating)):
+        raise TypeError(f"target must be a number (a target objective) or a dict column -> value, got {target!r}")
+    return {"fun": as_real(target, "target")}
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _g(value) -> str:
+    return f"{value:.7g}" if isinstance(value, (int, float)) else str(value)
 
 
 class _Clock:
@@ -278,11 +387,11 @@ class _Clock:
         return _Pause()
 
 
-def _progress(solver, problem):
+def _progress(solver, problem, cap):
     from tqdm import tqdm
 
     return tqdm(
-        total=solver.max_iter,
+        total=cap,
         desc=f"{solver.name} on {getattr(problem, 'name', 'problem')}",
         disable=solver.verbose is False,
         delay=0 if solver.verbose else 3.0,

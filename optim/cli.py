@@ -1,8 +1,8 @@
 """The ``optim`` command line: list, solve, compare, demo.
 
     optim list
-    optim solve PROBLEM --method NAME [--option key=value ...] [--problem-option key=value ...]
-    optim compare SUITE [--out DIR] [--quick | --full]
+    optim solve PROBLEM --method NAME [--option key=value ...] [--problem-option key=value ...] [--out DIR]
+    optim compare SUITE [--out DIR] [--quick | --full] [--seeds 0 1 2] [--workers N | --scheduler ADDRESS]
     optim demo [--out DIR]
 
 Unknown names get the closest match suggested; bad options get a one-line error, not a traceback.
@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import json
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
@@ -31,23 +35,27 @@ def _parse_options(pairs, flag) -> dict:
     return out
 
 
-def _first_line(obj) -> str:
-    doc = (obj.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
+def _suite_sentence(builder) -> str:
+    """The first sentence of a suite builder's docstring (or of its module's)."""
+    import inspect
+
+    from problems.catalog import summary_sentence
+
+    return summary_sentence(builder.__doc__ or getattr(inspect.getmodule(builder), "__doc__", ""))
 
 
 def cmd_list(args) -> int:
-    from problems.catalog import PROBLEMS, describe
+    from problems.catalog import PROBLEMS, describe, load_entry, summary_sentence
     from problems.datasets import DATA_DIR
 
     from .registry import METHODS, SUITES, solver_class
 
     print("Suites (optim compare NAME):")
     for name in sorted(SUITES):
-        print(f"  {name}")
+        print(f"  {name:<24} {_suite_sentence(load_entry(SUITES[name]))}")
     print("\nSolvers (optim solve PROBLEM --method NAME):")
     for name in sorted(METHODS):
-        print(f"  {name:<24} {_first_line(solver_class(name))}")
+        print(f"  {name:<24} {summary_sentence(solver_class(name).__doc__)}")
     print("\nProblems:")
     for name in sorted(PROBLEMS):
         print(f"  {name:<24} {describe(name)}")
@@ -67,16 +75,50 @@ def cmd_solve(args) -> int:
     result = solver.solve(problem)
     print(f"problem    {getattr(problem, 'name', args.problem)}")
     print(f"method     {args.method}")
-    for key in ("status", "message", "nit", "fun", "optimality", "time", "counts"):
-        print(f"{key:<10} {result.get(key)}")
+    for key in ("status", "message", "nit", "fun", "optimality", "report", "time", "counts"):
+        if result.get(key) not in (None, {}):
+            print(f"{key:<10} {result.get(key)}")
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        data = {"problem": getattr(problem, "name", args.problem), "method": args.method, **result.to_dict()}
+        (out / "result.json").write_text(json.dumps(data, indent=1, allow_nan=False))
+        result.plot().savefig(out / "result.png", dpi=90)
+        print(f"wrote {out / 'result.json'} and {out / 'result.png'}")
     return 0 if result.status != "diverged" else 1
+
+
+@contextlib.contextmanager
+def _executor(workers, scheduler) -> Iterator[object]:
+    """None (serial), a ``ProcessPoolExecutor`` of ``workers`` processes, or a Dask ``Client``
+    connected to ``scheduler``; closed on exit."""
+    if workers is not None and scheduler is not None:
+        raise ValueError("give --workers or --scheduler, not both")
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+    elif workers is not None:
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool
+    else:
+        yield None
 
 
 def cmd_compare(args) -> int:
     from .registry import suite
 
     start = time.perf_counter()
-    comparison = suite(args.suite, quick=not args.full).run()
+    with _executor(args.workers, args.scheduler) as executor:
+        comparison = suite(args.suite, quick=not args.full).run(seeds=args.seeds, executor=executor)
     paths = comparison.save(args.out, stem=args.suite)
     print(comparison.markdown())
     print(
@@ -130,9 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True)
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="solver option (repeatable)")
     p.add_argument("--problem-option", action="append", metavar="KEY=VALUE", help="problem option (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="write result.json and result.png (the convergence plot) into DIR")
     c = sub.add_parser("compare", help="run a comparison suite; writes markdown, JSON and plots")
     c.add_argument("suite")
     c.add_argument("--out", default="optim-report")
+    c.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="run every pair once per seed")
+    c.add_argument("--workers", type=int, metavar="N", help="run the grid on N local worker processes")
+    c.add_argument("--scheduler", metavar="ADDRESS", help="run the grid on a Dask cluster (tcp://host:8786)")
     mode = c.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small sizes (the default)")
     mode.add_argument("--full", action="store_true", help="the full-size comparison")

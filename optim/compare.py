@@ -1,30 +1,43 @@
-"""Side-by-side runs: several solvers on several problems under the same budget and seed.
+"""Side-by-side runs: several solvers on several problems under the same budget and seed(s).
 
-``compare(problems, methods, budget=..., seed=...)`` returns a ``Comparison``: one record per run
-(with its whole history), a markdown table, JSON, and PNG plots of optimality against oracle work and
-against time (log scale). ``Suite`` bundles problems, methods and settings under a name so the CLI
-(``optim compare NAME``, ``optim demo``) can run it.
+``compare(problems, methods, budget=..., seeds=[...], executor=...)`` returns a ``Comparison``: one
+record per run (with its whole history), a markdown table (mean and spread over seeds), JSON, and
+PNG plots (``optim.plotting``). A pair whose solver refuses the problem is recorded as
+"not applicable" with the reason. ``Suite`` bundles problems, methods and settings under a name so
+the CLI (``optim compare NAME``, ``optim demo``) can run it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import pickle
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from problems.validation import as_int
+
 from .registry import make_solver
+
+#: the status of a record whose solver refused the problem
+NOT_APPLICABLE = "not applicable"
 
 
 @dataclass
 class Suite:
     """A named comparison: ``problems`` (label -> problem), ``methods`` (label -> (method, options)),
-    shared ``settings`` (budget, max_iter, tol, time_limit, ...) and the ``seed``.
+    shared ``settings`` (budget, max_iter, tol, time_limit, ...), the ``seed`` and ``notes``.
 
     ``runner`` replaces the default ``compare`` call for families whose runs are not
-    problem-by-method grids (it must return a ``Comparison``).
+    problem-by-method grids (it must return a ``Comparison``); the ``seeds`` and ``executor`` given to
+    ``run`` reach the ``compare`` calls it makes.
     """
 
     name: str
@@ -34,39 +47,110 @@ class Suite:
     settings: dict = field(default_factory=dict)
     seed: int = 0
     runner: object = None
+    notes: str = ""
 
-    def run(self) -> Comparison:
-        if self.runner is not None:
-            return self.runner()
-        return compare(self.problems, self.methods, seed=self.seed, title=self.name, **self.settings)
+    def run(self, *, seeds=None, executor=None) -> Comparison:
+        """Run the suite (``seeds``: several seeds instead of ``seed``; ``executor``: see ``compare``)."""
+        with compare_defaults(seeds=seeds, executor=executor):
+            if self.runner is not None:
+                return self.runner()
+            out = compare(self.problems, self.methods, seed=self.seed, title=self.name, **self.settings)
+        out.notes = out.notes or self.notes
+        return out
 
 
 class Comparison:
-    """Records of a comparison, with ``table()``, ``to_json()``, ``plot()`` and ``save()``."""
+    """Records of a comparison, with ``table()``, ``summary()``, ``to_json()``, ``plot()`` and ``save()``."""
 
-    def __init__(self, records: list[dict], title: str = "comparison", notes: str = ""):
+    def __init__(self, records: list[dict], title: str = "comparison", notes: str = "", seeds=None):
         self.records = records
         self.title = title
         self.notes = notes
+        self.seeds = list(seeds) if seeds is not None else sorted({r.get("seed", 0) for r in records})
+
+    def summary(self) -> list[dict]:
+        """One entry per (problem, method): the statuses and, over seeds, the mean and standard
+        deviation of iterations, work, time, stopping error and objective."""
+        groups: dict[tuple, list[dict]] = {}
+        for r in self.records:
+            groups.setdefault((r["problem"], r["method"]), []).append(r)
+        out = []
+        for (problem, method), runs in groups.items():
+            entry = {"problem": problem, "method": method, "runs": len(runs)}
+            entry["statuses"] = dict(Counter(r["status"] for r in runs))
+            done = [r for r in runs if r["status"] != NOT_APPLICABLE]
+            if not done:
+                entry["reason"] = runs[0].get("reason", "")
+            for key in ("nit", "work", "time", "optimality", "fun"):
+                values = np.array([r[key] for r in done], dtype=float)
+                finite = values[np.isfinite(values)]
+                entry[f"{key}_mean"] = float(finite.mean()) if finite.size else math.nan
+                entry[f"{key}_std"] = float(finite.std()) if finite.size > 1 else (0.0 if finite.size else math.nan)
+            entry["work_unit"] = runs[0].get("work_unit", "work")
+            out.append(entry)
+        return out
 
     def table(self) -> str:
-        """Markdown table: one row per run."""
+        """Markdown table: one row per run (one seed), or per (problem, method) with mean and
+        standard deviation over seeds (several seeds)."""
+        if len(self.seeds) > 1:
+            return self._seed_table()
         head = (
             "| problem | method | status | iterations | work | time (s) | optimality | objective |\n"
             "|---|---|---|---:|---:|---:|---:|---:|"
         )
         rows = [head]
         for r in self.records:
+            if r["status"] == NOT_APPLICABLE:
+                rows.append(f"| {r['problem']} | {r['method']} | {NOT_APPLICABLE} | - | - | - | - | - |")
+                continue
             rows.append(
                 f"| {r['problem']} | {r['method']} | {r['status']} | {r['nit']} | "
                 f"{_fmt(r['work'])} {r['work_unit']} | {r['time']:.3g} | {_fmt(r['optimality'])} | "
                 f"{_fmt(r['fun'], 10)} |"
             )
-        return "\n".join(rows)
+        return "\n".join(rows + self._reasons())
+
+    def _seed_table(self) -> str:
+        rows = [
+            f"Mean and standard deviation over {len(self.seeds)} seeds ({', '.join(map(str, self.seeds))}).",
+            "",
+            "| problem | method | statuses | iterations | work | work sd | time (s) | time sd | "
+            "optimality | optimality sd | objective | objective sd |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for e in self.summary():
+            statuses = ", ".join(f"{k} {v}/{e['runs']}" for k, v in e["statuses"].items())
+            if "reason" in e:
+                rows.append(f"| {e['problem']} | {e['method']} | {statuses} |" + " - |" * 9)
+                continue
+            rows.append(
+                f"| {e['problem']} | {e['method']} | {statuses} | {_fmt(e['nit_mean'])} | "
+                f"{_fmt(e['work_mean'])} {e['work_unit']} | {_fmt(e['work_std'])} | {_fmt(e['time_mean'])} | "
+                f"{_fmt(e['time_std'])} | {_fmt(e['optimality_mean'])} | {_fmt(e['optimality_std'])} | "
+                f"{_fmt(e['fun_mean'], 10)} | {_fmt(e['fun_std'])} |"
+            )
+        return "\n".join(rows + self._reasons())
+
+    def _reasons(self) -> list[str]:
+        seen = dict.fromkeys(
+            f"- {r['problem']} / {r['method']}: not applicable ({r['reason']})"
+            for r in self.records
+            if r["status"] == NOT_APPLICABLE
+        )
+        return ["", *seen] if seen else []
 
     def to_json(self, path=None) -> str:
         text = json.dumps(
-            _finite({"title": self.title, "notes": self.notes, "records": self.records}),
+            _finite(
+                {
+                    "title": self.title,
+                    "notes": self.notes,
+                    "seeds": self.seeds,
+                    "summary": self.summary(),
+                    "records": self.records,
+                }
+            ),
             indent=1,
             default=_jsonable,
             allow_nan=False,
@@ -76,29 +160,19 @@ class Comparison:
         return text
 
     def plot(self, out_dir, stem: str | None = None) -> list[Path]:
-        """One PNG per problem: optimality against work (left) and against time (right), log y."""
-        from matplotlib.figure import Figure  # no pyplot: leaves the user's backend alone
+        """One PNG per problem (``optim.plotting.plot_runs``): the stopping error against work and
+        time (log y), or, for online runs, cumulative iterations and regret against instances; several
+        seeds of a method are a mean line with a shaded min-max band."""
+        from .plotting import plot_runs
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for problem in dict.fromkeys(r["problem"] for r in self.records):
-            runs = [r for r in self.records if r["problem"] == problem]
-            fig = Figure(figsize=(10, 3.8))
-            axes = fig.subplots(1, 2)
-            for r in runs:
-                h = r["history"]
-                y = np.maximum(np.asarray(h["optimality"], dtype=float), 1e-17)
-                axes[0].semilogy(h["work"], y, label=r["method"])
-                axes[1].semilogy(h["time"], y, label=r["method"])
-            axes[0].set_xlabel(f"work ({runs[0]['work_unit']})")
-            axes[1].set_xlabel("time (s)")
-            for ax in axes:
-                ax.set_ylabel("optimality")
-                ax.grid(True, which="both", alpha=0.3)
-            axes[0].legend(fontsize=8)
-            fig.suptitle(f"{self.title}: {problem}")
-            fig.tight_layout()
+            runs = [r for r in self.records if r["problem"] == problem and r["status"] != NOT_APPLICABLE]
+            if not runs:
+                continue
+            fig = plot_runs(runs, f"{self.title}: {problem}")
             path = out_dir / f"{stem or _slug(self.title)}_{_slug(problem)}.png"
             fig.savefig(path, dpi=90)
             paths.append(path)
@@ -125,6 +199,21 @@ class Comparison:
         return self.table()
 
 
+#: defaults that ``compare`` picks up when called without ``seeds``/``executor`` (set by ``Suite.run``)
+_DEFAULTS: ContextVar[dict | None] = ContextVar("optim_compare_defaults", default=None)
+
+
+@contextmanager
+def compare_defaults(*, seeds=None, executor=None) -> Iterator[None]:
+    """Within this block, ``compare`` calls that do not pass ``seeds``/``executor`` use these; this is
+    how ``optim compare NAME --seeds ... --workers N`` reaches suites that build their own grids."""
+    token = _DEFAULTS.set({k: v for k, v in dict(seeds=seeds, executor=executor).items() if v is not None})
+    try:
+        yield
+    finally:
+        _DEFAULTS.reset(token)
+
+
 def compare(
     problems,
     methods,
@@ -134,44 +223,125 @@ def compare(
     tol=None,
     time_limit=None,
     seed=0,
+    seeds=None,
+    executor=None,
     title="comparison",
     verbose=False,
 ) -> Comparison:
-    """Run every method on every problem with the same budget, iteration cap, tolerance and seed.
+    """Run every method on every problem with the same budget, iteration cap, tolerance and seed(s).
 
     ``problems``: a problem, a list of problems, or a dict label -> problem.
     ``methods``: a method name, a list of names, or a dict label -> name or (name, options).
+    ``seeds``: a list of seeds; each pair runs once per seed and the table reports mean and spread
+    (default: the single ``seed``).
+    ``executor``: run the grid in parallel on any ``concurrent.futures.Executor`` or a
+    ``dask.distributed.Client`` (through ``client.get_executor()``); the records equal the serial
+    run's (all but the timings), in the same order.
+
+    A pair whose solver refuses the problem (``TypeError``/``ValueError`` from its capability check)
+    is recorded with status ``"not applicable"`` and the reason, and the rest of the grid runs.
     """
+    defaults = _DEFAULTS.get() or {}
+    seeds = defaults.get("seeds") if seeds is None else seeds
+    executor = defaults.get("executor") if executor is None else executor
+    seeds = [seed] if seeds is None else _as_seeds(seeds)
     problems = _labelled(problems, lambda p: getattr(p, "name", type(p).__name__))
     methods = {
-        label: (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
-        for label, spec in _labelled(methods, str).items()
+        label: (entry, {}) if isinstance(entry, str) else (entry[0], dict(entry[1]))
+        for label, entry in _labelled(methods, str).items()
     }
     common = {
         k: v for k, v in dict(budget=budget, max_iter=max_iter, tol=tol, time_limit=time_limit).items() if v is not None
     }
-    records = []
+    tasks, slots = [], []
     for p_label, problem in problems.items():
         for m_label, (method, options) in methods.items():
-            solver = make_solver(method, **{**common, "seed": seed, "verbose": verbose, **options})
-            result = solver.solve(problem)
-            records.append(_record(p_label, m_label, method, problem, result, seed))
-    return Comparison(records, title=title)
+            options = {**common, "verbose": verbose, **options}
+            solver = make_solver(method, **options)  # bad option names abort the grid at once
+            try:
+                solver.check(problem)
+            except (TypeError, ValueError) as exc:
+                slots += [_not_applicable(p_label, m_label, method, problem, s, exc) for s in seeds]
+                continue
+            for s in seeds:
+                slots.append(len(tasks))
+                tasks.append((p_label, m_label, method, options, problem, s))
+    outputs = _execute(tasks, executor)
+    records = [outputs[slot] if isinstance(slot, int) else slot for slot in slots]
+    return Comparison(records, title=title, seeds=seeds)
 
 
-def _record(p_label, m_label, method, problem, result, seed) -> dict:
+def run_task(task: tuple) -> dict:
+    """One run of the grid: ``(problem label, method label, method, options, problem, seed)`` -> record.
+    A module-level function so that process pools and Dask workers can import it."""
+    p_label, m_label, method, options, problem, seed = task
+    solver = make_solver(method, **{**options, "seed": seed})
+    result = solver.solve(problem)
+    return _record(p_label, m_label, method, problem, result, seed, getattr(solver, "plot_kind", "convergence"))
+
+
+def _execute(tasks: list, executor) -> list[dict]:
+    if executor is None:
+        return [run_task(t) for t in tasks]
+    if callable(getattr(executor, "get_executor", None)):  # a dask.distributed.Client
+        executor = executor.get_executor()
+    if not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            "executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
+            f"got {type(executor).__name__}"
+        )
+    if not isinstance(executor, ThreadPoolExecutor):  # tasks travel to other processes
+        for label, problem in {t[0]: t[4] for t in tasks}.items():
+            try:
+                pickle.dumps(problem)
+            except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
+                raise TypeError(
+                    f"problem {label!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                    "run it without an executor or with a ThreadPoolExecutor"
+                ) from exc
+    futures = [executor.submit(run_task, t) for t in tasks]
+    return [f.result() for f in futures]
+
+
+def _as_seeds(seeds) -> list[int]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray)):
+        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
+    out = [as_int(s, "seeds[i]", low=0) for s in seeds]
+    if not out:
+        raise ValueError("seeds must hold at least one seed")
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct, got {out}")
+    return out
+
+
+def _not_applicable(p_label, m_label, method, problem, seed, exc) -> dict:
     return {
         "problem": p_label,
         "method": m_label,
         "solver": method,
         "seed": seed,
+        "status": NOT_APPLICABLE,
+        "reason": f"{type(exc).__name__}: {exc}",
+        "work_unit": getattr(problem, "work_unit", "work"),
+    }
+
+
+def _record(p_label, m_label, method, problem, result, seed, kind="convergence") -> dict:
+    return {
+        "problem": p_label,
+        "method": m_label,
+        "solver": method,
+        "seed": seed,
+        "kind": kind,
         "status": result.status,
+        "message": result.message,
         "nit": int(result.nit),
         "work": float(result.counts["work"]),
         "work_unit": getattr(problem, "work_unit", "work"),
         "time": float(result.time),
         "fun": _float(result.fun),
         "optimality": _float(result.optimality),
+        "report": {k: _float(v) for k, v in result.get("report", {}).items()},
         "counts": result.counts,
         "history": {k: v.tolist() for k, v in result.history.items()},
     }

@@ -48,6 +48,7 @@ class GradientDescent(Solver):
     """
 
     name = "gd"
+    error_name = "prox-gradient residual ||x - prox(x - grad f(x))||_inf"
     requires = (Smooth,)
     default_max_iter = 10_000
 
@@ -90,6 +91,7 @@ class FISTA(Solver):
     """FISTA (accelerated proximal gradient) with step 1/L and adaptive (gradient) restart."""
 
     name = "fista"
+    error_name = "prox-gradient residual ||x - prox(x - grad f(x))||_inf"
     requires = (Smooth,)
     default_max_iter = 10_000
 

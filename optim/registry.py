@@ -69,15 +69,27 @@ SUITES: dict[str, str] = {
 }
 
 
-def solver_class(method: str):
-    """The solver class registered as ``method`` (``ValueError`` with the closest name otherwise)."""
+def canonical_method(method: str) -> str:
+    """The registered spelling of ``method``; names are case-insensitive (``"FISTA"`` is ``"fista"``).
+    ``ValueError`` with the closest name for an unknown one."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
-    if method not in METHODS:
+    if method in METHODS:
+        return method
+    folded = {name.casefold(): name for name in METHODS}
+    name = folded.get(method.strip().casefold())
+    if name is None:
         raise ValueError(
-            f"unknown method {method!r}{suggest(method, METHODS)}; known methods: {', '.join(sorted(METHODS))}"
+            f"unknown method {method!r}{suggest(method.casefold(), METHODS)}; "
+            f"known methods: {', '.join(sorted(METHODS))}"
         )
-    return load_entry(METHODS[method])
+    return name
+
+
+def solver_class(method: str):
+    """The solver class registered as ``method`` (case-insensitive; ``ValueError`` with the closest
+    name otherwise)."""
+    return load_entry(METHODS[canonical_method(method)])
 
 
 def make_solver(method: str, **options):
@@ -108,7 +120,10 @@ def solvers(problem=None) -> list[str]:
 
 
 def suite(name: str, quick: bool = True):
-    """Build the comparison suite ``name``."""
-    if name not in SUITES:
+    """Build the comparison suite ``name`` (case-insensitive)."""
+    if not isinstance(name, str):
+        raise TypeError(f"suite must be a string, got {type(name).__name__}")
+    key = {s.casefold(): s for s in SUITES}.get(name.strip().casefold())
+    if key is None:
         raise ValueError(f"unknown suite {name!r}{suggest(name, SUITES)}; known suites: {', '.join(sorted(SUITES))}")
-    return load_entry(SUITES[name])(quick=quick)
+    return load_entry(SUITES[key])(quick=quick)

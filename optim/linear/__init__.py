@@ -26,9 +26,8 @@ from .online import (
     PlainCG,
     TsallisINF,
     YoungOmega,
-    golden_section_omega,
 )
-from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy
+from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy, golden_section_omega
 from .solvers import cg, check_spd, rho_jacobi, sor, ssor_cg, ssor_preconditioner, young_omega, young_rho
 from .table import CostTable, cost_table
 

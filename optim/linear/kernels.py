@@ -38,29 +38,51 @@ def residual_norm(indptr, indices, data, b, x):
     return np.sqrt(total)
 
 
+#: status codes of ``sor_loop``
+CAPPED, CONVERGED, DIVERGED = 0, 1, 2
+#: once the relative residual exceeds this, each sweep first saves the iterate (so that a run that
+#: overflows can return its last finite iterate without a copy per sweep in ordinary runs)
+GUARD = 1e8
+
+
 @numba.njit(cache=True)
 def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
-    """SOR-COUNT of the spec (Section 1.1): sweep, then the TRUE residual, stop when
-    ||r_k|| / ||r_0|| < rtol (strict); at least one sweep. Returns (iterations, converged, rel_res)."""
+    """The official SOR iteration count (``docs/sor.md``): sweep, then the TRUE residual, stop when
+    ||r_k|| / ||r_0|| < rtol (strict); at least one sweep.
+
+    Returns ``(iterations, status, rel_res)`` with status ``CONVERGED``, ``CAPPED`` (max_iter sweeps)
+    or ``DIVERGED`` (NaN/inf appeared: ``x`` is then the last finite iterate, ``iterations`` its sweep
+    count and ``rel_res`` its residual)."""
     nrm0 = residual_norm(indptr, indices, data, b, x)
+    saved = x.copy()  # the start; refreshed before each sweep once the residual has grown past GUARD
+    saved_k, saved_rel = 0, 1.0
     rel = 0.0
     for k in range(1, max_iter + 1):
+        if rel > GUARD:
+            saved[:] = x
+            saved_k, saved_rel = k - 1, rel
         sor_sweep(indptr, indices, data, diag, b, x, omega)
         nrm = residual_norm(indptr, indices, data, b, x)
         if nrm0 == 0.0:
-            return k, nrm == 0.0, 0.0 if nrm == 0.0 else np.inf
+            if nrm == 0.0:
+                return k, CONVERGED, 0.0
+            if np.isfinite(nrm):
+                return k, CAPPED, np.inf
+            x[:] = saved
+            return saved_k, DIVERGED, np.inf
         rel = nrm / nrm0
         if rel < rtol:
-            return k, True, rel
+            return k, CONVERGED, rel
         if not np.isfinite(rel):
-            return k, False, rel
-    return max_iter, False, rel
+            x[:] = saved
+            return saved_k, DIVERGED, saved_rel
+    return max_iter, CAPPED, rel
 
 
 @numba.njit(cache=True, parallel=True)
 def sor_counts_shifted(indptr, indices, data, diag, shifts, rhs, omegas, rtol, max_iter):
     """SOR iteration counts for every (instance t, omega_j) of a diagonally shifted family
-    A_t = A + shifts[t] I, b_t = rhs[t], x0 = 0: the cost table of Section 5, in parallel over t."""
+    A_t = A + shifts[t] I, b_t = rhs[t], x0 = 0: the cost table (``optim.linear.table``), in parallel over t."""
     T = shifts.shape[0]
     d = omegas.shape[0]
     n = diag.shape[0]
@@ -76,8 +98,8 @@ def sor_counts_shifted(indptr, indices, data, diag, shifts, rhs, omegas, rtol, m
         b = rhs[t]
         for j in range(d):
             x = np.zeros(n)
-            it, ok, rel = sor_loop(indptr, indices, vals, dg, b, x, omegas[j], rtol, max_iter)
-            out[t, j] = it
+            it, status, rel = sor_loop(indptr, indices, vals, dg, b, x, omegas[j], rtol, max_iter)
+            out[t, j] = max_iter if status == DIVERGED else it  # a diverged solve costs the cap
     return out
 
 
@@ -109,7 +131,7 @@ def upper_solve(indptr, indices, data, diag, r, omega, z):
 
 @numba.njit(cache=True)
 def ssor_apply(indptr, indices, data, diag, r, omega, code_order, work, z):
-    """z = M^{-1} r for the SSOR preconditioner (Section 1.2).
+    """z = M^{-1} r for the SSOR preconditioner (``docs/sor.md``).
 
     code order:     M = (D + wU) D^{-1} (D + wL) / (w(2-w)):  y = (D + wU)^{-1} r,
                     z = w(2-w) (D + wL)^{-1} D y;

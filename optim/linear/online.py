@@ -5,15 +5,18 @@ the instance is solved with the sequence's method (SOR or SSOR-CG), the tuner is
 count. ``optim.solve(sequence, method="tsallis-inf", seed=0)`` returns a ``Result`` whose
 
 * ``x`` is ``[omega]`` of the last instance, ``policy`` the learner with its final state,
-* ``fun`` the total iterations, ``nit`` the instances solved (status "converged" once all are),
+* ``fun`` the total iterations, ``nit`` the instances solved; the status is "max_iter" with the
+  message "sequence exhausted: ..." once every instance is solved (an online pass has no stopping
+  error, so ``optimality`` is NaN and ``tol`` is not tested),
 * ``history`` has per instance (row 0 is the start): ``omega``, ``iterations``, ``cumulative``
-  (iterations so far), ``regret`` (cumulative minus the best fixed grid omega's cumulative on the
-  same prefix; NaN unless a cost table of the sequence is known), ``capped`` (1 if the solve hit the
-  cap), ``context``, ``solve_time`` (solver seconds so far; the rest of ``time`` is the learner).
+  (iterations so far), ``capped`` (1 if the solve hit the cap), ``context``, ``solve_time`` (solver
+  seconds so far; the rest of ``time`` is the learner), and, when a cost table of the sequence is
+  known (``table=``, or a replayed ``CostTable``), the reporting column ``regret`` (cumulative minus
+  the best fixed grid omega's cumulative on the same prefix).
 
 The problem is a live ``LinearSystemSequence`` (solves run here; a solution is sent back to the
 sequence, which the heat equation uses as its next state) or a ``CostTable`` (replay by lookup).
-Optimality, for the loop's stopping test, is the number of instances not yet solved.
+A solve that overflows costs the cap ``max_iter`` (it produced no solution). See ``docs/sor.md``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ from problems.linear_systems import LinearSystemSequence
 from problems.validation import as_choice, as_int, as_interval
 
 from ..base import Solver, State
-from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy, as_grid
+from .policies import (
+    BinnedTsallisINFPolicy,
+    ChebCBPolicy,
+    FixedPolicy,
+    TsallisINFPolicy,
+    as_grid,
+    golden_section_omega,
+)
 from .solvers import CSRSystem, check_omega, rho_jacobi, young_omega
-from .table import CostTable, cost_table, solve_instance
+from .table import CostTable, charged_iterations, cost_table, solve_instance
 
 OnlineCosts = Capability(
     "LinearSystemSequence or CostTable", ("T", "grid", "method"), "a sequence of linear systems (or its cost table)"
@@ -57,18 +67,19 @@ class _LiveEpisode:
 
     def cost(self, omega):
         res = solve_instance(self.seq, self.system, self.b, self.x0, omega)
-        self.seq.counts.add("iterations", res.nit)
+        k = charged_iterations(res, self.seq.max_iter)
+        self.seq.counts.add("iterations", k)
         self.t += 1
         try:
             self._load(self.gen.send(res.x))
         except StopIteration:
             pass
-        return res.nit
+        return k
 
     def trial(self, omega) -> int:
-        res = solve_instance(self.seq, self.system, self.b, self.x0, omega)
-        self.seq.counts.add("oracle_iterations", res.nit)
-        return res.nit
+        k = charged_iterations(solve_instance(self.seq, self.system, self.b, self.x0, omega), self.seq.max_iter)
+        self.seq.counts.add("oracle_iterations", k)
+        return k
 
     def young(self) -> float:
         radius = getattr(self.seq, "jacobi_radius", None)  # a sequence's cheaper exact formula
@@ -118,22 +129,36 @@ class _TableEpisode:
 
 # ----------------------------------------------------------------------------- the loop
 class OnlineTuner(Solver):
-    """Base: one iteration = one instance; subclasses build the policy in ``make_policy``."""
+    """Base: one iteration = one instance; subclasses build the policy in ``make_policy``.
+
+    An online pass has no stopping error (nothing converges: each instance is solved once), so
+    ``tol`` is not tested and ``optimality`` is NaN. The run ends when the sequence is exhausted
+    (status ``"max_iter"``, message ``"sequence exhausted: ..."``), at ``max_iter`` instances if the
+    caller caps it, or on a ``budget``/``time_limit``/``target``/callback.
+
+    ``table``: a ``CostTable`` of the same sequence and grid (``cost_table(sequence)``), built once by
+    the caller and passed to any number of runs; with it the history reports ``regret`` (a reporting
+    column: cumulative iterations minus the best fixed grid omega's on the same prefix, hindsight
+    knowledge) and ``best-fixed-omega`` needs no solves of its own. Replaying a ``CostTable`` uses the
+    table itself. Nothing is cached on the caller's sequence or table.
+    """
 
     name = "online-tuner"
+    error_name = "none (an online pass over a sequence has no stopping error)"
+    has_stopping_error = False
+    plot_kind = "online"
     requires = (OnlineCosts,)
-    default_tol = 0.5  # optimality = instances left, an integer: stop when it reaches 0
+    default_max_iter = 10**9  # the sequence's length ends the run
 
-    def __init__(self, grid=None, **options):
-        options.setdefault("tol", self.default_tol)
-        self._whole_sequence = options.get("max_iter") is None  # then max_iter = the sequence length
+    def __init__(self, grid=None, table=None, **options):
         super().__init__(**options)
         self.grid = None if grid is None else as_grid(grid)
+        if table is not None and not isinstance(table, CostTable):
+            raise TypeError(f"table must be an optim.linear.CostTable (from cost_table), got {type(table).__name__}")
+        self.table = table
 
-    def solve(self, problem, x0=None):
-        if self._whole_sequence and hasattr(problem, "T"):
-            self.max_iter = int(problem.T)
-        return super().solve(problem, x0)
+    def iteration_cap(self, problem) -> int:
+        return min(self.max_iter, int(problem.T))
 
     def check(self, problem) -> None:
         super().check(problem)
@@ -145,7 +170,22 @@ class OnlineTuner(Solver):
     def grid_for(self, problem) -> np.ndarray:
         return problem.grid if self.grid is None else self.grid
 
-    def make_policy(self, problem, grid, rng):  # pragma: no cover - interface
+    def known_table(self, problem, grid) -> CostTable | None:
+        """The cost table for regret: the replayed table itself, or the caller's ``table`` when it
+        matches the sequence's length and the run's grid (``ValueError`` otherwise)."""
+        if isinstance(problem, CostTable):
+            return problem if np.array_equal(problem.grid, grid) else None
+        table = self.table
+        if table is None:
+            return None
+        if table.T != problem.T or not np.array_equal(table.grid, grid):
+            raise ValueError(
+                f"table does not match this run: it has T={table.T} and grid {table.grid.tolist()}, "
+                f"the run has T={problem.T} and grid {np.asarray(grid).tolist()}"
+            )
+        return table
+
+    def make_policy(self, problem, grid, rng, table):  # pragma: no cover - interface
         raise NotImplementedError
 
     def init(self, problem, x0=None):
@@ -153,10 +193,8 @@ class OnlineTuner(Solver):
             raise ValueError("online tuners take no x0 (each instance brings its own start)")
         grid = self.grid_for(problem)
         episode = _TableEpisode(problem) if isinstance(problem, CostTable) else _LiveEpisode(problem)
-        policy = self.make_policy(problem, grid, self.new_rng())  # (may build the cost table)
-        table = getattr(problem, "known_table", None)
-        if table is not None and (table.T != problem.T or not np.array_equal(table.grid, grid)):
-            table = None
+        table = self.known_table(problem, grid)
+        policy = self.make_policy(problem, grid, self.new_rng(), table)
         return State(
             x=np.array([1.0]),
             grid=grid,
@@ -170,7 +208,6 @@ class OnlineTuner(Solver):
             capped=0,
             context=math.nan,
             solve_time=0.0,
-            T=problem.T,
         )
 
     def choose(self, state) -> float:
@@ -193,19 +230,19 @@ class OnlineTuner(Solver):
             state.cum_table += state.table.costs[t]
         return state
 
-    def optimality(self, problem, state) -> float:
-        return float(state.T - state.episode.t)
-
     def objective(self, problem, state) -> float:
         return float(state.cumulative)
 
+    def report(self, problem, state) -> dict:
+        if state.table is None:
+            return {}
+        return {"regret": float(state.cumulative - state.cum_table.min())}
+
     def extra_history(self, problem, state) -> dict:
-        regret = state.cumulative - state.cum_table.min() if state.table is not None else math.nan
         return {
             "omega": state.omega,
             "iterations": state.iterations,
             "cumulative": state.cumulative,
-            "regret": float(regret),
             "capped": state.capped,
             "context": state.context,
             "solve_time": state.solve_time,
@@ -215,6 +252,11 @@ class OnlineTuner(Solver):
         result = super().make_result(problem, state, **kwargs)
         result["policy"] = state.policy
         result["total_iterations"] = int(state.cumulative)
+        if result.status == "max_iter" and state.episode.done:
+            result["message"] = (
+                f"sequence exhausted: all {problem.T} instances solved, {int(state.cumulative)} solver "
+                "iterations in total (an online pass has no stopping error)"
+            )
         return result
 
 
@@ -234,7 +276,7 @@ def _context_interval(problem, interval):
 
 # ----------------------------------------------------------------------------- the tuners
 class TsallisINF(OnlineTuner):
-    """Tsallis-INF bandit over the omega grid (Khodak et al. 2024; spec Sec. 3.1-3.2).
+    """Tsallis-INF bandit over the omega grid (Khodak et al. 2024, Sec. 3; ``docs/sor.md``).
 
     ``variant="final"`` (official final code, default) or ``"v1"`` (arXiv v1: fixed
     ``eta = 1/sqrt(T)``, loss ``(cost - 1)/100``, grid ``linspace(1, 1.9, floor((2T)^(1/3)))``);
@@ -254,12 +296,12 @@ class TsallisINF(OnlineTuner):
             return np.round(np.linspace(1.0, 1.9, int(math.floor((2 * problem.T) ** (1 / 3)))), 10)
         return super().grid_for(problem)
 
-    def make_policy(self, problem, grid, rng):
+    def make_policy(self, problem, grid, rng, table):
         return TsallisINFPolicy(grid, rng, variant=self.variant, newton_init=self.newton_init, horizon=problem.T)
 
 
 class ContextualTsallisINF(TsallisINF):
-    """Tsallis-INF-CB: one Tsallis-INF per context bin (spec Sec. 3.3).
+    """Tsallis-INF-CB: one Tsallis-INF per context bin (``docs/sor.md``).
 
     ``bins`` equal bins of ``interval`` (default the sequence's context interval); the paper used
     5 bins on [-0.15, 0.65] for the shifted Laplacian and 6 for the heat equation."""
@@ -271,7 +313,7 @@ class ContextualTsallisINF(TsallisINF):
         self.bins = as_int(bins, "bins", low=1)
         self.interval = interval
 
-    def make_policy(self, problem, grid, rng):
+    def make_policy(self, problem, grid, rng, table):
         return BinnedTsallisINFPolicy(
             grid,
             rng,
@@ -284,7 +326,7 @@ class ContextualTsallisINF(TsallisINF):
 
 
 class ChebCB(OnlineTuner):
-    """ChebCB contextual bandit over the omega grid (Khodak et al. 2024, final code; spec Sec. 3.4).
+    """ChebCB contextual bandit over the omega grid (Khodak et al. 2024, final official code; ``docs/sor.md``).
 
     Inverse-gap weighting over per-arm Chebyshev regressions of cost on the context; ``m`` basis
     functions (degrees 0..m-1), context ``interval`` (default the sequence's context interval),
@@ -298,7 +340,7 @@ class ChebCB(OnlineTuner):
         self.interval = interval
         self.lipschitz_from = as_choice(lipschitz_from, "lipschitz_from", ("preallocated", "observed"))
 
-    def make_policy(self, problem, grid, rng):
+    def make_policy(self, problem, grid, rng, table):
         return ChebCBPolicy(
             grid,
             rng,
@@ -319,7 +361,7 @@ class FixedOmega(OnlineTuner):
         super().__init__(**options)
         self.omega = check_omega(omega)
 
-    def make_policy(self, problem, grid, rng):
+    def make_policy(self, problem, grid, rng, table):
         return FixedPolicy(self.omega)
 
 
@@ -328,9 +370,8 @@ class BestFixedOmega(OnlineTuner):
 
     name = "best-fixed-omega"
 
-    def make_policy(self, problem, grid, rng):
-        table = problem if isinstance(problem, CostTable) else problem.known_table
-        if table is None or not np.array_equal(table.grid, grid):
+    def make_policy(self, problem, grid, rng, table):
+        if table is None:  # a live sequence and no table from the caller: solve every (instance, omega)
             table = cost_table(problem, grid)
         return FixedPolicy(table.best_fixed()[0])
 
@@ -355,7 +396,7 @@ class InstanceOptimalOmega(OnlineTuner):
         super().__init__(**options)
         self.rule = as_choice(rule, "rule", self.RULES)
 
-    def make_policy(self, problem, grid, rng):
+    def make_policy(self, problem, grid, rng, table):
         return FixedPolicy(math.nan)  # nothing is learned; ``choose`` is the oracle
 
     def choose(self, state):
@@ -366,33 +407,6 @@ class InstanceOptimalOmega(OnlineTuner):
             costs = [ep.trial(w) for w in state.grid]
             return float(state.grid[int(np.argmin(costs))])
         return golden_section_omega(ep.trial)
-
-
-def golden_section_omega(cost, starts=(1.0, 1.3, 1.5, 1.75, 1.95), evaluations=12) -> float:
-    """The heat experiment's per-instance search (spec Sec. 3.6): evaluate ``starts``, bracket the
-    best by its neighbours, golden-section search inside the bracket until ``evaluations`` solves in
-    all, return the midpoint of the smallest and largest omega with the minimum count."""
-    seen = {w: cost(w) for w in starts}
-    order = sorted(seen)
-    i = min(range(len(order)), key=lambda k: (seen[order[k]], k))
-    lo, hi = order[max(i - 1, 0)], order[min(i + 1, len(order) - 1)]
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    c, d = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    while True:
-        for w in (c, d):
-            if w not in seen and len(seen) < evaluations:
-                seen[w] = cost(w)
-        if c not in seen or d not in seen:
-            break
-        if seen[c] <= seen[d]:
-            hi, d = d, c
-            c = hi - ratio * (hi - lo)
-        else:
-            lo, c = c, d
-            d = lo + ratio * (hi - lo)
-    best = min(seen.values())
-    winners = [w for w, k in seen.items() if k == best]
-    return 0.5 * (min(winners) + max(winners))
 
 
 class YoungOmega(InstanceOptimalOmega):
@@ -409,7 +423,7 @@ class PlainCG(OnlineTuner):
 
     name = "plain-cg"
 
-    def make_policy(self, problem, grid, rng):
+    def make_policy(self, problem, grid, rng, table):
         return FixedPolicy(math.nan)
 
     def choose(self, state):

@@ -1,4 +1,4 @@
-"""The online learners for omega (spec Sec. 3): each exposes ``predict(context=None) -> omega`` and
+"""The online learners for omega (``docs/sor.md``): each exposes ``predict(context=None) -> omega`` and
 ``update(cost)``, called alternately (``predict`` exactly once before each ``update``).
 
 * ``TsallisINFPolicy``: 1/2-Tsallis-entropy FTRL with importance-weighted loss estimates
@@ -52,7 +52,7 @@ class FixedPolicy:
 
 
 class TsallisINFPolicy:
-    """Tsallis-INF over a grid of omegas (spec Sec. 3.1 "final", 3.2 "v1").
+    """Tsallis-INF over a grid of omegas (official final code "final", arXiv v1 "v1").
 
     final (default): ``eta_t = 2/sqrt(t)``; weights ``w_i = 4 / (eta (Lhat_i/s - x))^2`` with the
     normaliser x (``sum_i w_i = 1``) found by Newton ``x <- x - (sum w - 1) / (eta sum w^{3/2})``;
@@ -62,7 +62,7 @@ class TsallisINFPolicy:
     Newton then decreases monotonically onto it; iterate until the step is < 1e-12, at most 50) and
     uses the normalised probability as ``p_t``; ``"code"`` reproduces the official start ``x = -1``
     with exactly 20 steps, sampling from the normalised weights of the 20th step while keeping the
-    UN-normalised ``w_{i_t}`` as ``p_t`` (spec Sec. 3.1; it can land on a spurious branch).
+    UN-normalised ``w_{i_t}`` as ``p_t`` (as the official code does; it can land on a spurious branch).
     v1: fixed ``eta = 1/sqrt(horizon)`` (``2/sqrt(t)`` without a horizon), no scale, loss
     ``(cost - 1)/100``. Non-finite weights fall back to uniform sampling with ``p_t = 1/d``.
     """
@@ -138,7 +138,7 @@ class TsallisINFPolicy:
 
 
 class BinnedTsallisINFPolicy:
-    """Tsallis-INF-CB (spec Sec. 3.3): ``bins`` centres ``z_k = a + (b - a)(k - 1/2)/bins`` on the
+    """Tsallis-INF-CB (Khodak et al. 2024, Sec. 3): ``bins`` centres ``z_k = a + (b - a)(k - 1/2)/bins`` on the
     context interval ``[a, b]``; each context goes to the nearest centre (first on ties), each bin
     runs its own Tsallis-INF."""
 
@@ -192,7 +192,8 @@ def box_lstsq(F: np.ndarray, y: np.ndarray, bound: np.ndarray):
 
 
 class ChebCBPolicy:
-    """ChebCB, final code (spec Sec. 3.4): inverse-gap weighting over per-arm Chebyshev regressions.
+    """ChebCB (official final code; Khodak et al. 2024, Sec. 3): inverse-gap weighting over per-arm
+    Chebyshev regressions.
 
     predict(c): features ``f = (T_0(z), ..., T_{m-1}(z))`` at ``z = 2 (c - a)/(b - a) - 1``;
     ``yhat = theta f``; ``p_j = 1/(d + eta (yhat_j - yhat_min))`` off the greedy arm, the rest on it.
@@ -282,3 +283,30 @@ class ChebCBPolicy:
         if math.isfinite(radicand) and radicand > 0:
             self.eta = 2.0 * n * math.sqrt(radicand)
         self.t += 1
+
+
+def golden_section_omega(cost, starts=(1.0, 1.3, 1.5, 1.75, 1.95), evaluations=12) -> float:
+    """The heat experiment's per-instance search of the official code: evaluate ``starts``, bracket the
+    best by its neighbours, golden-section search inside the bracket until ``evaluations`` solves in
+    all, return the midpoint of the smallest and largest omega with the minimum count."""
+    seen = {w: cost(w) for w in starts}
+    order = sorted(seen)
+    i = min(range(len(order)), key=lambda k: (seen[order[k]], k))
+    lo, hi = order[max(i - 1, 0)], order[min(i + 1, len(order) - 1)]
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    while True:
+        for w in (c, d):
+            if w not in seen and len(seen) < evaluations:
+                seen[w] = cost(w)
+        if c not in seen or d not in seen:
+            break
+        if seen[c] <= seen[d]:
+            hi, d = d, c
+            c = hi - ratio * (hi - lo)
+        else:
+            lo, c = c, d
+            d = lo + ratio * (hi - lo)
+    best = min(seen.values())
+    winners = [w for w, k in seen.items() if k == best]
+    return 0.5 * (min(winners) + max(winners))

@@ -108,11 +108,13 @@ def check_spd(system: CSRSystem, name: str = "A", dense_limit: int = 2000) -> No
 
 
 def sor(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000) -> Result:
-    """Solve ``A x = b`` by SOR with relaxation ``omega`` (Sec. 1.1 of the spec; see module doc).
+    """Solve ``A x = b`` by SOR with relaxation ``omega`` (see the module docstring and ``docs/sor.md``).
 
-    Returns a ``Result`` with ``x``, ``nit`` (sweeps; ``max_iter`` when capped), ``converged`` and
-    ``residual`` = ||b - A x|| / ||b - A x0||. ``A`` need not be symmetric but needs a nonzero
-    diagonal. Example: ``optim.linear.sor(problems.poisson2d(10), np.ones(100), 1.5).nit``.
+    Returns a ``Result`` with ``x``, ``nit`` (sweeps; ``max_iter`` when capped), ``converged``,
+    ``residual`` = ||b - A x|| / ||b - A x0|| and ``status``: "converged", "max_iter", or "diverged"
+    when the iterates overflow (then ``x`` is the last finite iterate and ``nit`` its sweep count).
+    ``A`` need not be symmetric but needs a nonzero diagonal.
+    Example: ``optim.linear.sor(problems.poisson2d(10), np.ones(100), 1.5).nit``.
     """
     system = CSRSystem(A)
     omega = check_omega(omega)
@@ -123,14 +125,16 @@ def sor(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000) -> Result:
 
 
 def sor_solve(system: CSRSystem, b, x, omega, rtol=1e-8, max_iter=10_000) -> Result:
-    """``sor`` on validated data; ``x`` (the start) is overwritten with the solution."""
+    """``sor`` on validated data; ``x`` (the start) is overwritten with the solution (or, if the
+    sweeps overflow, the last finite iterate, status ``"diverged"``)."""
     indptr, indices, data, diag = system.arrays
-    nit, converged, rel = kernels.sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter)
-    return _linear_result(x, int(nit), bool(converged), float(rel), "sor")
+    nit, code, rel = kernels.sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter)
+    status = {kernels.CONVERGED: "converged", kernels.CAPPED: "max_iter", kernels.DIVERGED: "diverged"}[int(code)]
+    return _linear_result(x, int(nit), status, float(rel), "sor")
 
 
 def ssor_preconditioner(A, omega, variant: str = "code") -> spla.LinearOperator:
-    """The SSOR preconditioner ``z = M^{-1} r`` as a ``LinearOperator`` (Sec. 1.2; two triangular
+    """The SSOR preconditioner ``z = M^{-1} r`` as a ``LinearOperator`` (module docstring; two triangular
     sweeps over CSR rows, no factorization). ``variant``: "code" (official ordering) or "textbook"."""
     system = A if isinstance(A, CSRSystem) else CSRSystem(A)
     omega = check_omega(omega)
@@ -181,17 +185,21 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
     bnrm = np.linalg.norm(b)
     if bnrm == 0:
         x[:] = 0.0
-        return _linear_result(x, 0, True, 0.0, method)
+        return _linear_result(x, 0, "converged", 0.0, method)
     atol = rtol * bnrm
     r = b - A @ x if x.any() else b.copy()
     p = None
     rho_prev = 1.0
+    saved, saved_it, saved_rel = x.copy(), 0, math.inf  # the last finite iterate, kept once r grows
     for it in range(max_iter):
         rnrm = np.linalg.norm(r)
         if rnrm < atol:
-            return _linear_result(x, it, True, rnrm / bnrm, method)
+            return _linear_result(x, it, "converged", rnrm / bnrm, method)
         if not math.isfinite(rnrm):
-            return _linear_result(x, it, False, rnrm, method)
+            x[:] = saved
+            return _linear_result(x, saved_it, "diverged", saved_rel, method)
+        if rnrm > kernels.GUARD * bnrm:
+            saved[:], saved_it, saved_rel = x, it, rnrm / bnrm
         z = r if M is None else M.matvec(r)
         rho = np.dot(r, z)
         if p is None:
@@ -211,18 +219,27 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
         r -= alpha * q
         rho_prev = rho
     rnrm = np.linalg.norm(r)
-    return _linear_result(x, max_iter, bool(rnrm < atol), rnrm / bnrm, method)
+    return _linear_result(x, max_iter, "converged" if rnrm < atol else "max_iter", rnrm / bnrm, method)
 
 
-def _linear_result(x, nit, converged, residual, method) -> Result:
+_MESSAGES = {
+    "converged": "converged: relative residual {residual:.3g} < rtol after {nit} iterations",
+    "max_iter": "iteration cap reached: relative residual {residual:.3g} after {nit} iterations",
+    "diverged": "the iterates overflowed; the last finite iterate (iteration {nit}, relative residual "
+    "{residual:.3g}) is returned",
+}
+
+
+def _linear_result(x, nit, status, residual, method) -> Result:
     return Result(
         x=x,
         nit=nit,
-        converged=converged,
+        converged=status == "converged",
         residual=residual,
         optimality=residual,
         fun=math.nan,
-        status="converged" if converged else "max_iter",
+        status=status,
+        message=_MESSAGES[status].format(residual=residual, nit=nit),
         method=method,
     )
 

@@ -1,7 +1,7 @@
 """Cost tables: the iteration count of every (instance, omega) pair of a sequence, computed once.
 
 When the instances do not depend on the learner's actions the cost is a deterministic function of
-(instance, omega), so a T x |grid| table replays any number of learner runs by lookup (spec Sec. 5).
+(instance, omega), so a T x |grid| table replays any number of learner runs by lookup.
 For the heat sequence the state is advanced with exact solves; learners that feed back their own
 1e-8-accurate solutions see the same instances up to that accuracy (the official oracles do the same).
 
@@ -59,10 +59,6 @@ class CostTable(Problem):
             return self.interval
         return float(self.contexts.min()), float(self.contexts.max())
 
-    @property
-    def known_table(self) -> CostTable:
-        return self
-
     def table(self, grid=None) -> CostTable:
         if grid is not None and not np.array_equal(as_grid(grid), self.grid):
             raise ValueError("this cost table was built on another grid; build one for the new grid")
@@ -98,10 +94,15 @@ class CostTable(Problem):
 
 def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
     """Solve every instance of ``sequence`` at every omega of ``grid`` (default ``sequence.grid``)
-    with the sequence's method; ``extras`` adds "young" and/or "cg" columns. Cached on the sequence
-    (``sequence.known_table``) so later online runs can report regret."""
+    with the sequence's method; ``extras`` adds "young" and/or "cg" columns. The sequence is not
+    modified; pass the table to online runs (``table=``) to report regret without solving again.
+    A solve that overflows costs the cap ``sequence.max_iter``."""
     grid = as_grid(sequence.grid if grid is None else grid)
     extras = tuple(as_choice(e, "extras", EXTRAS) for e in extras)
+
+    def charged(res) -> int:
+        return charged_iterations(res, sequence.max_iter)
+
     if sequence.method == "sor" and isinstance(sequence, ShiftedSequence):
         costs = _shifted_sor_costs(sequence, grid)
     else:
@@ -112,15 +113,15 @@ def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
         for _t, (A, b, x0, c) in enumerate(sequence.instances()):
             system = CSRSystem.trusted(A, np.ascontiguousarray(A.diagonal()))
             if costs is None:
-                rows.append([solve_instance(sequence, system, b, x0, w).nit for w in grid])
+                rows.append([charged(solve_instance(sequence, system, b, x0, w)) for w in grid])
             if "young" in extras:
                 radius = getattr(sequence, "jacobi_radius", None)
                 w = young_omega(radius(c) if radius is not None else rho_jacobi(system))
                 cols["young"][0].append(w)
-                cols["young"][1].append(solve_instance(sequence, system, b, x0, w).nit)
+                cols["young"][1].append(charged(solve_instance(sequence, system, b, x0, w)))
             if "cg" in extras:
                 cols["cg"][0].append(np.nan)
-                cols["cg"][1].append(solve_instance(sequence, system, b, x0, None).nit)
+                cols["cg"][1].append(charged(solve_instance(sequence, system, b, x0, None)))
     if costs is None:
         costs = np.array(rows, dtype=np.int64).reshape(sequence.T, grid.size)
     table = CostTable(
@@ -133,8 +134,13 @@ def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
         max_iter=sequence.max_iter,
         interval=sequence.context_interval() if hasattr(sequence, "context_interval") else None,
     )
-    sequence.known_table = table
     return table
+
+
+def charged_iterations(result, cap: int) -> int:
+    """The iterations a solve costs a learner: its count, or the cap ``cap`` if it diverged (it
+    produced no solution, so it must not look cheaper than a capped solve)."""
+    return int(cap) if result.status == "diverged" else int(result.nit)
 
 
 def solve_instance(sequence, system: CSRSystem, b, x0, omega):
@@ -166,4 +172,4 @@ def _shifted_sor_costs(sequence: ShiftedSequence, grid) -> np.ndarray:
     )
 
 
-__all__ = ["CostTable", "cost_table", "solve_instance"]
+__all__ = ["CostTable", "charged_iterations", "cost_table", "solve_instance"]
