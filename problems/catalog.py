@@ -41,6 +41,9 @@ PROBLEMS: dict[str, str] = {
     "tsp": "problems.loaders_binary:shipped_tsp",
     "qap": "problems.loaders_binary:shipped_qap",
     "market-split": "problems.loaders_binary:shipped_market_split",
+    # --- completion (MovieLens-100k is read from a local file: python3 benchmarks/fetch_data.py)
+    "completion-synthetic": "problems.completion:synthetic_incoherent",
+    "movielens100k": "problems.completion:movielens100k",
 }
 
 
