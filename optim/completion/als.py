@@ -78,12 +78,11 @@ class ALS(FactoredSolver):
     def _half(self, problem, state, which, F, other_bias):
         """Solve side ``which`` with the fixed factor F (and the other side's biases)."""
         problem.counts.add("pass", 1)
-        side = state.sides[which]
-        target = side.vals - state.mu
         if self.biases:
-            target = target - other_bias[side.other]
             F = np.hstack([F, np.ones((F.shape[0], 1))])
-        X = self.solve_side(state, which, F, reg=state.reg[which], vals=target)
+        X = self.solve_side(
+            state, which, F, reg=state.reg[which], mu=state.mu, other_bias=other_bias if self.biases else None
+        )
         if self.biases:
             return X[:, :-1], X[:, -1]
         return X, None

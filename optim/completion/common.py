@@ -23,7 +23,7 @@ from problems.validation import as_int
 
 from ..base import Solver, State
 from .model import FactorModel
-from .sides import Side, solve_exact
+from .sides import Side, shifted, solve_exact
 
 
 class UnderdeterminedWarning(UserWarning):
@@ -122,13 +122,13 @@ class FactoredSolver(Solver):
             raise ValueError("x0 must be finite")
         return problem.factors(x0, state.k)
 
-    def solve_side(self, state, which: str, F, *, reg=0.0, reg_mask=None, vals=None):
-        """Exact (ridge) half-step for side ``which`` ("rows" or "cols") given the fixed factor F."""
-        side = state.sides[which] if vals is None else state.sides[which].with_vals(vals)
+    def solve_side(self, state, which: str, F, *, reg=0.0, reg_mask=None, mu=0.0, other_bias=None):
+        """Exact (ridge) half-step for side ``which`` ("rows" or "cols") given the fixed factor F; the
+        targets are ``vals - mu - other_bias[other index]`` (centering and the other side's biases)."""
         if state.dask is not None:
-            X, under = state.dask.solve_exact(which, F, reg=reg, reg_mask=reg_mask, vals=vals)
+            X, under = state.dask.solve_exact(which, F, reg=reg, reg_mask=reg_mask, mu=mu, other_bias=other_bias)
         else:
-            X, under = solve_exact(side, F, reg=reg, reg_mask=reg_mask)
+            X, under = solve_exact(shifted(state.sides[which], mu, other_bias), F, reg=reg, reg_mask=reg_mask)
         state.n_under = max(state.n_under, len(under))
         return X
 

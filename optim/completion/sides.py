@@ -149,6 +149,16 @@ def solve_exact(side: Side, F: np.ndarray, reg=0.0, reg_mask=None) -> tuple[np.n
     return X, np.sort(np.concatenate([np.asarray(under, dtype=np.int64), empty]))
 
 
+def shifted(side: Side, mu: float = 0.0, other_bias=None) -> Side:
+    """The side with targets ``vals - mu - other_bias[other]`` (centering, the other side's biases)."""
+    if mu == 0.0 and other_bias is None:
+        return side
+    vals = side.vals - mu
+    if other_bias is not None:
+        vals = vals - other_bias[side.other]
+    return side.with_vals(vals)
+
+
 def residuals(side: Side, F: np.ndarray, X: np.ndarray) -> np.ndarray:
     """``b_ij - f_i . x_j`` for every entry of the side."""
     return side.vals - np.einsum("ij,ij->i", F[side.other], X[side.out])
