@@ -159,3 +159,31 @@ def test_movielens_als_beats_baselines_and_altmin_warns():
         am = optim.solve(p, method="altmin", rank=10, max_iter=3, verbose=False, seed=0)
     assert "k = 10" in str(rec[0].message)
     assert am.n_underdetermined > 0 and np.isfinite(am.U).all()
+
+
+def test_bias_baseline_equals_surprise_baseline_only(tmp_path):
+    surprise = pytest.importorskip("surprise")
+    from surprise.model_selection import PredefinedKFold
+
+    rng = np.random.default_rng(0)
+    pairs = rng.choice(60 * 40, size=900, replace=False)
+    user, item = np.divmod(pairs, 40)
+    rating = rng.integers(1, 6, size=900).astype(float)
+    train, test = np.arange(700), np.arange(700, 900)
+    p = from_ratings(user[train], item[train], rating[train], test=(user[test], item[test], rating[test]), rank=2)
+    files = []
+    for name, idx in (("base", train), ("test", test)):
+        path = tmp_path / name
+        path.write_text("".join(f"{user[j]}\t{item[j]}\t{int(rating[j])}\t0\n" for j in idx))
+        files.append(str(path))
+    data = surprise.Dataset.load_from_folds([tuple(files)], surprise.Reader("ml-100k"))
+    trainset, testset = next(PredefinedKFold().split(data))
+    algo = surprise.BaselineOnly(verbose=False)
+    algo.fit(trainset)
+    theirs = {(int(u), int(i)): pr.est for (u, i, _), pr in zip(testset, algo.test(testset), strict=True)}
+    r = optim.solve(p, method="bias-baseline", verbose=False)
+    ours = r.predict(p.test_rows, p.test_cols)
+    want = np.array(
+        [theirs[(int(p.row_ids[a]), int(p.col_ids[b]))] for a, b in zip(p.test_rows, p.test_cols, strict=True)]
+    )
+    assert np.allclose(ours, want, rtol=0, atol=1e-10)

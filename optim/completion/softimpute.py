@@ -26,6 +26,7 @@ import scipy.sparse.linalg as spla
 from problems.validation import as_int, as_real
 
 from .common import FactoredSolver
+from .model import FactorModel
 
 DENSE_LIMIT = 4_000_000  # entries; SoftImpute on the problem object works on the dense filled matrix up to this
 
@@ -98,7 +99,8 @@ class SoftImpute(FactoredSolver):
 
     Options: ``lam`` (default ``sigma_max(P_Omega(M)) / 50``, fancyimpute's), ``max_rank`` (None: full
     SVD of the dense filled matrix, allowed up to 4e6 entries; an int: truncated SVD on the "sparse +
-    low rank" operator, any size). Stopping error: relative change of the fit on the unobserved entries
+    low rank" operator, any size), ``center`` (subtract the training mean first; predictions add it
+    back). Stopping error: relative change of the fit on the unobserved entries
     (dense) or on all entries (truncated path); default ``tol=1e-3``, ``max_iter=100`` as fancyimpute.
     The fitted rank is ``result.rank`` (``x`` stacks ``U sqrt(s)`` and ``V sqrt(s)``).
     """
@@ -107,9 +109,10 @@ class SoftImpute(FactoredSolver):
     default_max_iter = 100
     error_name = "relative change of the imputed entries"
 
-    def __init__(self, *, lam=None, max_rank=None, **kw):
+    def __init__(self, *, lam=None, max_rank=None, center=False, **kw):
         kw.setdefault("tol", 1e-3)
         super().__init__(**kw)
+        self.center = bool(center)
         self.lam = None if lam is None else as_real(lam, "lam", low=0.0)
         self.max_rank = None if max_rank is None else as_int(max_rank, "max_rank", low=1)
 
@@ -122,7 +125,9 @@ class SoftImpute(FactoredSolver):
                 f"softimpute with max_rank=None needs the dense {m} x {n} matrix (limit {DENSE_LIMIT} entries); "
                 "pass max_rank= to use the truncated sparse + low-rank path"
             )
-        csr = problem.csr()
+        state.mu = float(np.mean(problem.vals)) if self.center else 0.0
+        state.vals = problem.vals - state.mu
+        csr = sp.csr_matrix((state.vals, (problem.rows, problem.cols)), shape=problem.shape)
         state.lam = self.lam if self.lam is not None else spla.svds(csr, k=1, v0=np.ones(min(m, n)))[1][0] / 50.0
         state.U, state.s, state.V = np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0))
         if state.dense:
@@ -146,11 +151,11 @@ class SoftImpute(FactoredSolver):
         old_fit = (state.U, state.s, state.V)
         if state.dense:
             filled = (state.U * state.s) @ state.V.T
-            filled[problem.rows, problem.cols] = problem.vals
+            filled[problem.rows, problem.cols] = state.vals
             U, s, Vt = _shrink(filled, state.lam, None)
         else:
             fit = problem.entries(state.U * state.s, state.V, problem.rows, problem.cols)
-            R = sp.csr_matrix((problem.vals - fit, (problem.rows, problem.cols)), shape=problem.shape)
+            R = sp.csr_matrix((state.vals - fit, (problem.rows, problem.cols)), shape=problem.shape)
             Us, V = state.U * state.s, state.V
             op = spla.LinearOperator(
                 problem.shape,
@@ -187,6 +192,10 @@ class SoftImpute(FactoredSolver):
     def update_error(self, problem, state) -> None:
         super().update_error(problem, state)
         state.error = getattr(state, "change", math.inf)
+
+    def model(self, problem, state) -> FactorModel:
+        U, V = problem.factors(state.x, state.k)
+        return FactorModel.for_problem(problem, U, V, mean=state.mu)
 
 
 class SVP(FactoredSolver):
