@@ -59,3 +59,13 @@ def test_dask_svd_start_and_robust_steps_converge(client, problem):
 def test_client_must_be_a_client(problem):
     with pytest.raises(TypeError, match="client must be a dask.distributed.Client"):
         optim.solve(problem, method="altmin", client="tcp://localhost:8786")
+    with pytest.raises(ValueError, match="does not run on Dask"):
+        optim.solve(problem, method="svp", client=client_stub())
+
+
+def client_stub():
+    class Stub:
+        def submit(self, *a, **k):  # pragma: no cover - never called
+            raise AssertionError
+
+    return Stub()

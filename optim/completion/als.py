@@ -34,6 +34,7 @@ class ALS(FactoredSolver):
     """
 
     name = "als"
+    supports_client = True
     default_max_iter = 10
 
     def __init__(

@@ -36,6 +36,7 @@ class AltMin(FactoredSolver):
     """
 
     name = "altmin"
+    supports_client = True
 
     def __init__(self, *, rank=None, mu=None, clip="entry", qr_each_step=True, client=None, **common):
         super().__init__(rank=rank, client=client, **common)
@@ -119,7 +120,7 @@ class AltMinRobust(AltMin):
             X, info = state.dask.solve_sketched(which, F, seed=int(rng.integers(2**62)), **opts)
         else:
             X, info = solve_sketched(state.sides[which], F, rng=rng, **opts)
-        state.inner = max(state.inner, info["inner"]) if which == "cols" else info["inner"]
+        state.inner = info["inner"] if which == "cols" else max(state.inner, info["inner"])
         state.n_under = max(state.n_under, len(info["under"]))
         return X
 

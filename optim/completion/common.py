@@ -89,6 +89,7 @@ class FactoredSolver(Solver):
 
     requires = (MatrixCompletionCapability,)
     default_max_iter = 50
+    supports_client = False  # True where half-steps run on Dask
     error_name = "relative training RMSE or its relative change"
 
     def __init__(self, *, rank=None, client=None, tol=1e-10, **common):
@@ -107,6 +108,8 @@ class FactoredSolver(Solver):
         state.sides = {"rows": Side.from_compressed(problem.csr()), "cols": Side.from_compressed(problem.csc())}
         state.rms = float(np.sqrt(np.mean(problem.vals**2)))
         state.dask = None
+        if self.client is not None and not self.supports_client:
+            raise ValueError(f"{self.name} does not run on Dask; client= is accepted by altmin, altmin-robust and als")
         if self.client is not None:
             from .distributed import DaskSides
 
