@@ -11,8 +11,9 @@ exact (``numpy.linalg.norm(., 2)``) instead of a randomized estimate, and ``max_
 
 SVP iterates ``X <- P_k(X - eta P_Omega(X - M))`` with ``P_k`` the best rank-k approximation,
 ``X_0 = 0`` and ``eta = 3/(4p)`` (the authors' code; ``1/p`` diverges at a few times the degrees of
-freedom, measured at n = 500, k = 5, |Omega| = 6.2 k(m + n - k)); X is kept factored and the top-k
-SVD runs on the linear operator "low rank + sparse", ``O(|Omega| k + (m + n) k^2)`` per Lanczos step.
+freedom, measured at n = 500, k = 5, |Omega| = 6.2 k(m + n - k)), halved down to 1 whenever a step
+increases the training error; X is kept factored and the top-k SVD runs on the linear operator
+"low rank + sparse", ``O(|Omega| k + (m + n) k^2)`` per Lanczos step.
 """
 
 from __future__ import annotations
@@ -202,6 +203,9 @@ class SVP(FactoredSolver):
     """Singular value projection (``method="svp"``): ``X <- P_k(X - eta P_Omega(X - M))``.
 
     Options: ``rank``; ``step`` (eta; default ``3/(4p)`` as the authors' code, p = |Omega| / (m n)).
+    Safeguard: a step that increases the training error is redone with ``eta <- max(1, eta / 2)``
+    (with eta <= 1, the inverse Lipschitz constant of the gradient, projected gradient never increases
+    it), so the large step of the theory is kept where it works and real data cannot blow up.
     Stopping error: the family's relative training RMSE or its relative change.
     """
 
@@ -222,11 +226,10 @@ class SVP(FactoredSolver):
         state.error = np.inf
         return state
 
-    def step(self, problem, state):
-        problem.counts.add("pass", 1)
+    def _project(self, problem, state, eta):
         Us, V = state.U * state.s, state.V
         fit = problem.entries(Us, V, problem.rows, problem.cols)
-        R = sp.csr_matrix((state.eta * (problem.vals - fit), (problem.rows, problem.cols)), shape=problem.shape)
+        R = sp.csr_matrix((eta * (problem.vals - fit), (problem.rows, problem.cols)), shape=problem.shape)
         k = state.k
         if k < min(problem.shape) - 1 and min(problem.shape) > 50:
             op = spla.LinearOperator(
@@ -237,14 +240,25 @@ class SVP(FactoredSolver):
             )
             U, s, Vt = spla.svds(op, k=k, v0=state.rng.standard_normal(min(problem.shape)))
             order = np.argsort(s)[::-1]
-            U, s, Vt = U[:, order], s[order], Vt[order]
-        else:
-            U, s, Vt = np.linalg.svd(R.toarray() + Us @ V.T, full_matrices=False)
-            U, s, Vt = U[:, :k], s[:k], Vt[:k]
-        state.U, state.s, state.V = U, s, Vt.T
-        state.x = problem.stack(U * s, Vt.T)
+            return U[:, order], s[order], Vt[order].T
+        U, s, Vt = np.linalg.svd(R.toarray() + Us @ V.T, full_matrices=False)
+        return U[:, :k], s[:k], Vt[:k].T
+
+    def step(self, problem, state):
+        while True:
+            problem.counts.add("pass", 1)
+            U, s, V = self._project(problem, state, state.eta)
+            rmse = problem.rmse(problem.entries(U * s, V, problem.rows, problem.cols), "train")
+            if rmse <= state.rmse * (1 + 1e-12) or state.eta <= 1.0:
+                break
+            state.eta = max(1.0, state.eta / 2)
+        state.U, state.s, state.V = U, s, V
+        state.x = problem.stack(U * s, V)
         self.update_error(problem, state)
         return state
+
+    def extra_history(self, problem, state) -> dict:
+        return {**super().extra_history(problem, state), "step": state.eta}
 
 
 def as_dense_with_nan(problem) -> np.ndarray:
