@@ -95,6 +95,8 @@ def test_from_ratings_maps_ids_and_keeps_cold_start_entries():
     assert p.row_counts[3] == 0 and p.col_counts[3] == 0 and p.meta["cold_test_entries"] == 2
     assert p.rating_range == (1.0, 5.0)
     with pytest.raises(ValueError, match="duplicate"):
-        from_ratings([1, 1], [2, 2], [3, 4])
+        from_ratings([1, 1], [2, 2], [3, 4], rank=1)
+    with pytest.raises(ValueError, match="rank must be <= 3"):
+        from_ratings(user, item, [5, 3, 4, 1], rank=4)
     with pytest.raises(ValueError, match="rating contains NaN"):
-        from_ratings([1, 2], [2, 2], [3, np.nan])
+        from_ratings([1, 2], [2, 2], [3, np.nan], rank=1)

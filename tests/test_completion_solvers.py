@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import optim
 from optim.completion import UnderdeterminedWarning, preconditioned_cond, sketch_lstsq, soft_impute
@@ -88,6 +90,24 @@ def test_sketch_lstsq_short_and_rank_deficient_systems():
         sketch_lstsq(A, b, sketch="fft")
     with pytest.raises(ValueError, match="b must have length"):
         sketch_lstsq(A, b[:-1])
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(1, 8),
+    st.integers(1, 60),
+    st.sampled_from(["srht", "countsketch", "gaussian"]),
+    st.integers(0, 2**16),
+)
+def test_sketch_lstsq_any_shape(k, extra, sketch, seed):
+    rng = np.random.default_rng(seed)
+    L = k + extra * 5
+    A = rng.standard_normal((L, k)) * np.logspace(0, 2, k)
+    b = rng.standard_normal(L)
+    x = sketch_lstsq(A, b, sketch=sketch, tol=1e-10, seed=seed)
+    best = np.linalg.lstsq(A, b, rcond=None)[0]
+    r_star = np.linalg.norm(A @ best - b) ** 2
+    assert np.linalg.norm(A @ x - b) ** 2 <= r_star * (1 + 1e-8) + 1e-20
 
 
 def test_srht_preconditioner_quality():

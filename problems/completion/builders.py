@@ -139,7 +139,7 @@ def from_ratings(
         rows_all[:nt],
         cols_all[:nt],
         vals,
-        min(as_int(rank, "rank", low=1), len(row_ids), len(col_ids)),
+        rank,
         test=(rows_all[nt:], cols_all[nt:], tv),
         rating_range=rating_range,
         meta={"source": "ratings", "cold_test_entries": 0},
