@@ -207,3 +207,13 @@ def test_bias_baseline_equals_surprise_baseline_only(tmp_path):
         [theirs[(int(p.row_ids[a]), int(p.col_ids[b]))] for a, b in zip(p.test_rows, p.test_cols, strict=True)]
     )
     assert np.allclose(ours, want, rtol=0, atol=1e-10)
+
+
+def test_sample_splitting_as_analysed():
+    p = synthetic_incoherent(200, 200, 3, c=3, seed=1)
+    with pytest.warns(UnderdeterminedWarning, match="sample splitting into 2T \\+ 1 = 81 parts"):
+        optim.solve(p, method="altmin", split=True, max_iter=40, verbose=False, seed=0)
+    dense = synthetic_incoherent(400, 400, 2, n_obs=96_000, seed=0)
+    r = optim.solve(dense, method="altmin", split=True, max_iter=4, tol=0.0, verbose=False, seed=0)
+    err = r.history["rel_error"]
+    assert np.all(np.diff(err) < 0) and err[-1] < 1e-2

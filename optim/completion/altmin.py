@@ -18,11 +18,15 @@ relative to the current residual, which keeps the geometric rate.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import scipy.sparse as sp
 
 from problems.validation import as_choice, as_int, as_real
 
-from .common import FactoredSolver, warn_underdetermined
+from .common import FactoredSolver, UnderdeterminedWarning, svd_init, warn_underdetermined
+from .sides import Side
 from .sketch import SKETCHES, solve_sketched
 
 
@@ -30,7 +34,9 @@ class AltMin(FactoredSolver):
     """Exact alternating minimization (``method="altmin"``).
 
     Options: ``rank``; ``mu`` (incoherence bound; None skips clipping of the SVD start) and ``clip``
-    ("entry" as in Jain et al., or "row"); ``qr_each_step`` (default True). Rows or columns with fewer
+    ("entry" as in Jain et al., or "row"); ``qr_each_step`` (default True); ``split`` (False; True
+    splits Omega into 2T + 1 random parts, T = max_iter, one for the start and one per half-step, as
+    analysed, and warns when parts hold fewer than k entries per row or column). Rows or columns with fewer
     than k observations are solved by minimum-norm least squares and reported by an
     ``UnderdeterminedWarning`` (unregularized AM overfits on real data; use ``als``).
     """
@@ -38,17 +44,26 @@ class AltMin(FactoredSolver):
     name = "altmin"
     supports_client = True
 
-    def __init__(self, *, rank=None, mu=None, clip="entry", qr_each_step=True, client=None, **common):
+    def __init__(self, *, rank=None, mu=None, clip="entry", qr_each_step=True, split=False, client=None, **common):
         super().__init__(rank=rank, client=client, **common)
         self.mu = None if mu is None else as_real(mu, "mu", low=1.0)
         self.clip = as_choice(clip, "clip", ["entry", "row"])
         self.qr_each_step = bool(qr_each_step)
+        self.split = bool(split)
+        if self.split and client is not None:
+            raise ValueError("split=True does not run on Dask (client=)")
 
     def init(self, problem, x0=None):
         state = self.setup(problem)
         warn_underdetermined(problem, state.k, self.name)
+        state.t, state.parts = 0, None
+        if self.split:
+            state.parts = self._split(problem, state)
         start = self.start_factors(problem, state, x0)
-        if start is None:
+        if start is None and self.split:
+            U, s, V = svd_init(problem, state.k, state.rng, self.mu, self.clip, observed=self._part(problem, state, 0))
+            Uh = U * s
+        elif start is None:
             U, s, V = self.svd(problem, state, mu=self.mu, clip=self.clip)
             Uh = U * s
         else:
@@ -60,11 +75,40 @@ class AltMin(FactoredSolver):
         state.error = np.inf
         return state
 
+    def _split(self, problem, state) -> np.ndarray:
+        """Sample splitting (the analysed algorithm): each observed entry to one of 2T + 1 parts, T = max_iter."""
+        T = max(1, self.max_iter)
+        labels = state.rng.integers(0, 2 * T + 1, size=problem.n_obs)
+        k, m, n = state.k, problem.m, problem.n
+        few_rows = np.bincount(labels * m + problem.rows, minlength=(2 * T + 1) * m).reshape(-1, m)[1:] < k
+        few_cols = np.bincount(labels * n + problem.cols, minlength=(2 * T + 1) * n).reshape(-1, n)[1:] < k
+        if few_rows.any() or few_cols.any():
+            warnings.warn(
+                f"{self.name}: sample splitting into 2T + 1 = {2 * T + 1} parts leaves {few_rows.mean():.0%} of the "
+                f"rows and {few_cols.mean():.0%} of the columns of a part with fewer than k = {k} entries; those "
+                "least-squares problems are under-determined. Use split=False (all of Omega in every step).",
+                UnderdeterminedWarning,
+                stacklevel=4,
+            )
+        return labels
+
+    def _part(self, problem, state, index: int) -> sp.csr_matrix:
+        keep = state.parts == index
+        return sp.csr_matrix((problem.vals[keep], (problem.rows[keep], problem.cols[keep])), shape=problem.shape)
+
     def half_step(self, problem, state, which: str, F):
         problem.counts.add("pass", 1)
         return self.solve_side(state, which, F)
 
     def step(self, problem, state):
+        state.t += 1
+        if self.split:  # step t uses parts t (for V) and T + t (for U)
+            T = max(1, self.max_iter)
+            cols = self._part(problem, state, min(state.t, T)).tocsc()
+            cols.sort_indices()
+            rows = self._part(problem, state, T + min(state.t, T))
+            rows.sort_indices()
+            state.sides = {"cols": Side.from_compressed(cols), "rows": Side.from_compressed(rows)}
         Vh = self.half_step(problem, state, "cols", state.U)
         V = self.orthonormalize(state, Vh) if self.qr_each_step else Vh
         Uh = self.half_step(problem, state, "rows", V)

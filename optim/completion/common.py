@@ -30,14 +30,16 @@ class UnderdeterminedWarning(UserWarning):
     """Rows or columns with fewer observed entries than the rank: unregularized fits overfit there."""
 
 
-def svd_init(problem, k: int, rng, mu=None, clip: str = "entry"):
+def svd_init(problem, k: int, rng, mu=None, clip: str = "entry", observed=None):
     """Top-k SVD of ``P_Omega(M) / p`` (Jain, Netrapalli and Sanghavi 2013, step 2), optionally
     clipped with the incoherence bound ``mu`` (entries, or whole rows, above ``2 mu sqrt(k/m)`` set to 0).
+    ``observed`` (a CSR matrix) replaces ``P_Omega(M)`` (sample splitting uses one part of Omega).
 
     Returns ``(U, s, V)``, singular values in decreasing order (ARPACK started from a seeded vector).
     """
-    mat = problem.csr() * (1.0 / problem.density)
     m, n = problem.shape
+    observed = problem.csr() if observed is None else observed
+    mat = observed * (m * n / max(observed.nnz, 1))
     if k < min(m, n) - 1 and min(m, n) > 50:
         v0 = rng.standard_normal(min(m, n))
         U, s, Vt = spla.svds(mat, k=k, v0=v0)
