@@ -53,20 +53,24 @@ def _sketch_group(side: Side, F, groups, s, kind, rng):
         S = sp.csr_matrix((sign, (sub.out * s + bucket, np.arange(nnz))), shape=(G * s, nnz))
         return (S @ Fe).reshape(G, s, k), (S @ sub.vals).reshape(G, s)
     lmax = int(counts.max())
+    if kind == "srht":  # zero rows change nothing; a length with small prime factors makes the DCT fast
+        lmax = scipy.fft.next_fast_len(lmax, real=True)
     pos = np.arange(len(sub.vals)) - np.repeat(sub.indptr[:-1], counts)
-    A = np.zeros((G, lmax, k))
+    A = np.zeros((G, k, lmax))  # transform axis last (contiguous)
     b = np.zeros((G, lmax))
-    A[sub.out, pos] = Fe
+    A[sub.out, :, pos] = Fe
     b[sub.out, pos] = sub.vals
     if kind == "gaussian":
         S = rng.standard_normal((G, s, lmax)) / math.sqrt(s)
-        return np.einsum("gsl,glk->gsk", S, A), np.einsum("gsl,gl->gs", S, b)
+        return np.einsum("gsl,gkl->gsk", S, A), np.einsum("gsl,gl->gs", S, b)
     sign = rng.choice(np.array([-1.0, 1.0]), size=(G, lmax))
-    A = scipy.fft.dct(A * sign[:, :, None], type=2, norm="ortho", axis=1)
-    b = scipy.fft.dct(b * sign, type=2, norm="ortho", axis=1)
+    A *= sign[:, None, :]
+    b *= sign
+    A = scipy.fft.dct(A, type=2, norm="ortho", axis=-1, overwrite_x=True)
+    b = scipy.fft.dct(b, type=2, norm="ortho", axis=-1, overwrite_x=True)
     rows = np.argsort(rng.random((G, lmax)), axis=1)[:, :s]
     scale = math.sqrt(lmax / s)
-    SA = np.take_along_axis(A, rows[:, :, None], axis=1) * scale
+    SA = np.take_along_axis(A, rows[:, None, :], axis=2).transpose(0, 2, 1) * scale
     Sb = np.take_along_axis(b, rows, axis=1) * scale
     return SA, Sb
 
