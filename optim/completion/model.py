@@ -43,7 +43,8 @@ class FactorModel:
         step = 1 << 16
         for s in range(0, rows.size, step):
             pred[s : s + step] += np.einsum("ij,ij->i", self.U[rows[s : s + step]], self.V[cols[s : s + step]])
-        if self.mean == 0.0 and self.row_bias is None and self.col_bias is None and self.cold_rows is not None:
+        no_offsets = self.mean == 0.0 and self.row_bias is None and self.col_bias is None
+        if no_offsets and self.cold_rows is not None and self.cold_cols is not None:
             cold = self.cold_rows[rows] | self.cold_cols[cols]
             pred[cold] = self.fallback
         return pred

@@ -23,6 +23,7 @@ for the DCT, sparse bucket sums for CountSketch, stacked QR, and CG with one ste
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import scipy.fft
@@ -153,7 +154,7 @@ def solve_sketched(
     X = np.zeros((side.n_out, k))
     short = np.flatnonzero((counts > 0) & (counts <= max(s, 2 * k)))
     long_ = np.flatnonzero(counts > max(s, 2 * k))
-    info = {"inner": 0, "exact": int(short.size), "fallback": 0, "under": np.flatnonzero(counts == 0)}
+    info: dict[str, Any] = {"inner": 0, "exact": int(short.size), "fallback": 0, "under": np.flatnonzero(counts == 0)}
     if short.size:
         Xs, under = solve_exact(side.subset(short), F)
         X[short] = Xs

@@ -111,4 +111,4 @@ def completion_suite(quick: bool = True) -> Suite:
             records += run_methods({ml.name: ml}, RATING_METHODS)
         return CompletionComparison(records, title="completion", notes=notes)
 
-    return Suite(name="completion", description=completion_suite.__doc__.split("\n")[0], runner=runner)
+    return Suite(name="completion", description=(completion_suite.__doc__ or "").split("\n")[0], runner=runner)

@@ -132,8 +132,12 @@ def from_ratings(
     row_ids, rows_all = np.unique(np.concatenate([user, tu]), return_inverse=True)
     col_ids, cols_all = np.unique(np.concatenate([item, ti]), return_inverse=True)
     nt = len(vals)
-    if rating_range == "auto":
-        rating_range = (float(vals.min()), float(vals.max())) if vals.size and vals.min() < vals.max() else None
+    clip_to: tuple[float, float] | None
+    if isinstance(rating_range, str):
+        as_choice(rating_range, "rating_range", ["auto"])
+        clip_to = (float(vals.min()), float(vals.max())) if vals.size and vals.min() < vals.max() else None
+    else:
+        clip_to = rating_range
     problem = MatrixCompletion(
         (len(row_ids), len(col_ids)),
         rows_all[:nt],
@@ -141,7 +145,7 @@ def from_ratings(
         vals,
         rank,
         test=(rows_all[nt:], cols_all[nt:], tv),
-        rating_range=rating_range,
+        rating_range=clip_to,
         meta={"source": "ratings", "cold_test_entries": 0},
         name=name,
     )

@@ -66,6 +66,9 @@ class MatrixCompletion(Problem):
     """
 
     work_unit = "pass"
+    #: original ids of the rows / columns (set by ``from_ratings``), or None
+    row_ids: np.ndarray | None = None
+    col_ids: np.ndarray | None = None
 
     def __init__(
         self,
@@ -125,7 +128,8 @@ class MatrixCompletion(Problem):
             arr.flags.writeable = False
         self.row_counts = np.bincount(self.rows, minlength=self.m)
         self.col_counts = np.bincount(self.cols, minlength=self.n)
-        self._csr = self._csc = None
+        self._csr: sp.csr_matrix | None = None
+        self._csc: sp.csc_matrix | None = None
 
     # ------------------------------------------------------------------ sizes and views
     @property
@@ -143,15 +147,17 @@ class MatrixCompletion(Problem):
     def csr(self) -> sp.csr_matrix:
         """``P_Omega(M)`` as CSR (indices sorted within rows); built once and kept."""
         if self._csr is None:
-            self._csr = sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=self.shape)
-            self._csr.sort_indices()
+            mat = sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=self.shape)
+            mat.sort_indices()
+            self._csr = mat
         return self._csr
 
     def csc(self) -> sp.csc_matrix:
         """``P_Omega(M)`` as CSC (indices sorted within columns); built once and kept."""
         if self._csc is None:
-            self._csc = sp.csc_matrix((self.vals, (self.rows, self.cols)), shape=self.shape)
-            self._csc.sort_indices()
+            mat = sp.csc_matrix((self.vals, (self.rows, self.cols)), shape=self.shape)
+            mat.sort_indices()
+            self._csc = mat
         return self._csc
 
     def factors(self, x, rank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
