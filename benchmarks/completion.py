@@ -198,6 +198,46 @@ def _fancyimpute(p, rows):
     return None
 
 
+def _spark(p, rows):
+    """Spark MLlib ALS in local mode (optional: needs pyspark and a JVM; never part of CI)."""
+    import shutil
+
+    try:
+        from pyspark.ml.recommendation import ALS as SparkALS
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        return f"pyspark not installed ({exc})"
+    if shutil.which("java") is None:
+        return "no JVM (java) on PATH"
+    try:
+        spark = SparkSession.builder.master("local[1]").appName("optarium-completion").getOrCreate()
+        train = spark.createDataFrame(
+            [(int(a), int(b), float(v)) for a, b, v in zip(p.rows, p.cols, p.vals, strict=True)], ["u", "i", "r"]
+        )
+        test = spark.createDataFrame(
+            [(int(a), int(b), float(v)) for a, b, v in zip(p.test_rows, p.test_cols, p.test_vals, strict=True)],
+            ["u", "i", "r"],
+        )
+        t = time.perf_counter()
+        model = SparkALS(userCol="u", itemCol="i", ratingCol="r", rank=10, maxIter=15, regParam=0.1, seed=0).fit(train)
+        fit_time = time.perf_counter() - t
+        pred = {(r.u, r.i): r.prediction for r in model.transform(test).collect()}
+        mean = float(np.mean(p.vals))
+        est = np.array([pred.get((int(a), int(b)), mean) for a, b in zip(p.test_rows, p.test_cols, strict=True)])
+        est = np.where(np.isnan(est), mean, est)  # Spark predicts NaN for cold-start ids
+        rows.append(
+            {
+                "method": "Spark MLlib ALS (local[1], rank 10, 15 its, regParam 0.1)",
+                "test RMSE": p.rmse(p.clip(est)),
+                "time (s)": fit_time,
+            }
+        )
+        spark.stop()
+    except Exception as exc:  # a broken local Spark must not end the benchmark
+        return f"Spark failed: {type(exc).__name__}: {str(exc)[:120]}"
+    return None
+
+
 def tuned_als(p, k, lams, seed=0):
     """Pick lam for ALS with biases on a 10% validation part of the training split, refit on all of it."""
     rng = np.random.default_rng(seed)
@@ -244,7 +284,7 @@ def movielens_table(quick):
             r = optim.solve(p, method=method, seed=0, verbose=False, **opts)
         rows.append({"method": label, "test RMSE": r.report["test_rmse"], "time (s)": r.time})
     notes = {"validation scores": scores}
-    for fn in (_surprise, _fancyimpute):
+    for fn in (_surprise, _fancyimpute, _spark):
         reason = fn(p, rows)
         if reason:
             notes[fn.__name__.strip("_")] = reason
