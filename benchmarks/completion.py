@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import optim  # noqa: E402
+from optim.completion.softimpute import as_dense_with_nan  # noqa: E402
 from problems.completion import from_ratings, movielens100k, synthetic_incoherent  # noqa: E402
 
 
@@ -181,9 +182,8 @@ def _fancyimpute(p, rows):
         from fancyimpute import SoftImpute as FancySoftImpute
     except Exception as exc:  # fancyimpute needs scikit-learn < 1.8 and cvxpy
         return f"fancyimpute unavailable ({type(exc).__name__}: {str(exc)[:80]})"
-    X = np.full(p.shape, np.nan)
     mean = float(np.mean(p.vals))
-    X[p.rows, p.cols] = p.vals - mean
+    X = as_dense_with_nan(p) - mean
     np.random.seed(0)
     t = time.perf_counter()
     filled = FancySoftImpute(max_rank=20, shrinkage_value=10.0, verbose=False).fit_transform(X)

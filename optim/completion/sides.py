@@ -157,8 +157,3 @@ def shifted(side: Side, mu: float = 0.0, other_bias=None) -> Side:
     if other_bias is not None:
         vals = vals - other_bias[side.other]
     return side.with_vals(vals)
-
-
-def residuals(side: Side, F: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """``b_ij - f_i . x_j`` for every entry of the side."""
-    return side.vals - np.einsum("ij,ij->i", F[side.other], X[side.out])
