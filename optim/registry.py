@@ -51,6 +51,14 @@ METHODS: dict[str, str] = {
     "plain-cg": "optim.linear:PlainCG",
     # --- bcd: greedy block coordinate descent
     "bcd": "optim.bcd:BCD",
+    # --- completion: low-rank matrix completion (optim.completion)
+    "altmin": "optim.completion:AltMin",
+    "altmin-robust": "optim.completion:AltMinRobust",
+    "als": "optim.completion:ALS",
+    "bias-baseline": "optim.completion:BiasBaseline",
+    "softimpute": "optim.completion:SoftImpute",
+    "svp": "optim.completion:SVP",
+    "nuclear-norm": "optim.completion:NuclearNorm",
 }
 
 SUITES: dict[str, str] = {
@@ -66,6 +74,8 @@ SUITES: dict[str, str] = {
     "sor": "optim.linear.suite:sor_suite",
     # --- bcd
     "bcd": "optim.bcd.suite:bcd_suite",
+    # --- completion
+    "completion": "optim.completion.suite:completion_suite",
 }
 
 

@@ -4,6 +4,7 @@ from .base import Capability, Composite, Counts, HasReference, Objective, Proble
 from .bcd import BlockLinearModel, LabelPropagation, NonnegativeLasso, bcd_paper_problem  # greedy BCD
 from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
 from .catalog import PROBLEMS, make_problem
+from .completion import MatrixCompletion, from_ratings, movielens100k, synthetic_incoherent  # completion
 from .datasets import (
     lasso_diabetes,
     load_dataset,
@@ -76,4 +77,8 @@ __all__ = [
     "LabelPropagation",
     "NonnegativeLasso",
     "bcd_paper_problem",
+    "MatrixCompletion",
+    "from_ratings",
+    "movielens100k",
+    "synthetic_incoherent",
 ]

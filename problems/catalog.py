@@ -42,6 +42,9 @@ PROBLEMS: dict[str, str] = {
     "tsp": "problems.binary:shipped_tsp",
     "qap": "problems.binary:shipped_qap",
     "market-split": "problems.binary:shipped_market_split",
+    # --- completion (MovieLens-100k is read from a local file: python3 benchmarks/fetch_data.py)
+    "completion-synthetic": "problems.completion:synthetic_incoherent",
+    "movielens100k": "problems.completion:movielens100k",
 }
 
 
