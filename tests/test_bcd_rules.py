@@ -61,7 +61,7 @@ def test_gsq_with_matrix_updates_beats_gs_with_gradient_updates(paper_a_runs):
 
 # ------------------------------------------------------------------ one-step guarantees (spec 10.3-4)
 def _one_step(problem, x, **options):
-    solver = BCD(max_iter=1, verbose=False, **options)
+    solver = BCD(max_iter=1, verbose=False, engine="numpy", **options)
     st_ = solver.init(problem, x)
     f0 = st_.bp.state_value(st_.bs)
     g = st_.bp.full_grad(st_.bs)
