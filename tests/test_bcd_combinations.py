@@ -8,8 +8,7 @@ import pytest
 
 import optim
 import problems
-from optim.bcd import BCD
-from optim.bcd import FIXED_PARTITIONS, SELECTIONS, UPDATES
+from optim.bcd import BCD, FIXED_PARTITIONS, SELECTIONS, UPDATES
 
 PARTS = ("vb",) + FIXED_PARTITIONS
 SMOOTH_SELECTIONS = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsd", "gsq", "gs_s", "gs_r", "gs_q")

@@ -52,7 +52,10 @@ def bcd_suite(quick: bool = True):
         return Comparison(
             first.records + second.records,
             title="bcd",
-            notes="Greedy BCD (Nutini, Laradji, Schmidt 2022). Optimality: ||grad f||_inf on A, ||Q x - c||_inf / ||c||_inf on D.",
+            notes=(
+                "Greedy BCD (Nutini, Laradji, Schmidt 2022). Optimality: ||grad f||_inf on A, "
+                "||Q x - c||_inf / ||c||_inf on D."
+            ),
         )
 
     return Suite(name="bcd", description=(__doc__ or "").strip().split("\n")[0], runner=run)
