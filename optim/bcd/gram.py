@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import RULE_CODES, greedy_run
+from .kernels import RULE_CODES, fill_scores, greedy_run, sparse_gram_columns
 
 GRAM_UPDATES = ("gradient", "prox_gradient", "pg_nn")
 
@@ -71,6 +71,7 @@ class GramEngine:
                 self.free = cap
             self.last_used = np.zeros(len(self.cols), np.int64)
         self.full = H is not None
+        self._csr = None
         self.resync(x)
         self.scores = np.zeros(n + tau)
         self.block = np.zeros(tau, dtype=np.int64)
@@ -90,9 +91,37 @@ class GramEngine:
         return 0.5 * float(x @ (self.g - self.c)) + self.const
 
     # ------------------------------------------------------------------ columns on demand
-    def _fill(self, need: np.ndarray) -> None:
+    def _columns(self, js: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+        """out[rows[k]] = H[:, js[k]]: for a sparse A by a compiled pass over the rows the column touches,
+        for a dense A by one matrix product, otherwise through the problem's ``gram_columns``."""
+        bp = self.bp
+        A = getattr(bp, "A", None)
+        if A is not None and sp.issparse(A) and hasattr(bp, "w"):
+            if self._csr is None:
+                model_A = getattr(getattr(bp, "model", None), "A", None)
+                csc = sp.csc_matrix(A)
+                csr = model_A if sp.isspmatrix_csr(model_A) else sp.csr_matrix(A)
+                self._csr = tuple(
+                    np.asarray(a, dtype=t)
+                    for a, t in zip(
+                        (csc.indptr, csc.indices, csc.data, csr.indptr, csr.indices, csr.data),
+                        (np.int64, np.int64, float) * 2,
+                        strict=True,
+                    )
+                )
+            sparse_gram_columns(*self._csr, js.astype(np.int64), rows.astype(np.int64), float(bp.w), float(bp.l2), out)
+        elif A is not None and hasattr(bp, "w"):
+            out[rows] = bp.w * (A[:, js].T @ A)
+            out[rows, js] += bp.l2
+        else:
+            out[rows] = bp.gram_columns(js).T
+
+    def _fill(self, need: np.ndarray, st: Any, rule: str) -> None:
         """Compute the columns ``need`` plus the best-scoring uncached coordinates into the cache."""
         n = len(self.slot)
+        bp = self.bp
+        r = st.rowsums if st.rowsums is not None else st.L
+        fill_scores(RULE_CODES[rule], self.g, st.x, st.L, r, float(bp.l1), bool(bp.nonnegative), self.scores)
         score = self.scores[:n]
         extra = np.flatnonzero(self.slot < 0)
         k = min(self.prefetch, len(extra))
@@ -109,7 +138,7 @@ class GramEngine:
             self.owner[victims] = -1
             self.free += len(victims)
         targets = np.flatnonzero(self.owner < 0)[: len(js)]
-        self.cols[targets] = self.bp.gram_columns(js).T
+        self._columns(js, targets, self.cols)
         self.slot[js], self.owner[targets] = targets, js
         self.last_used[targets] = self.clock
         self.free -= len(js)
@@ -132,5 +161,5 @@ class GramEngine:
             )  # fmt: skip
             if st.info[4] < 0:
                 break
-            self._fill(self.block[: st.info[5]].copy())
+            self._fill(self.block[: st.info[5]].copy(), st, rule)
         return done

@@ -80,9 +80,49 @@ def _contribution(rule, gi, xi, Li, l1, nonneg, norm2):
 
 
 @njit(cache=True)
-def _select_variable(rule, tau, g, x, L, r, l1, nonneg, scores, block):
-    """The tau largest per-coordinate scores (block sorted ascending); fills ``scores``."""
+def _argmax_score(rule, g, x, L, r, l1, nonneg):
+    """The single best coordinate (ties: the smaller index), one specialised pass per rule."""
     n = g.shape[0]
+    best, best_i = -np.inf, 0
+    if rule == 0:
+        for i in range(n):
+            v = abs(g[i])
+            if v > best:
+                best, best_i = v, i
+    elif rule == 1 or rule == 2:
+        w = L if rule == 1 else r
+        for i in range(n):
+            v = abs(g[i]) / math.sqrt(w[i])
+            if v > best:
+                best, best_i = v, i
+    elif rule == 3 and not nonneg:
+        for i in range(n):
+            xi, gi = x[i], g[i]
+            if xi != 0.0:
+                v = abs(gi + l1) if xi > 0 else abs(gi - l1)
+            else:
+                v = abs(gi) - l1
+                if v < 0.0:
+                    v = 0.0
+            if v > best:
+                best, best_i = v, i
+    else:
+        for i in range(n):
+            v = _score(rule, g[i], x[i], L[i], 0.0, l1, nonneg)
+            if v > best:
+                best, best_i = v, i
+    if best == -np.inf:  # all scores -inf or NaN: fall back to the first coordinate
+        best_i = 0
+    return best_i
+
+
+@njit(cache=True)
+def _select_variable(rule, tau, g, x, L, r, l1, nonneg, scores, block):
+    """The tau largest per-coordinate scores (block sorted ascending; ties: smaller index first)."""
+    n = g.shape[0]
+    if tau == 1:
+        block[0] = _argmax_score(rule, g, x, L, r, l1, nonneg)
+        return 1
     best_v = np.full(tau, -np.inf)
     best_i = np.full(tau, -1, dtype=np.int64)
     for i in range(n):
@@ -100,6 +140,104 @@ def _select_variable(rule, tau, g, x, L, r, l1, nonneg, scores, block):
     for k in range(tau):
         block[k] = out[k]
     return tau
+
+
+@njit(cache=True)
+def _insert(v, i, tau, best_v, best_i):
+    """Insert (v, i) into the descending top-tau lists (equal values keep the earlier index first)."""
+    k = tau - 1
+    while k > 0 and v > best_v[k - 1]:
+        best_v[k] = best_v[k - 1]
+        best_i[k] = best_i[k - 1]
+        k -= 1
+    best_v[k] = v
+    best_i[k] = i
+
+
+@njit(cache=True)
+def _update_and_select(rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, best_v, best_i, block):
+    """One pass over the coordinates: g += sum_k cols[slots[k]] ds[k] (k < m) and the tau best scores
+    of the updated gradient into ``block`` (sorted ascending). Returns False if no score was finite."""
+    n = g.shape[0]
+    best_v[:] = -np.inf
+    best_i[:] = -1
+    if tau == 1 and m == 1:
+        c, d = cols[slots[0]], ds[0]
+        best, bi = -np.inf, -1
+        if rule == 3 and not nonneg:
+            for t in range(n):
+                gt = g[t] + c[t] * d
+                g[t] = gt
+                xt = x[t]
+                if xt != 0.0:
+                    v = abs(gt + l1) if xt > 0 else abs(gt - l1)
+                else:
+                    v = abs(gt) - l1
+                    if v < 0.0:
+                        v = 0.0
+                if v > best:
+                    best, bi = v, t
+        elif rule == 0:
+            for t in range(n):
+                gt = g[t] + c[t] * d
+                g[t] = gt
+                v = abs(gt)
+                if v > best:
+                    best, bi = v, t
+        else:
+            for t in range(n):
+                gt = g[t] + c[t] * d
+                g[t] = gt
+                v = _score(rule, gt, x[t], L[t], r[t], l1, nonneg)
+                if v > best:
+                    best, bi = v, t
+        block[0] = bi
+        return bi >= 0
+    for t in range(n):
+        gt = g[t]
+        for k in range(m):
+            gt += cols[slots[k], t] * ds[k]
+        g[t] = gt
+        v = _score(rule, gt, x[t], L[t], r[t], l1, nonneg)
+        if v > best_v[tau - 1]:
+            _insert(v, t, tau, best_v, best_i)
+    for k in range(tau):
+        if best_i[k] < 0:
+            return False
+        block[k] = best_i[k]
+    for a in range(1, tau):  # insertion sort: blocks are reported in ascending order
+        v = block[a]
+        c_ = a - 1
+        while c_ >= 0 and block[c_] > v:
+            block[c_ + 1] = block[c_]
+            c_ -= 1
+        block[c_ + 1] = v
+    return True
+
+
+@njit(cache=True)
+def fill_scores(rule, g, x, L, r, l1, nonneg, scores):
+    """Every per-coordinate score of a variable-block rule into ``scores[:n]``."""
+    for i in range(g.shape[0]):
+        scores[i] = _score(rule, g[i], x[i], L[i], r[i], l1, nonneg)
+
+
+@njit(cache=True)
+def sparse_gram_columns(csc_ptr, csc_idx, csc_val, csr_ptr, csr_idx, csr_val, js, rows, w, l2, out):
+    """out[rows[k]] = w A^T A[:, js[k]] + l2 e_{js[k]} for a sparse A given as CSC and CSR: for each
+    nonzero a_ij of column j, add a_ij times row i. Cost: sum over the column's nonzeros of the row
+    lengths."""
+    for k in range(js.shape[0]):
+        j = js[k]
+        row = out[rows[k]]
+        row[:] = 0.0
+        for t in range(csc_ptr[j], csc_ptr[j + 1]):
+            i, a = csc_idx[t], csc_val[t]
+            for u in range(csr_ptr[i], csr_ptr[i + 1]):
+                row[csr_idx[u]] += a * csr_val[u]
+        for u in range(row.shape[0]):
+            row[u] *= w
+        row[j] += l2
 
 
 @njit(cache=True)
@@ -146,18 +284,27 @@ def greedy_run(
     """Up to ``n_iter`` greedy iterations in place on x and g. Returns the iterations done.
 
     ``info`` = [iteration counter, last support change, identification iteration (-1: not yet),
-    support mismatch, missing column (-1: none), size of the last block, coordinates updated]. A dense run stops early
-    when a column of the selected block is not in the cache (``slot[j] < 0``): the caller computes
+    support mismatch, missing column (-1: none), size of the last block, coordinates updated]. A dense
+    run stops early when a column of the selected block is not in the cache (``slot[j] < 0``): the caller computes
     it and calls again (the selection is repeated, deterministically)."""
     n = x.shape[0]
     H = np.empty((tau, tau))
     done = 0
+    fuse = dense and not fixed and tau <= n
+    pending = False  # variable blocks: the next block was found while the gradient was updated
+    best_v = np.empty(tau)
+    best_i = np.empty(tau, dtype=np.int64)
+    slots = np.empty(tau, dtype=np.int64)
+    ds = np.empty(tau)
     while done < n_iter:
         if fixed:
             j_block, size = _select_fixed(rule, index, Lb, g, x, L, l1, nonneg, norm2, block)
+        elif pending:
+            size, j_block = tau, -1
         else:
             size = _select_variable(rule, tau, g, x, L, r, l1, nonneg, scores, block)
             j_block = -1
+        pending = False
         if dense:
             for k in range(size):
                 if slot[block[k]] < 0:
@@ -175,6 +322,7 @@ def greedy_run(
                 for c in range(size):
                     Hs[a, c] = _gram_entry(dense, cols, slot, indptr, indices, data, block[a], block[c])
             lb = max(np.linalg.eigvalsh(Hs)[size - 1], TINY)
+        m = 0
         for k in range(size):
             i = block[k]
             xi, gi = x[i], g[i]
@@ -189,10 +337,6 @@ def greedy_run(
                     d = z - xi
             else:
                 d = -gi / lb
-            scores[n + k] = d  # (scratch: scores has n + tau entries)
-        for k in range(size):
-            i = block[k]
-            d = scores[n + k]
             if d == 0.0:
                 continue
             was = x[i] != 0.0
@@ -205,17 +349,31 @@ def greedy_run(
                         info[3] += (1 if now != ref[i] else 0) - (1 if was != ref[i] else 0)
                     support[i] = now
             if dense:
-                s_ = slot[i]
-                last_used[s_] = info[0]
-                for t in range(n):
-                    g[t] += cols[s_, t] * d
+                slots[m] = slot[i]
+                last_used[slot[i]] = info[0]
             else:
-                for t in range(indptr[i], indptr[i + 1]):
-                    g[indices[t]] += data[t] * d
+                slots[m] = i
+            ds[m] = d
+            m += 1
         info[0] += 1
         info[5] = size
         info[6] += size
         done += 1
+        if dense and m > 0:
+            if fuse:  # one pass: the gradient update and the next selection
+                pending = _update_and_select(
+                    rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, best_v, best_i, block
+                )
+            else:
+                for k in range(m):
+                    c = cols[slots[k]]
+                    for t in range(n):
+                        g[t] += c[t] * ds[k]
+        elif m > 0:
+            for k in range(m):
+                i = slots[k]
+                for t in range(indptr[i], indptr[i + 1]):
+                    g[indices[t]] += data[t] * ds[k]
         if track and has_ref and info[2] < 0 and info[3] == 0:
             info[2] = info[0]
     info[4] = -1

@@ -178,11 +178,11 @@ class BCD(Solver):
             return False
 
     def check(self, problem: Any) -> None:
-        block_problem(problem)  # TypeError naming the missing block oracles
+        if not hasattr(self, "_bp"):
+            block_problem(problem)  # TypeError naming the missing block oracles
 
     def solve(self, problem: Any, x0: Any = None) -> Any:
         """Run with the defaults resolved for ``problem`` (the solver object itself is not changed)."""
-        self.check(problem)
         return Solver.solve(self.configured(problem), problem, x0)
 
     # ------------------------------------------------------------------ set-up
