@@ -194,7 +194,9 @@ def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
     """argmin_z 0.5 z^T H z + q^T z + l1 ||z||_1 (H positive definite) by feature-sign search
     (Lee, Battle, Raina, Ng, NIPS 2006): activate the zero coordinate that most violates
     |r_i| <= l1 (r = H z + q) with sign -sign(r_i), Newton step on the active set with the signs
-    fixed, and a line search over the zero crossings of the segment, keeping the best point; when
+    fixed, and a line search over the zero crossings of the segment (points projected onto the
+    orthant of the signs, so a newly activated coordinate cannot start on the wrong side), keeping the
+    best point; when
     that point does not decrease phi, one sweep of exact coordinate minimisation is taken instead.
     Ends when the KKT violation is below 1e-13 relative to max(|q|, l1)."""
 
@@ -224,6 +226,7 @@ def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
         for t in np.append(t_cross[(t_cross > 0) & (t_cross < 1)], 1.0):
             zt = z + t * d
             zt[np.isclose(t_cross, t, rtol=0, atol=1e-15)] = 0.0
+            zt[act & (np.sign(zt) == -theta)] = 0.0  # stay in the orthant of theta (new coordinates too)
             candidates.append((phi(zt), zt))
         best = min(candidates, key=lambda c: c[0])
         if best[0] < phi(z):
