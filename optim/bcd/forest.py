@@ -14,6 +14,8 @@ Paper Section 6 (Nutini, Laradji, Schmidt, JMLR 2022).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
@@ -73,7 +75,7 @@ def _as_sparse_symmetric(Q, name="Q", check_symmetry=True):
     return Q
 
 
-def forest_solve(Q, rhs, check_symmetry=True) -> np.ndarray:
+def forest_solve(Q: Any, rhs: np.ndarray, check_symmetry: bool = True) -> np.ndarray:
     """Solve Q z = rhs in O(n) when the graph of Q's off-diagonal nonzeros is a forest.
 
     ``Q``: symmetric positive definite, dense, scipy.sparse, or a ``networkx.Graph`` on nodes 0..n-1
@@ -167,13 +169,13 @@ def _grow(indptr, indices, order, only_one):
     return forest
 
 
-def greedy_forest(indptr, indices, order) -> np.ndarray:
+def greedy_forest(indptr: np.ndarray, indices: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Boolean mask of the forest grown greedily over ``order`` (official
     ``get_tree_slow``): a node joins when no two of its in-forest neighbours share a tree."""
     return _grow(np.asarray(indptr, np.int64), np.asarray(indices, np.int64), np.asarray(order, np.int64), True) == 0
 
 
-def forest_partition(graph, order) -> list[np.ndarray]:
+def forest_partition(graph: Any, order: np.ndarray) -> list[np.ndarray]:
     """Greedy partition of the nodes into forests ("Tree Partitions"): each node goes to
     the first forest where it closes no cycle; blocks in creation order."""
     graph = sp.csr_matrix(graph)
@@ -181,7 +183,7 @@ def forest_partition(graph, order) -> list[np.ndarray]:
     return [np.flatnonzero(forest == f) for f in range(forest.max() + 1)]
 
 
-def greedy_colouring(graph, order) -> list[np.ndarray]:
+def greedy_colouring(graph: Any, order: np.ndarray) -> list[np.ndarray]:
     """Greedy colouring into independent sets ("Red Black"): each node takes, among the colours no
     coloured neighbour uses, the one with the fewest nodes so far (ties: lowest id); a new colour if
     none is allowed."""

@@ -216,14 +216,28 @@ def _update_and_select(rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, be
 
 
 @njit(cache=True)
-def fill_scores(rule, g, x, L, r, l1, nonneg, scores):
+def fill_scores(
+    rule: int, g: np.ndarray, x: np.ndarray, L: np.ndarray, r: np.ndarray, l1: float, nonneg: bool, scores: np.ndarray
+) -> None:
     """Every per-coordinate score of a variable-block rule into ``scores[:n]``."""
     for i in range(g.shape[0]):
         scores[i] = _score(rule, g[i], x[i], L[i], r[i], l1, nonneg)
 
 
 @njit(cache=True)
-def sparse_gram_columns(csc_ptr, csc_idx, csc_val, csr_ptr, csr_idx, csr_val, js, rows, w, l2, out):
+def sparse_gram_columns(
+    csc_ptr: np.ndarray,
+    csc_idx: np.ndarray,
+    csc_val: np.ndarray,
+    csr_ptr: np.ndarray,
+    csr_idx: np.ndarray,
+    csr_val: np.ndarray,
+    js: np.ndarray,
+    rows: np.ndarray,
+    w: float,
+    l2: float,
+    out: np.ndarray,
+) -> None:
     """out[rows[k]] = w A^T A[:, js[k]] + l2 e_{js[k]} for a sparse A given as CSC and CSR: for each
     nonzero a_ij of column j, add a_ij times row i. Cost: sum over the column's nonzeros of the row
     lengths."""

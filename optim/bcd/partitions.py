@@ -36,7 +36,7 @@ class FixedBlocks(Partition):
 
     fixed: bool = True
 
-    def prepare(self, solver, bp, st):
+    def prepare(self, solver: Any, bp: Any, st: Any) -> None:
         st.blocks = rules.fixed_partition(self.name, st.L, st.tau, st.rng)
         st.index = rules.padded(st.blocks, bp.dim)
 
@@ -46,7 +46,7 @@ class ForestPartition(Partition):
     """A fixed partition into forests (``selection="cyclic"``) or independent sets (``"red_black"``):
     the problem's named ``forest_partitions`` when it has them, otherwise built greedily."""
 
-    def prepare(self, solver, bp, st):
+    def prepare(self, solver: Any, bp: Any, st: Any) -> None:
         named = getattr(bp, "forest_partitions", {}) or {}
         key = "red_black" if solver.selection == "red_black" else "tree"
         st.index = None
@@ -62,7 +62,7 @@ class ForestPartition(Partition):
 class GreedyForestPartition(Partition):
     """No fixed blocks: a forest is grown every iteration over the dependency graph."""
 
-    def prepare(self, solver, bp, st):
+    def prepare(self, solver: Any, bp: Any, st: Any) -> None:
         st.blocks, st.index = None, None
         G = bp.dependency_graph()
         st.graph = (G.indptr.astype(np.int64), G.indices.astype(np.int64))

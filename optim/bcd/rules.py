@@ -25,10 +25,12 @@ as the official code does.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def fixed_partition(kind, L, tau, rng) -> list[np.ndarray]:
+def fixed_partition(kind: str, L: np.ndarray, tau: int, rng: Any) -> list[np.ndarray]:
     """Fixed blocks of size tau (the last one ragged if tau does not divide n):
     ``order`` (0..n-1), ``random`` (a permutation), ``sort`` (by L_i ascending, stable sort: ties in
     index order), ``avg`` (sorted, interleaved smallest/largest so blocks have similar mean L)."""
@@ -47,7 +49,7 @@ def fixed_partition(kind, L, tau, rng) -> list[np.ndarray]:
     return [np.sort(perm[k : k + tau]) for k in range(0, n, tau)]
 
 
-def padded(blocks, n) -> np.ndarray:
+def padded(blocks: Any, n: int) -> np.ndarray:
     """(n_blocks x tau) index matrix, short blocks padded with the dummy index n."""
     tau = max(len(b) for b in blocks)
     out = np.full((len(blocks), tau), n, dtype=np.int64)
@@ -56,7 +58,7 @@ def padded(blocks, n) -> np.ndarray:
     return out
 
 
-def top(score, tau) -> np.ndarray:
+def top(score: np.ndarray, tau: int) -> np.ndarray:
     """Sorted indices of the tau largest entries of ``score``, ties broken towards the smaller index
     (as a stable descending sort would), in O(n)."""
     n = len(score)
@@ -68,12 +70,14 @@ def top(score, tau) -> np.ndarray:
     return np.sort(np.concatenate([above, tied]))
 
 
-def block_sums(values, index) -> np.ndarray:
+def block_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """sum over each padded block of ``values`` (the dummy contributes 0)."""
     return np.append(values, 0.0)[index].sum(axis=1)
 
 
-def prox_scores(g, x, L, l1, nonnegative):
+def prox_scores(
+    g: np.ndarray, x: np.ndarray, L: np.ndarray, l1: float, nonnegative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-coordinate prox-gradient step d, model decrease q <= 0 and min-norm subgradient s
     (Nutini et al., ICML 2015: GS-s / GS-r / GS-q) for g = 0, l1 |x|, or l1 x + indicator(x >= 0)."""
     if nonnegative:
@@ -89,7 +93,9 @@ def prox_scores(g, x, L, l1, nonnegative):
     return d, q, s
 
 
-def iht_block(g, matvec, lam_max, L, tau, iters, tol, init):
+def iht_block(
+    g: np.ndarray, matvec: Any, lam_max: float, L: np.ndarray, tau: int, iters: int, tol: float, init: str
+) -> np.ndarray:
     """Approximate GSQ for variable blocks: argmin_{||d||_0 <= tau} g^T d + d^T M d / 2 by iterative
     hard thresholding with step 1/lambda_max(M) (official code ``IHT``). ``init="code"``
     starts from +g/sqrt(L) unthresholded; ``"gsd"`` from -g/L restricted to the GSD block."""

@@ -41,7 +41,7 @@ class Cyclic(Selection):
     """Blocks in order (fixed); a random permutation cut into tau-blocks (variable, official code:
     reshuffled every n iterations, or every pass with ``reshuffle_every_pass=True``)."""
 
-    def select(self, solver, bp, st):
+    def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
         k = st.k
         if st.blocks is not None:
             j = k % len(st.blocks)
@@ -59,7 +59,7 @@ class Cyclic(Selection):
 class Uniform(Selection):
     """A uniformly random block (fixed) or tau-subset (variable)."""
 
-    def select(self, solver, bp, st):
+    def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
         if st.blocks is not None:
             j = int(st.rng.integers(len(st.blocks)))
             return st.blocks[j], j
@@ -70,7 +70,7 @@ class Uniform(Selection):
 class LipschitzSampling(Selection):
     """Sampling with probability proportional to L_b (fixed) or L_i without replacement (variable)."""
 
-    def select(self, solver, bp, st):
+    def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
         if st.blocks is not None:
             j = int(st.rng.choice(len(st.blocks), p=st.Lb / st.Lb.sum()))
             return st.blocks[j], j
@@ -83,7 +83,7 @@ class Greedy(Selection):
     proximal GS-s / GS-r / GS-q from Nutini et al., ICML 2015). Per-coordinate scores for variable
     blocks, block sums for fixed blocks (table in ``optim.bcd.rules``)."""
 
-    def select(self, solver, bp, st):
+    def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
         g = bp.full_grad(st.bs)
         sel, tau, fixed = self.name, st.tau, st.blocks is not None
         L = st.Lhat if solver.update == "lipschitz_search" else st.L
@@ -129,7 +129,7 @@ class Greedy(Selection):
 class ForestCycle(Selection):
     """Fixed forest partitions (or a red-black colouring) visited in order."""
 
-    def select(self, solver, bp, st):
+    def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
         j = st.k % len(st.blocks)
         return st.blocks[j], j
 
@@ -139,7 +139,7 @@ class GreedyForest(Selection):
     """A maximal forest grown greedily in the order of decreasing score (|g_i|, |g_i|/sqrt(L_i),
     |g_i|/sqrt(sum_j |Q_ij|)) or a random order (Nutini et al. 2022, Section 6)."""
 
-    def select(self, solver, bp, st):
+    def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
         if self.name == "random":
             order = st.rng.permutation(bp.dim)
         else:

@@ -7,6 +7,8 @@ label-propagation problem D (Nutini, Laradji, Schmidt, JMLR 2022, Figs. 4-6).
 
 from __future__ import annotations
 
+from typing import Any
+
 from problems.bcd import bcd_paper_problem
 
 from ..compare import Comparison, compare
@@ -16,7 +18,7 @@ def _methods(rules, **common):
     return {label: ("bcd", {**common, **options}) for label, options in rules.items()}
 
 
-def bcd_suite(quick: bool = True):
+def bcd_suite(quick: bool = True) -> Any:
     from ..compare import Suite
 
     size = dict(n_rows=200, n_cols=1000) if quick else {}

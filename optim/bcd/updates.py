@@ -31,7 +31,7 @@ import scipy.linalg as sla
 from scipy.optimize import nnls
 
 
-def solve_spd(H, g) -> np.ndarray:
+def solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     """H^{-1} g by Cholesky, falling back to least squares when H is singular."""
     try:
         return sla.cho_solve(sla.cho_factor(H, lower=True, check_finite=False), g, check_finite=False)
@@ -39,7 +39,9 @@ def solve_spd(H, g) -> np.ndarray:
         return np.linalg.lstsq(H, g, rcond=None)[0]
 
 
-def armijo(trial, f0, slope, c=1e-10, max_trials=60, directional=None):
+def armijo(
+    trial: Any, f0: float, slope: float, c: float = 1e-10, max_trials: int = 60, directional: Any | None = None
+) -> tuple[float, float]:
     """Backtracking on alpha (start 1) until trial(alpha) <= f0 + c directional(alpha), with
     directional(alpha) = alpha slope by default; a step that leaves f unchanged is only
     accepted at alpha = 1 (so underflow of c alpha slope cannot pass a null step).
@@ -72,11 +74,11 @@ def armijo(trial, f0, slope, c=1e-10, max_trials=60, directional=None):
     return 0.0, f0
 
 
-def soft_threshold(z, t):
+def soft_threshold(z: np.ndarray, t: Any) -> np.ndarray:
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
-def prox_step(xb, gb, Lb, l1, nonnegative) -> np.ndarray:
+def prox_step(xb: np.ndarray, gb: np.ndarray, Lb: float, l1: float, nonnegative: bool) -> np.ndarray:
     """U6/U7: prox_{g/L_b}(x_b - g_b/L_b) - x_b for g = 0, l1 |.|, or l1 x + indicator(x >= 0)."""
     z = xb - gb / Lb
     if nonnegative:
@@ -86,7 +88,7 @@ def prox_step(xb, gb, Lb, l1, nonnegative) -> np.ndarray:
     return z - xb
 
 
-def newton_ls(bp, bs, b, gb):
+def newton_ls(bp: Any, bs: Any, b: np.ndarray, gb: np.ndarray) -> np.ndarray:
     H = bp.hessian_block(bs, b)
     p = -solve_spd(H, gb)
     f0 = bp.state_value(bs)
@@ -94,7 +96,15 @@ def newton_ls(bp, bs, b, gb):
     return alpha * p
 
 
-def lipschitz_search(bp, bs, b, gb, Lhat, L=None, decrease=0.5):
+def lipschitz_search(
+    bp: Any,
+    bs: Any,
+    b: np.ndarray,
+    gb: np.ndarray,
+    Lhat: np.ndarray,
+    L: np.ndarray | None = None,
+    decrease: float = 0.5,
+) -> np.ndarray:
     """U3: backtracking estimate of L_b; returns delta and stores the estimate in ``Lhat`` (in place).
 
     The trial starts at ``decrease`` x max_{i in b} Lhat_i (the estimate may come down again; the
@@ -117,7 +127,7 @@ def lipschitz_search(bp, bs, b, gb, Lhat, L=None, decrease=0.5):
     return delta
 
 
-def orthant_signs(xb, gb, l1, nonnegative) -> np.ndarray:
+def orthant_signs(xb: np.ndarray, gb: np.ndarray, l1: float, nonnegative: bool) -> np.ndarray:
     """The orthant a two-metric / projected-Newton step stays in: +1 for non-negative problems; for
     l1 |x|: sign(x_i), or for x_i = 0 the direction -sign(g_i) when |g_i| > l1 and 0 (stay) otherwise
     (Schmidt, Fung, Rosales, "Fast optimization methods for L1 regularization", ECML 2007)."""
@@ -129,7 +139,7 @@ def orthant_signs(xb, gb, l1, nonnegative) -> np.ndarray:
     return s
 
 
-def tmp_nn(bp, bs, b, gb, Lc):
+def tmp_nn(bp: Any, bs: Any, b: np.ndarray, gb: np.ndarray, Lc: np.ndarray) -> np.ndarray:
     """U8 (official code ``tmp-nn``): two-metric projection on the block, projected line search.
 
     gt = g_b + l1 s (s: ``orthant_signs``); coordinates within 1e-4 of the boundary that gt pushes
@@ -168,7 +178,7 @@ def tmp_nn(bp, bs, b, gb, Lc):
     return prox_step(xb, gb, max(bp.block_lipschitz(b), np.finfo(float).tiny), l1, bp.nonnegative)
 
 
-def pn_nn(bp, bs, b, gb):
+def pn_nn(bp: Any, bs: Any, b: np.ndarray, gb: np.ndarray) -> np.ndarray:
     """U9: exact minimisation of the block objective (a quadratic model, exact for least squares).
 
     Non-negative: q = g_b + l1 - H x_b, min_{z >= 0} 0.5 z^T H z + q^T z = ||R z + R^{-T} q||^2 / 2
@@ -190,7 +200,7 @@ def pn_nn(bp, bs, b, gb):
     return np.maximum(z, 0.0) - xb
 
 
-def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
+def block_lasso(H: np.ndarray, q: np.ndarray, l1: float, z0: np.ndarray, max_iter: int = 500) -> np.ndarray:
     """argmin_z 0.5 z^T H z + q^T z + l1 ||z||_1 (H positive definite) by feature-sign search
     (Lee, Battle, Raina, Ng, NIPS 2006): activate the zero coordinate that most violates
     |r_i| <= l1 (r = H z + q) with sign -sign(r_i), Newton step on the active set with the signs

@@ -3,6 +3,8 @@ from the recipes of its official code (IssamLaradji/BlockCoordinateDescent); see
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
@@ -23,7 +25,7 @@ def _paper_design(rs, m, p):
     return A0 * (rs.rand(m, p) < 10 * np.log(m) / m)
 
 
-def lattice_partitions(nrows, ncols, labelled):
+def lattice_partitions(nrows: int, ncols: int, labelled: np.ndarray) -> dict[str, list[np.ndarray]]:
     """Data set D's fixed partitions (official code): two combs ("tree") and red-black.
 
     Node i = c * nrows + r (column-major). Labelled nodes are dropped and the rest re-indexed to the
@@ -41,7 +43,9 @@ def lattice_partitions(nrows, ncols, labelled):
     return {"tree": [reindex(white), reindex(~white)], "red_black": [reindex(red), reindex(~red)]}
 
 
-def lattice_label_propagation(grid=50, n_labelled=100, weight=1e5, seed=1) -> LabelPropagation:
+def lattice_label_propagation(
+    grid: int = 50, n_labelled: int = 100, weight: float = 1e5, seed: int | None = 1
+) -> LabelPropagation:
     """Data set D: grid x grid 4-neighbour lattice, weights 1e5, labels 10 N(0,1) on a random set."""
     grid = as_int(grid, "grid", low=2)
     n = grid * grid
@@ -59,7 +63,7 @@ def lattice_label_propagation(grid=50, n_labelled=100, weight=1e5, seed=1) -> La
     )
 
 
-def moons_points(n_points, seed):
+def moons_points(n_points: int, seed: int | None) -> tuple[np.ndarray, np.ndarray, Any]:
     """Two interleaved half-circles (the paper's MATLAB generator re-implemented):
     class 1 at (cos t, sin t), class 2 at (1 + cos t, 0.5 - sin t), t ~ U(0, pi), noise 0.2 N(0, 1)."""
     rs = np.random.RandomState(seed)
@@ -69,7 +73,7 @@ def moons_points(n_points, seed):
     return X + 0.2 * rs.randn(n_points, 2), cls, rs
 
 
-def knn_graph(X, k=5):
+def knn_graph(X: Any, k: int = 5) -> Any:
     """Symmetrised k-nearest-neighbour graph with unit weights (stable sort of the distances)."""
     D2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     nbrs = np.argsort(D2, axis=0, kind="stable")[1 : k + 1]  # column s: the k nearest of point s
@@ -79,7 +83,9 @@ def knn_graph(X, k=5):
     return W.maximum(W.T).tocsr()
 
 
-def moons_label_propagation(n_points=2000, n_labelled=100, seed=2, max_tries=100) -> LabelPropagation:
+def moons_label_propagation(
+    n_points: int = 2000, n_labelled: int = 100, seed: int | None = 2, max_tries: int = 100
+) -> LabelPropagation:
     """Data set E (numpy re-implementation of the paper's MATLAB generator): two moons, symmetrised
     5-NN graph, 100 labels in {1, 2}.
 
@@ -99,7 +105,16 @@ def moons_label_propagation(n_points=2000, n_labelled=100, seed=2, max_tries=100
     raise ValueError(f"no seed in [{seed}, {seed + max_tries}) gives a graph whose components are all labelled")
 
 
-def bcd_paper_problem(name, seed=None, n_rows=None, n_cols=None, l1=None, grid=50, n_points=2000, n_labelled=100):
+def bcd_paper_problem(
+    name: str,
+    seed: int | None = None,
+    n_rows: int | None = None,
+    n_cols: int | None = None,
+    l1: float | None = None,
+    grid: int = 50,
+    n_points: int = 2000,
+    n_labelled: int = 100,
+) -> Any:
     """The paper's data sets (paper Section 8), in the paper's sum scale, with l2 = 0.
 
     ``"A"`` least squares (m = 1000, p = 10000), ``"A-L1"`` the same with a non-negative L1 penalty
@@ -137,31 +152,31 @@ def bcd_paper_problem(name, seed=None, n_rows=None, n_cols=None, l1=None, grid=5
 
 
 # named builders for problems/catalog.py (small sizes by default where the paper's take minutes)
-def bcd_least_squares(n_rows=1000, n_cols=10000, seed=1):
+def bcd_least_squares(n_rows: int = 1000, n_cols: int = 10000, seed: int | None = 1) -> Any:
     """Data set A of the BCD paper: sparse least squares, sum scale (paper Section 8)."""
     return bcd_paper_problem("A", seed=seed, n_rows=n_rows, n_cols=n_cols)
 
 
-def bcd_nonnegative_lasso(n_rows=1000, n_cols=10000, l1=50000.0, seed=1):
+def bcd_nonnegative_lasso(n_rows: int = 1000, n_cols: int = 10000, l1: float = 50000.0, seed: int | None = 1) -> Any:
     """Data set A with a non-negative L1 penalty (the paper's Fig. 7 problem)."""
     return bcd_paper_problem("A-L1", seed=seed, n_rows=n_rows, n_cols=n_cols, l1=l1)
 
 
-def bcd_logistic(n_rows=1000, n_cols=10000, seed=1):
+def bcd_logistic(n_rows: int = 1000, n_cols: int = 10000, seed: int | None = 1) -> Any:
     """Data set B of the BCD paper: sparse logistic regression with 10% label flips."""
     return bcd_paper_problem("B", seed=seed, n_rows=n_rows, n_cols=n_cols)
 
 
-def bcd_softmax(n_rows=1000, n_cols=1000, seed=1):
+def bcd_softmax(n_rows: int = 1000, n_cols: int = 1000, seed: int | None = 1) -> Any:
     """Data set C of the BCD paper: softmax regression with 50 classes."""
     return bcd_paper_problem("C", seed=seed, n_rows=n_rows, n_cols=n_cols)
 
 
-def bcd_lattice(grid=50, n_labelled=100, seed=1):
+def bcd_lattice(grid: int = 50, n_labelled: int = 100, seed: int | None = 1) -> Any:
     """Data set D of the BCD paper: label propagation on a 50 x 50 lattice (f* = -1045999575.227)."""
     return bcd_paper_problem("D", seed=seed, grid=grid, n_labelled=n_labelled)
 
 
-def bcd_moons(n_points=2000, n_labelled=100, seed=2):
+def bcd_moons(n_points: int = 2000, n_labelled: int = 100, seed: int | None = 2) -> Any:
     """Data set E of the BCD paper: label propagation on a two-moons 5-NN graph."""
     return bcd_paper_problem("E", seed=seed, n_points=n_points, n_labelled=n_labelled)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
@@ -92,21 +94,21 @@ class LabelPropagation(BlockBounds, Problem):
         return np.zeros(self.dim)
 
     @counted("value")
-    def value(self, x) -> float:
+    def value(self, x: np.ndarray) -> float:
         return float(0.5 * x @ (self.Q @ x) - self.c @ x)
 
     @counted("grad")
-    def grad(self, x) -> np.ndarray:
+    def grad(self, x: np.ndarray) -> np.ndarray:
         return self.Q @ x - self.c
 
-    def objective(self, x) -> float:
+    def objective(self, x: np.ndarray) -> float:
         return self.value(x)
 
     @property
     def lipschitz(self) -> float:
         return self.bound_lambda_max()
 
-    def optimality(self, x) -> float:
+    def optimality(self, x: np.ndarray) -> float:
         """Stopping error: ||Q x - c||_inf / max(1, ||c||_inf)."""
         return self.stopping_error(x, self.Q @ x - self.c)
 
@@ -114,15 +116,15 @@ class LabelPropagation(BlockBounds, Problem):
         """``optimality(x)`` from a given gradient g = Q x - c."""
         return float(np.max(np.abs(g), initial=0.0)) / max(1.0, float(np.max(np.abs(self.c), initial=0.0)))
 
-    def report(self, x) -> dict[str, float]:
+    def report(self, x: np.ndarray) -> dict[str, float]:
         """Reporting column: relative gap to the direct solve, (f(x) - f*)/max(1, |f*|)."""
         return {"gap": max(self.suboptimality(x), 0.0)}
 
-    def gradient_residual(self, x) -> float:
+    def gradient_residual(self, x: np.ndarray) -> float:
         """||Q x - c||_inf."""
         return float(np.max(np.abs(self.Q @ x - self.c)))
 
-    def reference_solution(self):
+    def reference_solution(self) -> tuple[np.ndarray, float]:
         """(x*, f*) by a sparse direct solve (cached)."""
         if self._reference is None:
             x = sp.linalg.spsolve(self.Q, self.c)
@@ -130,26 +132,26 @@ class LabelPropagation(BlockBounds, Problem):
         x, f = self._reference
         return x.copy(), f
 
-    def suboptimality(self, x) -> float:
+    def suboptimality(self, x: np.ndarray) -> float:
         _, f_star = self.reference_solution()
         return (self.value.__wrapped__(self, x) - f_star) / max(1.0, abs(f_star))
 
-    def all_labels(self, x) -> np.ndarray:
+    def all_labels(self, x: np.ndarray) -> np.ndarray:
         """The n node values: x on the unlabelled nodes, y on the labelled ones."""
         out = np.empty(self.W.shape[0])
         out[self.unlabelled], out[self.labelled] = x, self.y_labelled
         return out
 
     # ------------------------------------------------------------ block oracles
-    def block_state(self, x) -> BlockState:
+    def block_state(self, x: np.ndarray) -> BlockState:
         x = np.array(x, dtype=float)
         g = self.Q @ x - self.c
         return BlockState(x, g=g, f=float(0.5 * x @ (g - self.c)))
 
-    def state_value(self, state) -> float:
+    def state_value(self, state: Any) -> float:
         return state.f  # maintained by block_step: f = x^T (g - c) / 2
 
-    def trial_value(self, state, b, delta) -> float:
+    def trial_value(self, state: Any, b: np.ndarray, delta: np.ndarray) -> float:
         Qbb = self.bound_block(b)
         return state.f + float(state.g[b] @ delta + 0.5 * delta @ (Qbb @ delta))
 
@@ -163,13 +165,13 @@ class LabelPropagation(BlockBounds, Problem):
         idx = np.arange(counts.sum()) + np.repeat(start - (np.cumsum(counts) - counts), counts)
         return self.Q.indices[idx], col, self.Q.data[idx]
 
-    def full_grad(self, state) -> np.ndarray:
+    def full_grad(self, state: Any) -> np.ndarray:
         return state.g  # maintained incrementally: no recomputation
 
-    def block_grad(self, state, b) -> np.ndarray:
+    def block_grad(self, state: Any, b: np.ndarray) -> np.ndarray:
         return state.g[b]
 
-    def block_step(self, state, b, delta) -> None:
+    def block_step(self, state: Any, b: np.ndarray, delta: np.ndarray) -> None:
         """x_b += d, g += Q[:, b] d and f += (x^T Q U_b d + d^T (g_b+ - c_b)) / 2, O(degrees)."""
         self.counts.add("coordinates", len(b))
         rows, col, vals = self._column_entries(b)
@@ -179,11 +181,11 @@ class LabelPropagation(BlockBounds, Problem):
         np.add.at(state.g, rows, dg)
         state.f += 0.5 * (xdg + float(delta @ (state.g[b] - self.c[b])))
 
-    def sparse_block(self, b):
+    def sparse_block(self, b: np.ndarray) -> Any:
         """Q_bb as a sparse matrix (forest blocks are solved from it by message passing)."""
         return self.Q[b][:, b]
 
-    def bound_block(self, b) -> np.ndarray:
+    def bound_block(self, b: np.ndarray) -> np.ndarray:
         """Q_bb (dense), O(sum of the block's degrees + |b|^2)."""
         rows, col, vals = self._column_entries(b)
         b = np.asarray(b, dtype=np.int64)
@@ -194,10 +196,10 @@ class LabelPropagation(BlockBounds, Problem):
         H[order[k[hit]], col[hit]] = vals[hit]
         return H
 
-    def hessian_block(self, state, b) -> np.ndarray:
+    def hessian_block(self, state: Any, b: np.ndarray) -> np.ndarray:
         return self.bound_block(b)
 
-    def gram(self):
+    def gram(self) -> Any:
         """The constant Hessian Q (sparse CSC)."""
         return self.Q
 
@@ -207,7 +209,7 @@ class LabelPropagation(BlockBounds, Problem):
     def constant_term(self) -> float:
         return 0.0
 
-    def bound_matvec(self, v) -> np.ndarray:
+    def bound_matvec(self, v: np.ndarray) -> np.ndarray:
         return self.Q @ v
 
     def bound_rowsums(self) -> np.ndarray:
@@ -223,7 +225,7 @@ class LabelPropagation(BlockBounds, Problem):
                 ) * (1 + 1e-10)
         return self._lambda_max
 
-    def dependency_graph(self):
+    def dependency_graph(self) -> Any:
         """Off-diagonal pattern of Q as a CSR matrix (the unlabelled part of the graph)."""
         if self._graph is None:
             G = self.Q.tocsr(copy=True)

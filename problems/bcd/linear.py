@@ -8,6 +8,8 @@ c = w A^T y, f(x) = x^T (g - c) / 2 + w ||y||^2 / 2 with g = H x - c.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -118,27 +120,27 @@ class BlockLinearModel(BlockBounds):
         return out
 
     # -------------------------------------------------------------- state hooks
-    def block_state(self, x) -> BlockState:
+    def block_state(self, x: np.ndarray) -> BlockState:
         x = np.array(x, dtype=float)
         W = x if self.K is None else x.reshape(-1, self.K)
         Z = np.asarray(self.A @ W, dtype=float)
         return BlockState(x, Z=Z, dZ=None, loss=None, xsq=float(x @ x))
 
-    def state_value(self, state) -> float:
+    def state_value(self, state: Any) -> float:
         loss, _ = self._loss_and_dloss(state)
         return self.w * loss + 0.5 * self.l2 * state.xsq
 
-    def trial_value(self, state, b, delta) -> float:
+    def trial_value(self, state: Any, b: np.ndarray, delta: np.ndarray) -> float:
         loss, _ = self.model._loss_and_dloss(self._added(state.Z, b, delta), need_grad=False)
         xb = state.x[b]
         return self.w * loss + 0.5 * self.l2 * (state.xsq + float((xb + delta) @ (xb + delta) - xb @ xb))
 
-    def full_grad(self, state) -> np.ndarray:
+    def full_grad(self, state: Any) -> np.ndarray:
         self.counts.add("grad")
         _, dZ = self._loss_and_dloss(state)
         return self.w * np.asarray(self.A.T @ dZ).ravel() + self.l2 * state.x
 
-    def block_grad(self, state, b) -> np.ndarray:
+    def block_grad(self, state: Any, b: np.ndarray) -> np.ndarray:
         self.counts.add("grad", len(b) / self.dim)
         _, dZ = self._loss_and_dloss(state)
         f, c = self._split(b)
@@ -148,7 +150,7 @@ class BlockLinearModel(BlockBounds):
             gb = np.einsum("ij,ij->j", self._columns(f), dZ[:, c])
         return self.w * np.asarray(gb).ravel() + self.l2 * state.x[b]
 
-    def block_step(self, state, b, delta) -> None:
+    def block_step(self, state: Any, b: np.ndarray, delta: np.ndarray) -> None:
         self.counts.add("coordinates", len(b))
         xb = state.x[b]
         state.xsq += float((xb + delta) @ (xb + delta) - xb @ xb)
@@ -157,7 +159,7 @@ class BlockLinearModel(BlockBounds):
         state.dZ = None
 
     # -------------------------------------------------------------- curvature
-    def bound_block(self, b) -> np.ndarray:
+    def bound_block(self, b: np.ndarray) -> np.ndarray:
         """H_b = M_bb (|b| x |b|), M the global Hessian upper bound."""
         f, c = self._split(b)
         cols = self._columns(f)
@@ -169,7 +171,7 @@ class BlockLinearModel(BlockBounds):
             H = np.where(c[:, None] == c[None, :], 0.5 * (1 - 1 / K), -0.5 / K) * G
         return H + self.l2 * np.eye(len(b))
 
-    def hessian_block(self, state, b) -> np.ndarray:
+    def hessian_block(self, state: Any, b: np.ndarray) -> np.ndarray:
         """The true block Hessian of f at the state's x."""
         f, c = self._split(b)
         cols = self._columns(f)
@@ -185,7 +187,7 @@ class BlockLinearModel(BlockBounds):
             H = (CP.T @ cols) * (c[:, None] == c[None, :]) - CP.T @ CP
         return self.w * H + self.l2 * np.eye(len(b))
 
-    def bound_matvec(self, v) -> np.ndarray:
+    def bound_matvec(self, v: np.ndarray) -> np.ndarray:
         """M v without forming M."""
         if self.K is None:
             nz = np.flatnonzero(v)
@@ -208,7 +210,7 @@ class BlockLinearModel(BlockBounds):
         """lambda_max(M): c * scale * sigma_max(A)^2 + l2 (the model's own ``lipschitz``)."""
         return float(self.model.lipschitz)
 
-    def dependency_graph(self):
+    def dependency_graph(self) -> Any:
         """Sparse pattern of the Hessian (variables i != j interact iff (A^T A)_ij != 0)."""
         A = sp.csc_matrix(self.A)
         G = (abs(A).T @ abs(A)).tocsr()
@@ -233,19 +235,19 @@ class NonnegativeLasso(LeastSquares):
     def __init__(self, A, y, l1, scale="mean", name=None):
         super().__init__(A, y, l1=l1, l2=0.0, scale=scale, name=name or "nonnegative-lasso")
 
-    def reg_value(self, x) -> float:
+    def reg_value(self, x: np.ndarray) -> float:
         return self.l1 * float(np.sum(x)) if np.all(np.asarray(x) >= 0) else np.inf
 
-    def prox(self, x, step: float) -> np.ndarray:
+    def prox(self, x: np.ndarray, step: float) -> np.ndarray:
         return np.maximum(np.asarray(x, dtype=float) - step * self.l1, 0.0)
 
-    def kkt_violation(self, x) -> float:
+    def kkt_violation(self, x: np.ndarray) -> float:
         with self.counts.paused():
             gt = self.grad(x) + self.l1
         viol = np.where(x > 0, np.abs(gt), np.maximum(-gt, 0.0))
         return float(np.max(viol, initial=0.0))
 
-    def reference_solution(self):
+    def reference_solution(self) -> tuple[np.ndarray, float]:
         """(x*, F*) from cvxpy (Clarabel, tolerances 1e-12), cached."""
         if self._reference is None:
             import cvxpy as cp
