@@ -380,7 +380,7 @@ def _graph_case(P, tol: float) -> list[dict]:
     ):
         dt, r = _timed(
             lambda opts=opts: optim.solve(
-                P, method="bcd", tol=tol, max_iter=10**7, time_limit=60, verbose=False, **opts
+                P, method="bcd", tol=tol, max_iter=10**7, time_limit=20, verbose=False, **opts
             )
         )
         rows.append({"method": label, "time": dt, "error": err(r.x), "nit": r.nit})

@@ -5,10 +5,12 @@ propagation: H = Q), the engine keeps g = H x - c and after a block step x_b += 
 g += H[:, b] d. Columns of H come from (in that order of preference):
 
 * a sparse H (label propagation): each step costs O(sum of the block's degrees);
-* the whole dense H, built once with one product A^T A when p^2 doubles fit ``gram_budget_mb``;
-* a cache of columns computed on demand (``gram_columns``) in batches: the missing column plus the
-  best-scoring uncached coordinates (one matrix product), evicting the least recently used columns
-  when the budget is full. Greedy rules touch few distinct coordinates, so the cache is mostly hit.
+* a cache of columns computed on demand, up to ``gram_budget_mb``, in batches: the missing column plus
+  the best-scoring uncached coordinates (one compiled pass for a sparse A, one matrix product for a
+  dense A), evicting the least recently used columns when the budget is full. Greedy rules touch few
+  distinct coordinates, so the cache is mostly hit and the whole Gram matrix (m p^2 work) is never
+  formed;
+* the whole H from ``gram()`` for problems that offer no columns.
 
 The selection, update and gradient maintenance run in the numba kernel ``kernels.greedy_run``.
 """
@@ -47,7 +49,7 @@ class GramEngine:
         self.const = float(bp.constant_term())
         self.columns_computed = 0
         self.prefetch = max(1, int(prefetch))
-        H = bp.gram() if (not hasattr(bp, "gram_columns") or 8.0 * n * n <= budget_mb * 1e6) else None
+        H = None if hasattr(bp, "gram_columns") else bp.gram()
         empty_i, empty_f = np.zeros(1, np.int64), np.zeros(1)
         if H is not None and sp.issparse(H):
             H = sp.csc_matrix(H)

@@ -154,8 +154,17 @@ def _insert(v, i, tau, best_v, best_i):
     best_i[k] = i
 
 
+@njit(cache=True, fastmath=True)
+def _max(v):
+    """max of a vector (a vectorised reduction; the scores are finite or the run has diverged)."""
+    best = -np.inf
+    for t in range(v.shape[0]):
+        best = max(best, v[t])
+    return best
+
+
 @njit(cache=True)
-def _update_and_select(rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, best_v, best_i, block):
+def _update_and_select(rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, best_v, best_i, block, scratch):
     """One pass over the coordinates: g += sum_k cols[slots[k]] ds[k] (k < m) and the tau best scores
     of the updated gradient into ``block`` (sorted ascending). Returns False if no score was finite."""
     n = g.shape[0]
@@ -163,36 +172,41 @@ def _update_and_select(rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, be
     best_i[:] = -1
     if tau == 1 and m == 1:
         c, d = cols[slots[0]], ds[0]
-        best, bi = -np.inf, -1
-        if rule == 3 and not nonneg:
+        sc = scratch[:n]
+        if rule == 3 and not nonneg:  # branch-free, so the pass vectorises
             for t in range(n):
                 gt = g[t] + c[t] * d
                 g[t] = gt
                 xt = x[t]
-                if xt != 0.0:
-                    v = abs(gt + l1) if xt > 0 else abs(gt - l1)
-                else:
-                    v = abs(gt) - l1
-                    if v < 0.0:
-                        v = 0.0
-                if v > best:
-                    best, bi = v, t
+                sgn = (1.0 if xt > 0 else 0.0) - (1.0 if xt < 0 else 0.0)
+                v0 = max(abs(gt) - l1, 0.0)
+                v1 = abs(gt + l1 * sgn)
+                sc[t] = v1 if xt != 0.0 else v0
+        elif rule == 5 and not nonneg:  # GS-q, branch-free: -q of the prox-gradient step
+            for t in range(n):
+                gt = g[t] + c[t] * d
+                g[t] = gt
+                xt, Lt = x[t], L[t]
+                z = xt - gt / Lt
+                st = math.copysign(max(abs(z) - l1 / Lt, 0.0), z)
+                dt = st - xt
+                sc[t] = -(gt * dt + 0.5 * Lt * dt * dt + l1 * (abs(xt + dt) - abs(xt)))
         elif rule == 0:
             for t in range(n):
                 gt = g[t] + c[t] * d
                 g[t] = gt
-                v = abs(gt)
-                if v > best:
-                    best, bi = v, t
+                sc[t] = abs(gt)
         else:
             for t in range(n):
                 gt = g[t] + c[t] * d
                 g[t] = gt
-                v = _score(rule, gt, x[t], L[t], r[t], l1, nonneg)
-                if v > best:
-                    best, bi = v, t
-        block[0] = bi
-        return bi >= 0
+                sc[t] = _score(rule, gt, x[t], L[t], r[t], l1, nonneg)
+        best = _max(sc)
+        for t in range(n):  # the first coordinate attaining the maximum
+            if sc[t] == best:
+                block[0] = t
+                return True
+        return False
     for t in range(n):
         gt = g[t]
         for k in range(m):
@@ -376,7 +390,7 @@ def greedy_run(
         if dense and m > 0:
             if fuse:  # one pass: the gradient update and the next selection
                 pending = _update_and_select(
-                    rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, best_v, best_i, block
+                    rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, best_v, best_i, block, scores
                 )
             else:
                 for k in range(m):

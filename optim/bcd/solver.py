@@ -66,7 +66,7 @@ class BCD(Solver):
     reference_support : optimal support; ``result.identified_at`` is the first iteration whose support
         {x_i != 0} equals it. ``result.support_settled_at``: the last support change.
 
-    ``max_iter`` defaults to max(1000, 100 n / tau) and ``check_every`` to about n / (10 tau) for the
+    ``max_iter`` defaults to max(1000, 100 n / tau) and ``check_every`` to about sqrt(n) / tau for the
     compiled path (its stopping error costs O(n)), one epoch for cyclic/random rules and 10 for greedy
     numpy rules. Invalid combinations raise ``ValueError``.
 
@@ -160,7 +160,7 @@ class BCD(Solver):
             cfg.max_iter = max(1000, n) if forest else max(1000, 100 * math.ceil(n / tau))
         if self._auto_check:
             if cfg.compiled:
-                cfg.check_every = int(min(1000, max(1, n // (10 * tau))))
+                cfg.check_every = int(min(1000, max(1, math.isqrt(n) // tau)))
             elif forest or SELECTIONS[cfg.selection].greedy:
                 cfg.check_every = 1 if forest else 10
             else:
@@ -215,7 +215,7 @@ class BCD(Solver):
             st.lam_max = float(bp.bound_lambda_max())
         st.track = bool(bp.l1 > 0 or bp.nonnegative or cfg.reference_support is not None)
         if cfg.compiled:
-            st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, prefetch=64, tau=st.tau)
+            st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, prefetch=16, tau=st.tau)
             st.x, st.bs, st.window_end = x, None, 0
             st.info = np.array([0, 0, -1, 0, -1, 0, 0], dtype=np.int64)
         else:
