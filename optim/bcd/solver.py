@@ -9,8 +9,9 @@ proximal rules from Nutini et al., ICML 2015. One iteration is
 b_k chosen by the ``selection`` among the blocks of the ``partition`` (any tau-subset for
 ``partition="vb"``) and d^k given by the ``update``: strategy objects (``optim.bcd.selections``,
 ``optim.bcd.partitions``, ``optim.bcd.updates``) named by strings. Greedy single-coordinate and
-small-block rules on quadratic problems run in compiled kernels with the gradient kept current
-(``optim.bcd.gram``); everything else runs on the problem's incremental state (``problems.bcd``).
+small-block rules on quadratic problems (``optim.bcd.gram``) and single-coordinate rules on sparse
+logistic regression (``optim.bcd.glm``) run in compiled kernels with the gradient kept current;
+everything else runs on the problem's incremental state (``problems.bcd``).
 User guide: ``docs/bcd.md``.
 """
 
@@ -27,6 +28,7 @@ from problems.validation import as_choice, as_int, as_real
 
 from ..base import Solver, State
 from .checks import combination_error, default_block_size, problem_error, resolve
+from .glm import GLMEngine, glm_eligible
 from .gram import GramEngine, gram_eligible
 from .partitions import PARTITIONS
 from .selections import SELECTIONS, selection_for
@@ -61,7 +63,7 @@ class BCD(Solver):
     reshuffle_every_pass : variable-block cyclic rule: new permutation every pass (default: every n
         iterations, as the official code).
     engine : "auto" (compiled Gram-form kernels where they apply), "compiled" (require them) or "numpy".
-    gram_budget_mb : memory for the Gram matrix or its cached columns (default 256 MB).
+    gram_budget_mb : memory for the cached Gram columns (default 256 MB).
     f_star : caller's target; the stopping error becomes (F(x) - f_star) / max(1, |f_star|).
     reference_support : optimal support; ``result.identified_at`` is the first iteration whose support
         {x_i != 0} equals it. ``result.support_settled_at``: the last support change.
@@ -150,11 +152,15 @@ class BCD(Solver):
         if not forest and cfg.block_size > n:
             raise ValueError(f"block_size must be <= the problem dimension {n}, got {cfg.block_size}")
         tau = min(cfg.block_size, n)
-        cfg.compiled = self.engine != "numpy" and gram_eligible(cfg.selection, cfg.update, cfg.partition, bp)
+        cfg.glm = self.engine != "numpy" and glm_eligible(cfg.selection, cfg.update, cfg.partition, tau, bp)
+        cfg.compiled = cfg.glm or (
+            self.engine != "numpy" and gram_eligible(cfg.selection, cfg.update, cfg.partition, bp)
+        )
         if self.engine == "compiled" and not cfg.compiled:
             raise ValueError(
-                "engine='compiled' needs a quadratic problem with a Gram form and a greedy rule in "
-                "gs, gsl, gsd, gs_s, gs_r, gs_q with update gradient, prox_gradient or pg_nn"
+                "engine='compiled' needs a greedy rule in gs, gsl, gsd, gs_s, gs_r, gs_q with update gradient, "
+                "prox_gradient or pg_nn, on a quadratic problem with a Gram form or (single coordinates) a sparse "
+                "binary logistic regression"
             )
         if self._auto_iter:
             cfg.max_iter = max(1000, n) if forest else max(1000, 100 * math.ceil(n / tau))
@@ -215,7 +221,10 @@ class BCD(Solver):
             st.lam_max = float(bp.bound_lambda_max())
         st.track = bool(bp.l1 > 0 or bp.nonnegative or cfg.reference_support is not None)
         if cfg.compiled:
-            st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, prefetch=16, tau=st.tau)
+            if cfg.glm:
+                st.engine = GLMEngine(bp, x)
+            else:
+                st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, prefetch=16, tau=st.tau)
             st.x, st.bs, st.window_end = x, None, 0
             st.info = np.array([0, 0, -1, 0, -1, 0, 0], dtype=np.int64)
         else:
