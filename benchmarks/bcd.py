@@ -396,6 +396,26 @@ def _graph_case(P, tol: float) -> list[dict]:
     return [{"problem": P.name, "n": P.dim, **r} for r in rows]
 
 
+def glm_runs(quick: bool) -> list[dict]:
+    """Sparse L1 logistic regression (data set B's recipe, l1 = 0.05 lambda_max): seconds per greedy
+    GS-q coordinate update with the gradient kept current through the linear predictor (compiled)
+    against the numpy path that recomputes A^T s(Ax) every iteration."""
+    m, p = (300, 3000) if quick else (1000, 10000)
+    B = bcd_paper_problem("B", n_rows=m, n_cols=p)
+    P = problems.Logistic(
+        B.A, B.y, l1=0.05 * float(np.abs(B.A.T @ B.y).max()), scale="sum", name=f"L1-logistic B {m}x{p}"
+    )
+    rows = []
+    for engine, iters in (("compiled", 2000), ("numpy", 200)):
+        opts = dict(selection="gs_q", update="prox_gradient", block_size=1, engine=engine, tol=0, verbose=False)
+        optim.solve(P, method="bcd", max_iter=3, **opts)
+        t = time.perf_counter()
+        r = optim.solve(P, method="bcd", max_iter=iters, check_every=iters, **opts)
+        dt = time.perf_counter() - t
+        rows.append({"problem": P.name, "engine": engine, "updates": r.nit, "seconds_per_update": dt / r.nit})
+    return rows
+
+
 def _sklearn_label_propagation(P, err) -> dict:
     """scikit-learn's ``LabelPropagation`` on the same graph (kernel = our W); its fixed point is the
     harmonic solution, x_U = 1 + label_distributions_[U, 1] for labels in {1, 2}."""
@@ -417,7 +437,7 @@ def _sklearn_label_propagation(P, err) -> dict:
 
 
 # ----------------------------------------------------------------------------- output
-def markdown(fig_runs, peers, growth, graphs) -> str:
+def markdown(fig_runs, peers, growth, graphs, glm=()) -> str:
     from _common import markdown_table
 
     out = []
@@ -451,6 +471,10 @@ def markdown(fig_runs, peers, growth, graphs) -> str:
         markdown_table(
             growth, ["m", "p", "engine", "updates", "seconds_per_update", "gram_columns", "fitted_exponent"]
         ),
+        "",
+        "## Sparse logistic regression: seconds per greedy coordinate update (GS-q, tau = 1)",
+        "",
+        markdown_table(list(glm), ["problem", "engine", "updates", "seconds_per_update"]),
         "",
         "## Label propagation: wall time to ||Q x - c||_inf / ||c||_inf <= 1e-6 (one thread)",
         "",
@@ -489,17 +513,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes (a few minutes)")
     parser.add_argument("--figures", action="store_true", help="also the paper's Figures 4-7 (slow)")
+    parser.add_argument(
+        "--parts", default="peers,growth,glm,graphs", help="comma-separated subset of peers,growth,glm,graphs"
+    )
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)  # plot() writes there
     t0 = time.perf_counter()
     fig_runs = figure_runs(args.quick) if args.figures else []
-    peers = peer_runs(args.quick)
-    growth = cost_growth(args.quick)
-    graphs = label_propagation_runs(args.quick)
-    print(markdown(fig_runs, peers, growth, graphs))
+    peers = peer_runs(args.quick) if "peers" in parts else []
+    growth = cost_growth(args.quick) if "growth" in parts else []
+    glm = glm_runs(args.quick) if "glm" in parts else []
+    graphs = label_propagation_runs(args.quick) if "graphs" in parts else []
+    print(markdown(fig_runs, peers, growth, graphs, glm))
     path = plot(fig_runs, RESULTS) if fig_runs else None
-    payload = {"quick": args.quick, "figures": fig_runs, "peers": peers, "cost_growth": growth, "graphs": graphs}
-    out = write_json("bcd", payload)
+    payload = {"quick": args.quick, "figures": fig_runs, "peers": peers, "cost_growth": growth, "glm": glm}
+    payload["graphs"] = graphs
+    out = write_json(
+        "bcd" if parts == {"peers", "growth", "glm", "graphs"} else "bcd_" + "_".join(sorted(parts)), payload
+    )
     print(f"\nwrote {out}{' and ' + str(path) if path else ''} in {time.perf_counter() - t0:.0f} s")
 
 
