@@ -4,7 +4,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import optim
@@ -13,7 +13,7 @@ from optim.bcd import BCD, forest_partition, forest_solve, greedy_colouring, gre
 from problems.bcd import bcd_paper_problem, block_problem
 
 
-# ------------------------------------------------------------------ greedy beats random (spec 8.3)
+# ------------------------------------------------------------------ greedy beats random (paper Section 8)
 def _iterations_to(problem, level, seed, **options):
     r = optim.solve(
         problem, method="bcd", block_size=5, max_iter=200, f_star=0.0, tol=1e-16, seed=seed, verbose=False, **options
@@ -59,9 +59,9 @@ def test_gsq_with_matrix_updates_beats_gs_with_gradient_updates(paper_a_runs):
     assert paper_a_runs["gsq-matrix-fb"] < paper_a_runs["gs-fb"]
 
 
-# ------------------------------------------------------------------ one-step guarantees (spec 10.3-4)
+# ------------------------------------------------------------------ one-step guarantees
 def _one_step(problem, x, **options):
-    solver = BCD(max_iter=1, verbose=False, **options)
+    solver = BCD(max_iter=1, verbose=False, engine="numpy", **options)
     st_ = solver.init(problem, x)
     f0 = st_.bp.state_value(st_.bs)
     g = st_.bp.full_grad(st_.bs)
@@ -90,7 +90,7 @@ def test_one_step_progress_bounds_and_rule_ordering(seed):
     assert gain_gsq >= gain_gsl - 1e-9 and gain_gsl >= gain_gs - 1e-9
 
 
-# ------------------------------------------------------------------ message passing (spec 6, 10.6)
+# ------------------------------------------------------------------ message passing (paper Section 6)
 @st.composite
 def forests(draw):
     n = draw(st.integers(1, 40))
@@ -167,7 +167,7 @@ def test_greedy_tree_blocks_beat_red_black_on_the_lattice():
             verbose=False,
         )
         gaps[sel] = p.value(r.x) - f_star
-        if sel == "red_black":  # a re-run of the official code gives 2.1e6 after 100 iterations (spec 8.3)
+        if sel == "red_black":  # a re-run of the official code gives 2.1e6 after 100 iterations
             assert abs(r.history["fun"][1] - f_star - 2.1e6) <= 0.05 * 2.1e6
     assert gaps["greedy_tree"] < 1e-3 * gaps["red_black"], gaps
     assert gaps["cyclic"] < 1e-3 * gaps["red_black"], gaps
@@ -176,6 +176,7 @@ def test_greedy_tree_blocks_beat_red_black_on_the_lattice():
 # ------------------------------------------------------------------ proximal problems vs peers
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 12), st.floats(0.05, 0.9))
+@example(seed=0, n=2, fraction=0.5)  # a new coordinate once started on the wrong side and zigzagged to 0
 def test_block_lasso_equals_scikit_learn(seed, n, fraction):
     """Feature-sign search (the exact block solve of pn_nn on signed L1) vs sklearn's Lasso."""
     from sklearn.linear_model import Lasso
@@ -250,7 +251,7 @@ def test_greedy_identifies_the_support_and_newton_updates_finish_faster():
 
 
 def test_gs_s_matches_skglm_greedy_cd_iterates():
-    """spec 10.11: variable-block GS-s with tau = 1 and the prox-gradient step 1/L_j is skglm's
+    """Variable-block GS-s with tau = 1 and the prox-gradient step 1/L_j is skglm's
     GramCD(greedy_cd=True), coordinate update for coordinate update."""
     from skglm.penalties import L1
     from skglm.solvers import GramCD

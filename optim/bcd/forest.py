@@ -1,18 +1,20 @@
 """Forest-structured blocks: the linear-time tree solve and the forest/colouring constructions.
 
-Paper Section 6 (Nutini, Laradji, Schmidt, JMLR 2022); spec sections 4.9 and 6.
+Paper Section 6 (Nutini, Laradji, Schmidt, JMLR 2022).
 
 * ``forest_solve(Q, rhs)``: solves Q z = rhs when the off-diagonal pattern of the symmetric positive
   definite Q is a forest, by Gaussian elimination in a perfect elimination order (leaves first), which
   is Gaussian belief propagation on a tree made exact by one upward and one downward sweep. O(n).
-* ``greedy_forest(indptr, indices, order)``: the variable forest block grown greedily (spec T1,
+* ``greedy_forest(indptr, indices, order)``: the variable forest block grown greedily (the
   official ``get_tree_slow``): visit nodes in ``order`` and add a node when its neighbours already in
   the block lie in pairwise different trees (union-find). The result is a maximal induced forest.
 * ``forest_partition`` / ``greedy_colouring``: fixed partitions into forests / independent sets
-  (spec 6.2, "Tree Partitions" and "Red Black").
+  ("Tree Partitions" and "Red Black").
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,7 +75,7 @@ def _as_sparse_symmetric(Q, name="Q", check_symmetry=True):
     return Q
 
 
-def forest_solve(Q, rhs, check_symmetry=True) -> np.ndarray:
+def forest_solve(Q: Any, rhs: np.ndarray, check_symmetry: bool = True) -> np.ndarray:
     """Solve Q z = rhs in O(n) when the graph of Q's off-diagonal nonzeros is a forest.
 
     ``Q``: symmetric positive definite, dense, scipy.sparse, or a ``networkx.Graph`` on nodes 0..n-1
@@ -167,24 +169,24 @@ def _grow(indptr, indices, order, only_one):
     return forest
 
 
-def greedy_forest(indptr, indices, order) -> np.ndarray:
-    """Boolean mask of the forest grown greedily over ``order`` (spec 4.9 T1, official
+def greedy_forest(indptr: np.ndarray, indices: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Boolean mask of the forest grown greedily over ``order`` (official
     ``get_tree_slow``): a node joins when no two of its in-forest neighbours share a tree."""
     return _grow(np.asarray(indptr, np.int64), np.asarray(indices, np.int64), np.asarray(order, np.int64), True) == 0
 
 
-def forest_partition(graph, order) -> list[np.ndarray]:
-    """Greedy partition of the nodes into forests ("Tree Partitions", spec 6.2): each node goes to
+def forest_partition(graph: Any, order: np.ndarray) -> list[np.ndarray]:
+    """Greedy partition of the nodes into forests ("Tree Partitions"): each node goes to
     the first forest where it closes no cycle; blocks in creation order."""
     graph = sp.csr_matrix(graph)
     forest = _grow(graph.indptr.astype(np.int64), graph.indices.astype(np.int64), np.asarray(order, np.int64), False)
     return [np.flatnonzero(forest == f) for f in range(forest.max() + 1)]
 
 
-def greedy_colouring(graph, order) -> list[np.ndarray]:
+def greedy_colouring(graph: Any, order: np.ndarray) -> list[np.ndarray]:
     """Greedy colouring into independent sets ("Red Black"): each node takes, among the colours no
     coloured neighbour uses, the one with the fewest nodes so far (ties: lowest id); a new colour if
-    none is allowed (spec 6.2)."""
+    none is allowed."""
     graph = sp.csr_matrix(graph)
     colour = -np.ones(graph.shape[0], np.int64)
     sizes: list[int] = []

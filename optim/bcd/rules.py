@@ -1,4 +1,4 @@
-"""Block partitions and selection rules of greedy BCD (paper Sections 3-4; spec sections 3 and 4).
+"""Block partitions and selection rules of greedy BCD (Nutini, Laradji, Schmidt 2022, Sections 3-4).
 
 Every rule sees the current full gradient ``g`` (greedy rules) or nothing (cyclic, random, Lipschitz
 sampling) and returns a sorted index array. Fixed-block scores are vectorised over a padded
@@ -20,16 +20,18 @@ gs_q   sum_b -q_i (q: model decrease)          -q_i
 ====== ======================================= =============================================
 
 With ``block_norm=1`` the fixed-block sums use 1-norms, sum |g_i| (/ sqrt(L_b)), sum |g_i|/sqrt(L_i),
-as the official code does (spec 12).
+as the official code does.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def fixed_partition(kind, L, tau, rng) -> list[np.ndarray]:
-    """Fixed blocks of size tau (the last one ragged if tau does not divide n), spec 3.1:
+def fixed_partition(kind: str, L: np.ndarray, tau: int, rng: Any) -> list[np.ndarray]:
+    """Fixed blocks of size tau (the last one ragged if tau does not divide n):
     ``order`` (0..n-1), ``random`` (a permutation), ``sort`` (by L_i ascending, stable sort: ties in
     index order), ``avg`` (sorted, interleaved smallest/largest so blocks have similar mean L)."""
     n = len(L)
@@ -47,7 +49,7 @@ def fixed_partition(kind, L, tau, rng) -> list[np.ndarray]:
     return [np.sort(perm[k : k + tau]) for k in range(0, n, tau)]
 
 
-def padded(blocks, n) -> np.ndarray:
+def padded(blocks: Any, n: int) -> np.ndarray:
     """(n_blocks x tau) index matrix, short blocks padded with the dummy index n."""
     tau = max(len(b) for b in blocks)
     out = np.full((len(blocks), tau), n, dtype=np.int64)
@@ -56,21 +58,28 @@ def padded(blocks, n) -> np.ndarray:
     return out
 
 
-def top(score, tau) -> np.ndarray:
-    """Sorted indices of the tau largest entries of ``score``."""
-    if tau >= len(score):
-        return np.arange(len(score))
-    return np.sort(np.argpartition(-score, tau - 1)[:tau])
+def top(score: np.ndarray, tau: int) -> np.ndarray:
+    """Sorted indices of the tau largest entries of ``score``, ties broken towards the smaller index
+    (as a stable descending sort would), in O(n)."""
+    n = len(score)
+    if tau >= n:
+        return np.arange(n)
+    kth = np.partition(score, n - tau)[n - tau]  # the tau-th largest value
+    above = np.flatnonzero(score > kth)
+    tied = np.flatnonzero(score == kth)[: tau - len(above)]
+    return np.sort(np.concatenate([above, tied]))
 
 
-def block_sums(values, index) -> np.ndarray:
+def block_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """sum over each padded block of ``values`` (the dummy contributes 0)."""
     return np.append(values, 0.0)[index].sum(axis=1)
 
 
-def prox_scores(g, x, L, l1, nonnegative):
+def prox_scores(
+    g: np.ndarray, x: np.ndarray, L: np.ndarray, l1: float, nonnegative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-coordinate prox-gradient step d, model decrease q <= 0 and min-norm subgradient s
-    (spec 4.8; ICML 2015 GS-s / GS-r / GS-q) for g = 0, l1 |x|, or l1 x + indicator(x >= 0)."""
+    (Nutini et al., ICML 2015: GS-s / GS-r / GS-q) for g = 0, l1 |x|, or l1 x + indicator(x >= 0)."""
     if nonnegative:
         gt = g + l1
         d = np.maximum(x - gt / L, 0.0) - x
@@ -84,9 +93,11 @@ def prox_scores(g, x, L, l1, nonnegative):
     return d, q, s
 
 
-def iht_block(g, matvec, lam_max, L, tau, iters, tol, init):
+def iht_block(
+    g: np.ndarray, matvec: Any, lam_max: float, L: np.ndarray, tau: int, iters: int, tol: float, init: str
+) -> np.ndarray:
     """Approximate GSQ for variable blocks: argmin_{||d||_0 <= tau} g^T d + d^T M d / 2 by iterative
-    hard thresholding with step 1/lambda_max(M) (official code ``IHT``, spec 4.7). ``init="code"``
+    hard thresholding with step 1/lambda_max(M) (official code ``IHT``). ``init="code"``
     starts from +g/sqrt(L) unthresholded; ``"gsd"`` from -g/L restricted to the GSD block."""
     if init == "code":
         d = g / np.sqrt(L)

@@ -1,10 +1,10 @@
-"""Block update rules of BCD (paper Sections 2, 5, 7; spec section 5). Each returns the step delta
+"""Block update rules of BCD (Nutini, Laradji, Schmidt 2022, Sections 2, 5, 7). Each returns the step delta
 (new x_b - old x_b); the solver applies it through the problem's ``block_step`` state hook.
 
 U1 ``gradient``          delta = -g_b / L_b, L_b = lambda_max(M_bb)
 U2 ``matrix``            delta = -H_b^{-1} g_b (Cholesky; least squares if H_b is singular)
-U3 ``lipschitz_search``  backtracking estimate Lhat_b of L_b, doubling until
-                         f(x+) <= f(x) - ||g_b||^2 / (2 Lhat_b) (official code: init 1, never decreased)
+U3 ``lipschitz_search``  backtracking estimate Lhat_b of L_b, halved then doubled until
+                         f(x+) <= f(x) - ||g_b||^2 / (2 Lhat_b) up to rounding, capped at sum_b L_i
 U4 ``newton_ls``         p = -(Hessian_bb)^{-1} g_b, Armijo (constant 1e-10) backtracking with quadratic
                          then cubic interpolation, new alpha clamped to [0.01, 0.5] alpha
 U5 ``exact_quadratic``   delta = -Q_bb^{-1} g_b, by the O(|b|) tree solve on forest blocks
@@ -23,13 +23,15 @@ U8/U9 on signed-L1 problems project onto the orthant of the current signs (Schmi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import nnls
 
 
-def solve_spd(H, g) -> np.ndarray:
+def solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     """H^{-1} g by Cholesky, falling back to least squares when H is singular."""
     try:
         return sla.cho_solve(sla.cho_factor(H, lower=True, check_finite=False), g, check_finite=False)
@@ -37,9 +39,11 @@ def solve_spd(H, g) -> np.ndarray:
         return np.linalg.lstsq(H, g, rcond=None)[0]
 
 
-def armijo(trial, f0, slope, c=1e-10, max_trials=60, directional=None):
+def armijo(
+    trial: Any, f0: float, slope: float, c: float = 1e-10, max_trials: int = 60, directional: Any | None = None
+) -> tuple[float, float]:
     """Backtracking on alpha (start 1) until trial(alpha) <= f0 + c directional(alpha), with
-    directional(alpha) = alpha slope by default (spec U4); a step that leaves f unchanged is only
+    directional(alpha) = alpha slope by default; a step that leaves f unchanged is only
     accepted at alpha = 1 (so underflow of c alpha slope cannot pass a null step).
 
     First retry by quadratic interpolation, later ones by cubic interpolation of the last two
@@ -70,11 +74,11 @@ def armijo(trial, f0, slope, c=1e-10, max_trials=60, directional=None):
     return 0.0, f0
 
 
-def soft_threshold(z, t):
+def soft_threshold(z: np.ndarray, t: Any) -> np.ndarray:
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
-def prox_step(xb, gb, Lb, l1, nonnegative) -> np.ndarray:
+def prox_step(xb: np.ndarray, gb: np.ndarray, Lb: float, l1: float, nonnegative: bool) -> np.ndarray:
     """U6/U7: prox_{g/L_b}(x_b - g_b/L_b) - x_b for g = 0, l1 |.|, or l1 x + indicator(x >= 0)."""
     z = xb - gb / Lb
     if nonnegative:
@@ -84,7 +88,7 @@ def prox_step(xb, gb, Lb, l1, nonnegative) -> np.ndarray:
     return z - xb
 
 
-def newton_ls(bp, bs, b, gb):
+def newton_ls(bp: Any, bs: Any, b: np.ndarray, gb: np.ndarray) -> np.ndarray:
     H = bp.hessian_block(bs, b)
     p = -solve_spd(H, gb)
     f0 = bp.state_value(bs)
@@ -92,21 +96,38 @@ def newton_ls(bp, bs, b, gb):
     return alpha * p
 
 
-def lipschitz_search(bp, bs, b, gb, Lhat):
-    """U3: returns delta and updates the per-coordinate estimates ``Lhat`` in place."""
-    Lb = float(Lhat[b].max())
+def lipschitz_search(
+    bp: Any,
+    bs: Any,
+    b: np.ndarray,
+    gb: np.ndarray,
+    Lhat: np.ndarray,
+    L: np.ndarray | None = None,
+    decrease: float = 0.5,
+) -> np.ndarray:
+    """U3: backtracking estimate of L_b; returns delta and stores the estimate in ``Lhat`` (in place).
+
+    The trial starts at ``decrease`` x max_{i in b} Lhat_i (the estimate may come down again; the
+    official code only doubles) and doubles until f(x+) <= f(x) - ||g_b||^2 / (2 Lhat_b) holds up to
+    rounding (a slack of 64 machine epsilons of the values compared). It never exceeds sum_{i in b} L_i,
+    a valid block Lipschitz constant (Cauchy-Schwarz), for which the test holds in exact arithmetic:
+    so a test lost to rounding cannot push the estimate up without bound."""
+    cap = float(np.sum(L[b])) if L is not None else np.inf
+    Lb = min(float(Lhat[b].max()) * decrease, cap)
     f0 = bp.state_value(bs)
     gg = float(gb @ gb)
+    eps = 64 * np.finfo(float).eps
     for _ in range(200):
         delta = -gb / Lb
-        if bp.trial_value(bs, b, delta) <= f0 - gg / (2 * Lb):
+        target = f0 - gg / (2 * Lb)
+        if bp.trial_value(bs, b, delta) <= target + eps * (abs(f0) + gg / (2 * Lb)) or Lb >= cap:
             break
-        Lb *= 2.0
+        Lb = min(2.0 * Lb, cap)
     Lhat[b] = Lb
     return delta
 
 
-def orthant_signs(xb, gb, l1, nonnegative) -> np.ndarray:
+def orthant_signs(xb: np.ndarray, gb: np.ndarray, l1: float, nonnegative: bool) -> np.ndarray:
     """The orthant a two-metric / projected-Newton step stays in: +1 for non-negative problems; for
     l1 |x|: sign(x_i), or for x_i = 0 the direction -sign(g_i) when |g_i| > l1 and 0 (stay) otherwise
     (Schmidt, Fung, Rosales, "Fast optimization methods for L1 regularization", ECML 2007)."""
@@ -118,7 +139,7 @@ def orthant_signs(xb, gb, l1, nonnegative) -> np.ndarray:
     return s
 
 
-def tmp_nn(bp, bs, b, gb, Lc):
+def tmp_nn(bp: Any, bs: Any, b: np.ndarray, gb: np.ndarray, Lc: np.ndarray) -> np.ndarray:
     """U8 (official code ``tmp-nn``): two-metric projection on the block, projected line search.
 
     gt = g_b + l1 s (s: ``orthant_signs``); coordinates within 1e-4 of the boundary that gt pushes
@@ -157,7 +178,7 @@ def tmp_nn(bp, bs, b, gb, Lc):
     return prox_step(xb, gb, max(bp.block_lipschitz(b), np.finfo(float).tiny), l1, bp.nonnegative)
 
 
-def pn_nn(bp, bs, b, gb):
+def pn_nn(bp: Any, bs: Any, b: np.ndarray, gb: np.ndarray) -> np.ndarray:
     """U9: exact minimisation of the block objective (a quadratic model, exact for least squares).
 
     Non-negative: q = g_b + l1 - H x_b, min_{z >= 0} 0.5 z^T H z + q^T z = ||R z + R^{-T} q||^2 / 2
@@ -179,11 +200,13 @@ def pn_nn(bp, bs, b, gb):
     return np.maximum(z, 0.0) - xb
 
 
-def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
+def block_lasso(H: np.ndarray, q: np.ndarray, l1: float, z0: np.ndarray, max_iter: int = 500) -> np.ndarray:
     """argmin_z 0.5 z^T H z + q^T z + l1 ||z||_1 (H positive definite) by feature-sign search
     (Lee, Battle, Raina, Ng, NIPS 2006): activate the zero coordinate that most violates
     |r_i| <= l1 (r = H z + q) with sign -sign(r_i), Newton step on the active set with the signs
-    fixed, and a line search over the zero crossings of the segment, keeping the best point; when
+    fixed, and a line search over the zero crossings of the segment (points projected onto the
+    orthant of the signs, so a newly activated coordinate cannot start on the wrong side), keeping the
+    best point; when
     that point does not decrease phi, one sweep of exact coordinate minimisation is taken instead.
     Ends when the KKT violation is below 1e-13 relative to max(|q|, l1)."""
 
@@ -213,6 +236,7 @@ def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
         for t in np.append(t_cross[(t_cross > 0) & (t_cross < 1)], 1.0):
             zt = z + t * d
             zt[np.isclose(t_cross, t, rtol=0, atol=1e-15)] = 0.0
+            zt[act & (np.sign(zt) == -theta)] = 0.0  # stay in the orthant of theta (new coordinates too)
             candidates.append((phi(zt), zt))
         best = min(candidates, key=lambda c: c[0])
         if best[0] < phi(z):
@@ -224,3 +248,74 @@ def block_lasso(H, q, l1, z0, max_iter=500) -> np.ndarray:
             # bounded below only if |q_i| <= l1, minimised at 0
             z[i] = soft_threshold(hii * z[i] - (H[i] @ z + q[i]), l1) / hii if hii > 0 else 0.0
     return z
+
+
+# ---------------------------------------------------------------------------------- strategy objects
+@dataclass(frozen=True)
+class Update:
+    """A named block update. ``problems`` lists the problem kinds it applies to ("smooth", "l1",
+    "nonnegative"), ``quadratic`` whether it needs a quadratic f (exact block minimisation),
+    ``needs_block_lipschitz`` whether it uses L_b (cached per fixed block)."""
+
+    name: str
+    problems: tuple[str, ...]
+    quadratic: bool = False
+    needs_block_lipschitz: bool = False
+    kind: ClassVar[str] = "update"
+
+    def delta(self, solver: Any, bp: Any, st: Any, b: np.ndarray, j: int | None, gb: np.ndarray) -> np.ndarray:
+        """The step d = x_b+ - x_b."""
+        bs = st.bs
+        name = self.name
+        if name == "gradient":
+            return -gb / solver.block_lipschitz(bp, st, b, j)
+        if name in ("prox_gradient", "pg_nn"):
+            return prox_step(bs.x[b], gb, solver.block_lipschitz(bp, st, b, j), bp.l1, bp.nonnegative)
+        if name == "lipschitz_search":
+            return lipschitz_search(bp, bs, b, gb, st.Lhat, st.L)
+        if name == "newton_ls":
+            return newton_ls(bp, bs, b, gb)
+        if name == "tmp_nn":
+            return tmp_nn(bp, bs, b, gb, st.L[b])
+        if name == "pn_nn":
+            return pn_nn(bp, bs, b, gb)
+        if solver.partition.startswith("forest"):
+            from .forest import forest_solve
+
+            return -forest_solve(bp.sparse_block(b), gb, check_symmetry=False)
+        # matrix and exact_quadratic on dense blocks; the factor is cached for fixed blocks
+        if j is not None and st.blocks is not None:
+            fac = st.chol.get(j)
+            if fac is None:
+                fac = st.chol[j] = factor(bp.bound_block(b))
+            return -solve_factored(fac, gb)
+        return -solve_spd(bp.bound_block(b), gb)
+
+
+SMOOTH, L1, NONNEG = ("smooth",), ("l1",), ("nonnegative",)
+UPDATES: dict[str, Update] = {
+    "gradient": Update("gradient", SMOOTH, needs_block_lipschitz=True),
+    "lipschitz_search": Update("lipschitz_search", SMOOTH),
+    "matrix": Update("matrix", SMOOTH),
+    "newton_ls": Update("newton_ls", SMOOTH),
+    "exact_quadratic": Update("exact_quadratic", SMOOTH, quadratic=True),
+    "prox_gradient": Update("prox_gradient", SMOOTH + L1 + NONNEG, needs_block_lipschitz=True),
+    "pg_nn": Update("pg_nn", NONNEG, needs_block_lipschitz=True),
+    "tmp_nn": Update("tmp_nn", L1 + NONNEG),
+    "pn_nn": Update("pn_nn", L1 + NONNEG, quadratic=True),
+}
+
+
+def factor(H: np.ndarray) -> tuple[str, np.ndarray]:
+    """Cholesky factor of H, or its pseudo-inverse when H is singular."""
+    try:
+        return ("chol", np.linalg.cholesky(H))
+    except np.linalg.LinAlgError:
+        return ("pinv", np.linalg.pinv(H))
+
+
+def solve_factored(fac: tuple[str, np.ndarray], g: np.ndarray) -> np.ndarray:
+    kind, F = fac
+    if kind == "pinv":
+        return F @ g
+    return sla.cho_solve((F, True), g, check_finite=False)

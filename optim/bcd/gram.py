@@ -1,0 +1,167 @@
+"""The Gram-form engine: greedy BCD on quadratic problems with the gradient kept current.
+
+For f(x) = x^T H x / 2 - c^T x + const (least squares: H = w A^T A + l2 I, c = w A^T y; label
+propagation: H = Q), the engine keeps g = H x - c and after a block step x_b += d updates it by
+g += H[:, b] d. Columns of H come from (in that order of preference):
+
+* a sparse H (label propagation): each step costs O(sum of the block's degrees);
+* a cache of columns computed on demand, up to ``gram_budget_mb``, in batches: the missing column plus
+  the best-scoring uncached coordinates (one compiled pass for a sparse A, one matrix product for a
+  dense A), evicting the least recently used columns when the budget is full. Greedy rules touch few
+  distinct coordinates, so the cache is mostly hit and the whole Gram matrix (m p^2 work) is never
+  formed;
+* the whole H from ``gram()`` for problems that offer no columns.
+
+The selection, update and gradient maintenance run in the numba kernel ``kernels.greedy_run``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .kernels import RULE_CODES, fill_scores, greedy_run, sparse_gram_columns
+
+GRAM_UPDATES = ("gradient", "prox_gradient", "pg_nn")
+
+
+def gram_eligible(selection: str, update: str, partition: str, bp: Any) -> bool:
+    """Whether the compiled Gram-form path runs this combination on ``bp``."""
+    return (
+        selection in RULE_CODES
+        and update in GRAM_UPDATES
+        and partition in ("vb", "order", "random", "sort", "avg")
+        and bool(getattr(bp, "is_quadratic", False))
+        and hasattr(bp, "linear_term")
+        and (hasattr(bp, "gram") or hasattr(bp, "gram_columns"))
+    )
+
+
+class GramEngine:
+    """Gradient, Gram columns and kernel buffers of one run (lives in the solver's state)."""
+
+    def __init__(self, bp: Any, x: np.ndarray, *, budget_mb: float, prefetch: int, tau: int) -> None:
+        n = bp.dim
+        self.bp = bp
+        self.c = np.asarray(bp.linear_term(), dtype=float)
+        self.const = float(bp.constant_term())
+        self.columns_computed = 0
+        self.prefetch = max(1, int(prefetch))
+        H = None if hasattr(bp, "gram_columns") else bp.gram()
+        empty_i, empty_f = np.zeros(1, np.int64), np.zeros(1)
+        if H is not None and sp.issparse(H):
+            H = sp.csc_matrix(H)
+            H.sort_indices()
+            self.dense = False
+            self.indptr, self.indices = H.indptr.astype(np.int64), H.indices.astype(np.int64)
+            self.data = np.asarray(H.data, dtype=float)
+            self.cols, self.slot, self.last_used = np.zeros((1, 1)), np.zeros(n, np.int64), np.zeros(1, np.int64)
+        else:
+            self.dense = True
+            self.indptr, self.indices, self.data = empty_i, empty_i, empty_f
+            if H is not None:
+                self.cols = np.ascontiguousarray(H)  # symmetric: row j = column j
+                self.slot = np.arange(n, dtype=np.int64)
+                self.columns_computed = n
+            else:
+                cap = int(max(tau + self.prefetch, min(n, budget_mb * 1e6 // (8.0 * n))))
+                self.cols = np.zeros((cap, n))
+                self.slot = np.full(n, -1, dtype=np.int64)
+                self.owner = np.full(cap, -1, dtype=np.int64)
+                self.free = cap
+            self.last_used = np.zeros(len(self.cols), np.int64)
+        self.full = H is not None
+        self._csr = None
+        self.resync(x)
+        self.scores = np.zeros(n + tau)
+        self.block = np.zeros(tau, dtype=np.int64)
+
+    # ------------------------------------------------------------------ gradient and value
+    def resync(self, x: np.ndarray) -> None:
+        """g = grad f(x) recomputed exactly (at start and before a convergence verdict)."""
+        bp = self.bp
+        if hasattr(bp, "model"):
+            with bp.counts.paused():
+                self.g = np.array(bp.model.grad(x), dtype=float)
+        else:
+            self.g = np.asarray(bp.Q @ x - self.c, dtype=float)
+
+    def value(self, x: np.ndarray) -> float:
+        """f(x) = x^T (g - c) / 2 + const, O(n) from the current gradient."""
+        return 0.5 * float(x @ (self.g - self.c)) + self.const
+
+    # ------------------------------------------------------------------ columns on demand
+    def _columns(self, js: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+        """out[rows[k]] = H[:, js[k]]: for a sparse A by a compiled pass over the rows the column touches,
+        for a dense A by one matrix product, otherwise through the problem's ``gram_columns``."""
+        bp = self.bp
+        A = getattr(bp, "A", None)
+        if A is not None and sp.issparse(A) and hasattr(bp, "w"):
+            if self._csr is None:
+                model_A = getattr(getattr(bp, "model", None), "A", None)
+                csc = sp.csc_matrix(A)
+                csr = model_A if sp.isspmatrix_csr(model_A) else sp.csr_matrix(A)
+                self._csr = tuple(
+                    np.asarray(a, dtype=t)
+                    for a, t in zip(
+                        (csc.indptr, csc.indices, csc.data, csr.indptr, csr.indices, csr.data),
+                        (np.int64, np.int64, float) * 2,
+                        strict=True,
+                    )
+                )
+            sparse_gram_columns(*self._csr, js.astype(np.int64), rows.astype(np.int64), float(bp.w), float(bp.l2), out)
+        elif A is not None and hasattr(bp, "w"):
+            out[rows] = bp.w * (A[:, js].T @ A)
+            out[rows, js] += bp.l2
+        else:
+            out[rows] = bp.gram_columns(js).T
+
+    def _fill(self, need: np.ndarray, st: Any, rule: str) -> None:
+        """Compute the columns ``need`` plus the best-scoring uncached coordinates into the cache."""
+        n = len(self.slot)
+        bp = self.bp
+        r = st.rowsums if st.rowsums is not None else st.L
+        fill_scores(RULE_CODES[rule], self.g, st.x, st.L, r, float(bp.l1), bool(bp.nonnegative), self.scores)
+        score = self.scores[:n]
+        extra = np.flatnonzero(self.slot < 0)
+        k = min(self.prefetch, len(extra))
+        if k > 0:
+            extra = extra[np.argpartition(-score[extra], k - 1)[:k]] if k < len(extra) else extra
+        js = np.unique(np.concatenate([need, extra]))
+        js = js[self.slot[js] < 0][: len(self.cols)]
+        if self.free < len(js):  # evict the least recently used slots not holding the needed columns
+            protect = np.zeros(len(self.cols), bool)
+            protect[self.slot[need][self.slot[need] >= 0]] = True
+            order = np.argsort(np.where(protect | (self.owner < 0), np.iinfo(np.int64).max, self.last_used))
+            victims = order[: len(js) - self.free]
+            self.slot[self.owner[victims]] = -1
+            self.owner[victims] = -1
+            self.free += len(victims)
+        targets = np.flatnonzero(self.owner < 0)[: len(js)]
+        self._columns(js, targets, self.cols)
+        self.slot[js], self.owner[targets] = targets, js
+        self.last_used[targets] = self.clock
+        self.free -= len(js)
+        self.columns_computed += len(js)
+
+    def run(self, n_iter: int, x: np.ndarray, st: Any, rule: str, prox: bool, norm2: bool) -> int:
+        """``n_iter`` kernel iterations on x (in place); returns the iterations done."""
+        bp, done = self.bp, 0
+        self.clock = int(st.info[0])
+        fixed = st.index is not None
+        index = st.index if fixed else np.zeros((1, 1), np.int64)
+        Lb = st.Lb if st.Lb is not None else np.ones(1)
+        r = st.rowsums if st.rowsums is not None else st.L
+        while done < n_iter:
+            done += greedy_run(
+                n_iter - done, x, self.g, st.L, r, index, Lb, RULE_CODES[rule], st.tau, fixed, norm2,
+                float(bp.l1), bool(bp.nonnegative), prox, self.dense, self.cols, self.slot, self.last_used,
+                self.indptr, self.indices, self.data, st.track, st.support_u8, st.has_ref, st.ref_u8,
+                st.info, self.scores, self.block,
+            )  # fmt: skip
+            if st.info[4] < 0:
+                break
+            self._fill(self.block[: st.info[5]].copy(), st, rule)
+        return done
