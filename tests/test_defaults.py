@@ -44,6 +44,8 @@ SMALL = {
     "tsp": {},
     "qap": {},
     "market-split": {},
+    "completion-synthetic": {"m": 40, "n": 30, "k": 2},
+    "movielens100k": {},
 }
 
 #: the budget of every run: a few iterations (steps, instances, dual iterations) and a time cap
@@ -78,7 +80,10 @@ def _check(problem, method) -> str | None:
 
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
 def test_every_accepting_method_runs_with_defaults(name):
-    problem = make_problem(name, **SMALL.get(name, {}))
+    try:
+        problem = make_problem(name, **SMALL.get(name, {}))
+    except FileNotFoundError as missing:  # data fetched by a documented step (e.g. benchmarks/fetch_data.py)
+        pytest.skip(f"{name}: data file not present ({missing})")
     methods = optim.solvers(problem)
     assert methods, f"no registered method accepts {name}"
     failures = {m: why for m in methods if (why := _check(problem, m)) is not None}

@@ -30,7 +30,16 @@ class NuclearNorm(FactoredSolver):
     default_max_iter = 1
     error_name = "conic solver status (0 = optimal)"
 
-    def __init__(self, *, lam=None, solver="SCS", eps=1e-7, max_size=200, **kw):
+    #: the largest m + n solved with the default options
+    default_max_size = 200
+
+    @classmethod
+    def accepts(cls, problem) -> bool:
+        """Only problems small enough for the default ``max_size`` (so ``optim.solvers(p)`` lists runnable methods)."""
+        shape = getattr(problem, "shape", None)
+        return super().accepts(problem) and shape is not None and sum(shape) <= cls.default_max_size
+
+    def __init__(self, *, lam=None, solver="SCS", eps=1e-7, max_size=default_max_size, **kw):
         kw.setdefault("tol", 0.0)
         super().__init__(**kw)
         self.lam = None if lam is None else as_real(lam, "lam", low=0.0, low_open=True)
