@@ -197,7 +197,8 @@ class BSVRB(BilevelSolver):
             hh_new, hh_old = problem.hess_yy_g(J, x, Yj, bg), problem.hess_yy_g(J, xp, Ypj, bg)
             st.H[J] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
             use_new, use_old = (st.H[J], H_1) if self.hessian_lag == 0 else (H_1, H_2)
-            q_new, q_old = self._solve(use_new, gf_new), self._solve(use_old, gf_old)
+            q = self._solve(np.concatenate([use_new, use_old]), np.concatenate([gf_new, gf_old]))
+            q_new, q_old = q[: len(J)], q[len(J) :]
         else:
             q_new, q_old = st.V[J], st.V_prev[J]
             s_new = problem.hvp_yy_g(J, x, Yj, q_new, bg) - gf_new

@@ -49,12 +49,16 @@ class HyperparameterLogistic(BilevelProblem):
     """Sample-weight logits p over m temperature-scaled logistic lower levels (module docstring).
 
     Parameters: ``X_train`` (n_tr, d), ``b_train`` (+-1), ``X_val``, ``b_val``, ``sigmas`` (m,) > 0,
-    ``lam`` > 0 the ridge of g, optional ``X_test``, ``b_test`` for ``report``.
+    ``lam`` > 0 the ridge of g, optional ``X_test``, ``b_test`` for ``report``; ``exact``: whether
+    solvers use the exact (Newton + implicit formula) ||grad F|| as stopping error (default: when
+    m x n_train <= 200,000; otherwise the upper value at the lower iterates).
     """
 
     shared_samples = True
 
-    def __init__(self, X_train, b_train, X_val, b_val, sigmas, lam=1e-5, X_test=None, b_test=None, name="ho"):
+    def __init__(
+        self, X_train, b_train, X_val, b_val, sigmas, lam=1e-5, X_test=None, b_test=None, name="ho", exact=None
+    ):
         super().__init__()
         self.Xt, self.Xv = _rows(X_train), _rows(X_val)
         self.bt, self.bv = np.asarray(b_train, dtype=float).copy(), np.asarray(b_val, dtype=float).copy()
@@ -76,6 +80,12 @@ class HyperparameterLogistic(BilevelProblem):
         self.L_g = float(0.25 * sq / self.sigmas.min() ** 2 + self.lam)
         self.test = None if X_test is None else (_rows(X_test), np.asarray(b_test, dtype=float))
         self.name = name
+        # exact F / grad F need m Newton solves on the whole training set: on by default for small instances
+        self.exact = self.m * self.n_lower <= 200_000 if exact is None else bool(exact)
+
+    @property
+    def has_exact(self) -> bool:
+        return self.exact
 
     @classmethod
     def a8a(cls, split: str = "reduced", m: int | None = None, lam: float | None = None) -> HyperparameterLogistic:
