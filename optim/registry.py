@@ -51,6 +51,15 @@ METHODS: dict[str, str] = {
     "plain-cg": "optim.linear:PlainCG",
     # --- bcd: greedy block coordinate descent
     "bcd": "optim.bcd:BCD",
+    # --- bilevel: multi-block bilevel optimization (BSVRB and baselines)
+    "bsvrb-v1": "optim.bilevel:BSVRBv1",
+    "bsvrb-v2": "optim.bilevel:BSVRBv2",
+    "rsvrb": "optim.bilevel:RSVRB",
+    "bsgd": "optim.bilevel:BSGD",
+    "bsvrb-ma": "optim.bilevel:BSVRBMovingAverage",
+    "soba": "optim.bilevel:SOBA",
+    "stocbio": "optim.bilevel:StocBiO",
+    "hypergradient-descent": "optim.bilevel:HypergradientDescent",
 }
 
 SUITES: dict[str, str] = {
@@ -66,6 +75,8 @@ SUITES: dict[str, str] = {
     "sor": "optim.linear.suite:sor_suite",
     # --- bcd
     "bcd": "optim.bcd.suite:bcd_suite",
+    # --- bilevel
+    "bilevel": "optim.bilevel.suite:bilevel_suite",
 }
 
 

@@ -41,6 +41,10 @@ PROBLEMS: dict[str, str] = {
     "tsp": "problems.loaders_binary:shipped_tsp",
     "qap": "problems.loaders_binary:shipped_qap",
     "market-split": "problems.loaders_binary:shipped_market_split",
+    # --- bilevel (multi-block bilevel problems)
+    "bilevel-quadratic": "problems.bilevel:quadratic_bilevel",
+    "bilevel-ridge-digits": "problems.bilevel:ridge_digits",
+    "bilevel-ho-a8a": "problems.bilevel:ho_a8a",
 }
 
 

@@ -181,6 +181,15 @@ class HypergradientDescent(Solver):
         super().__init__(**common)
         self.upper_step = as_real(upper_step, "upper_step", low=0.0, low_open=True)
 
+    @classmethod
+    def accepts(cls, problem) -> bool:
+        return super().accepts(problem) and bool(getattr(problem, "has_exact", True))
+
+    def check(self, problem) -> None:
+        super().check(problem)
+        if not getattr(problem, "has_exact", True):
+            raise TypeError(f"{self.name} needs an exact hypergradient; {problem!r} offers none at this size")
+
     def init(self, problem, x0=None) -> State:
         x = self.initial_point(problem, x0)
         return State(x=x, F=problem.F(x), g=problem.hypergrad(x), eta=self.upper_step)

@@ -48,7 +48,9 @@ class BilevelSolver(Solver):
         super().__init__(**common)
         self.blocks_per_iter = None if blocks_per_iter is None else as_int(blocks_per_iter, "blocks_per_iter", low=1)
         self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
-        self.upper_batch_size = None if upper_batch_size is None else as_int(upper_batch_size, "upper_batch_size", low=1)
+        self.upper_batch_size = (
+            None if upper_batch_size is None else as_int(upper_batch_size, "upper_batch_size", low=1)
+        )
         self.upper_step = as_real(upper_step, "upper_step", low=0.0, low_open=True)
         self.lower_step = None if lower_step is None else as_real(lower_step, "lower_step", low=0.0, low_open=True)
         self.sampling = as_choice(sampling, "sampling", ("uniform", "epochs"))
@@ -57,9 +59,9 @@ class BilevelSolver(Solver):
     def setup(self, problem) -> State:
         """Resolved sizes and steps for ``problem`` (raises naming the option when they do not fit)."""
         m = problem.m
-        I = min(m, 10) if self.blocks_per_iter is None else self.blocks_per_iter
-        if not 1 <= I <= m:
-            raise ValueError(f"blocks_per_iter must lie in [1, m = {m}], got {I}")
+        n_blocks = min(m, 10) if self.blocks_per_iter is None else self.blocks_per_iter
+        if not 1 <= n_blocks <= m:
+            raise ValueError(f"blocks_per_iter must lie in [1, m = {m}], got {n_blocks}")
         B = self.batch_size
         Bf = B if self.upper_batch_size is None else self.upper_batch_size
         if B is not None and B > problem.n_lower:
@@ -69,11 +71,11 @@ class BilevelSolver(Solver):
         if not problem.mu_g > 0:
             raise ValueError(f"the lower level must be strongly convex: problem.mu_g must be > 0, got {problem.mu_g}")
         tau = 0.5 / problem.L_g if self.lower_step is None else self.lower_step
-        st = State(I=I, B=B, Bf=Bf, tau=tau, rng=self.new_rng(), t=0)
+        st = State(I=n_blocks, B=B, Bf=Bf, tau=tau, rng=self.new_rng(), t=0)
         if self.sampling == "epochs":
             if not getattr(problem, "shared_samples", False) or B is None or Bf is None:
                 raise ValueError('sampling="epochs" needs a problem with one shared data set and finite batch sizes')
-            if I * B > problem.n_lower or I * Bf > problem.n_upper:
+            if n_blocks * B > problem.n_lower or n_blocks * Bf > problem.n_upper:
                 raise ValueError("sampling='epochs' needs blocks_per_iter x batch_size rows per iteration")
             st.order = np.arange(m)
             st.rows_g, st.rows_f = np.arange(problem.n_lower), np.arange(problem.n_upper)
@@ -82,22 +84,22 @@ class BilevelSolver(Solver):
 
     def sample(self, problem, st: State):
         """(blocks, lower batch, upper batch) of iteration ``st.t``."""
-        m, I, B, Bf, rng = problem.m, st.I, st.B, st.Bf, st.rng
+        m, nb, B, Bf, rng = problem.m, st.I, st.B, st.Bf, st.rng
         if self.sampling == "uniform":
-            J = np.arange(m) if I == m else np.sort(rng.choice(m, I, replace=False))
+            J = np.arange(m) if nb == m else np.sort(rng.choice(m, nb, replace=False))
             return J, problem.sample_lower(J, B, rng), problem.sample_upper(J, Bf, rng)
         t = st.t
-        k = t % (m // I)
+        k = t % (m // nb)
         if k == 0:
             rng.shuffle(st.order)
-        per_g, per_f = problem.n_lower // (I * B), problem.n_upper // (I * Bf)
+        per_g, per_f = problem.n_lower // (nb * B), problem.n_upper // (nb * Bf)
         if t % per_g == 0:
             rng.shuffle(st.rows_g)
         if t % per_f == 0:
             rng.shuffle(st.rows_f)
-        a, c = (t % per_g) * I * B, (t % per_f) * I * Bf
-        J = st.order[k * I : (k + 1) * I].copy()
-        return J, st.rows_g[a : a + I * B].reshape(I, B), st.rows_f[c : c + I * Bf].reshape(I, Bf)
+        a, c = (t % per_g) * nb * B, (t % per_f) * nb * Bf
+        J = st.order[k * nb : (k + 1) * nb].copy()
+        return J, st.rows_g[a : a + nb * B].reshape(nb, B), st.rows_f[c : c + nb * Bf].reshape(nb, Bf)
 
     # ------------------------------------------------------------------ stopping error and objective
     def optimality(self, problem, state: State) -> float:

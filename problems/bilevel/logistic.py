@@ -51,7 +51,7 @@ class HyperparameterLogistic(BilevelProblem):
     Parameters: ``X_train`` (n_tr, d), ``b_train`` (+-1), ``X_val``, ``b_val``, ``sigmas`` (m,) > 0,
     ``lam`` > 0 the ridge of g, optional ``X_test``, ``b_test`` for ``report``; ``exact``: whether
     solvers use the exact (Newton + implicit formula) ||grad F|| as stopping error (default: when
-    m x n_train <= 200,000; otherwise the upper value at the lower iterates).
+    m x n_train <= 20,000; otherwise the upper value at the lower iterates).
     """
 
     shared_samples = True
@@ -81,7 +81,7 @@ class HyperparameterLogistic(BilevelProblem):
         self.test = None if X_test is None else (_rows(X_test), np.asarray(b_test, dtype=float))
         self.name = name
         # exact F / grad F need m Newton solves on the whole training set: on by default for small instances
-        self.exact = self.m * self.n_lower <= 200_000 if exact is None else bool(exact)
+        self.exact = self.m * self.n_lower <= 20_000 if exact is None else bool(exact)
 
     @property
     def has_exact(self) -> bool:

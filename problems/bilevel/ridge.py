@@ -2,7 +2,8 @@
 
 Block i has training rows (A_i, b_i) for g and validation rows (A'_i, b'_i) for f:
 
-    g_i(x, y) = 1/(2 n) ||A_i y - b_i||^2 + mu/2 ||y - x||^2,    f_i(x, y) = 1/(2 n') ||A'_i y - b'_i||^2 + rho/2 ||x||^2,
+    g_i(x, y) = 1/(2 n) ||A_i y - b_i||^2 + mu/2 ||y - x||^2,
+    f_i(x, y) = 1/(2 n') ||A'_i y - b'_i||^2 + rho/2 ||x||^2,
 
 so y_i*(x) = M_i (A_i^T b_i / n + mu x) with M_i = (A_i^T A_i / n + mu I)^{-1}, grad^2_xy g_i = -mu I and
 grad F(x) = rho x + (mu/m) sum_i M_i grad_y f_i(x, y_i*(x)). One sample is one row.
