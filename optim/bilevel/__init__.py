@@ -4,6 +4,7 @@ See ``docs/bilevel.md`` for the update rules, the options and the measured compa
 """
 
 from .baselines import RSVRB, SOBA, HypergradientDescent, StocBiO
+from .distributed import DistributedBSVRB
 from .bsvrb import BSGD, BSVRB, BSVRBMovingAverage, BSVRBv1, BSVRBv2, code_faithful_options, project_hessians
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "BSVRBMovingAverage",
     "BSVRBv1",
     "BSVRBv2",
+    "DistributedBSVRB",
     "HypergradientDescent",
     "RSVRB",
     "SOBA",

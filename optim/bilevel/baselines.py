@@ -9,7 +9,8 @@
   y <- y - rho grad_y g, v <- v - rho (grad^2_yy g v - grad_y f), x <- x - eta (grad_x f - grad^2_xy g v).
 * ``StocBiO`` (Ji, Yang and Liang, 2021) on the stacked problem: ``inner_steps`` SGD steps on y
   (warm-started), a Neumann series of ``neumann_steps`` terms for H^{-1} grad_y f, one upper step.
-* ``HypergradientDescent``: x <- x - eta grad F(x) with the exact hypergradient and Armijo backtracking.
+* ``HypergradientDescent``: x <- x - eta grad F(x) with the exact hypergradient and Armijo backtracking;
+  each exact F or grad F is charged m (n_lower + n_upper) samples (one pass over every block's data).
 """
 
 from __future__ import annotations
@@ -195,15 +196,19 @@ class HypergradientDescent(Solver):
         return State(x=x, F=problem.F(x), g=problem.hypergrad(x), eta=self.upper_step)
 
     def step(self, problem, st: State) -> State:
+        # an exact F or grad F touches every sample of every block at least once
+        full = problem.m * (problem.n_lower + problem.n_upper)
         eta, gg = self.upper_step, float(st.g @ st.g)
         for _ in range(60):
             x = st.x - eta * st.g
             F = problem.F(x)
+            problem.counts.add("samples", full)
             if F <= st.F - 0.5 * eta * gg:
                 break
             eta *= 0.5
         st.x, st.F, st.eta = x, F, eta
         st.g = problem.hypergrad(x)
+        problem.counts.add("samples", full)
         return st
 
     def optimality(self, problem, state: State) -> float:

@@ -175,38 +175,50 @@ class BSVRB(BilevelSolver):
 
     def step(self, problem, st: State) -> State:
         J, bg, bf = self.sample(problem, st)
-        phi_new, phi_old = self.block_directions(problem, st, J, bg, bf)
-        self.upper_update(st, phi_new.mean(axis=0), phi_old.mean(axis=0))
-        self.lower_update_(st, J)
+        J, bg, bf, rows = self.local_blocks(st, J, bg, bf)
+        phi_new, phi_old = self.block_directions(problem, st, J, bg, bf, rows)
+        g_new, g_old = self.reduce_sums(st, phi_new.sum(axis=0), phi_old.sum(axis=0))
+        self.upper_update(st, g_new / st.I, g_old / st.I)
+        self.lower_update_(st, rows)
         st.t += 1
         return st
 
-    def block_directions(self, problem, st, J, bg, bf):
-        """Refresh the estimators of the blocks J; return Phi_new, Phi_old, each (|J|, dim_x)."""
+    def local_blocks(self, st, J, bg, bf):
+        """The sampled blocks this process handles and their rows in the state (all of them here)."""
+        return J, bg, bf, J
+
+    def reduce_sums(self, st, g_new, g_old):
+        """Sum of the per-process sums of Phi_new and Phi_old (one process: nothing to add)."""
+        return g_new, g_old
+
+    def block_directions(self, problem, st, J, bg, bf, rows=None):
+        """Refresh the estimators of the blocks J (state rows ``rows``); return Phi_new, Phi_old (|J|, dim_x)."""
         a, g = self.alpha, st.gamma
-        x, xp, Yj, Ypj = st.x, st.x_prev, st.Y[J], st.Y_prev[J]
+        if rows is None:
+            rows = J
+        x, xp, Yj, Ypj = st.x, st.x_prev, st.Y[rows], st.Y_prev[rows]
         gy_new, gy_old = problem.grad_y_g(J, x, Yj, bg), problem.grad_y_g(J, xp, Ypj, bg)
-        st.U[J] = (1 - a) * st.U[J] + (a + g) * gy_new - g * gy_old
+        st.U[rows] = (1 - a) * st.U[rows] + (a + g) * gy_new - g * gy_old
         gf_new, gf_old = problem.grad_y_f(J, x, Yj, bf), problem.grad_y_f(J, xp, Ypj, bf)
         if self.version == 1:
-            H_1, H_2 = st.H[J], st.H_prev[J]  # H_t-1 and H_t-2 on J
+            H_1, H_2 = st.H[rows], st.H_prev[rows]  # H_t-1 and H_t-2 on J
             if st.last is None:
                 st.H_prev = st.H.copy()
             else:
                 st.H_prev[st.last] = st.H[st.last]
             hh_new, hh_old = problem.hess_yy_g(J, x, Yj, bg), problem.hess_yy_g(J, xp, Ypj, bg)
-            st.H[J] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
-            use_new, use_old = (st.H[J], H_1) if self.hessian_lag == 0 else (H_1, H_2)
+            st.H[rows] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
+            use_new, use_old = (st.H[rows], H_1) if self.hessian_lag == 0 else (H_1, H_2)
             q = self._solve(np.concatenate([use_new, use_old]), np.concatenate([gf_new, gf_old]))
             q_new, q_old = q[: len(J)], q[len(J) :]
         else:
-            q_new, q_old = st.V[J], st.V_prev[J]
+            q_new, q_old = st.V[rows], st.V_prev[rows]
             s_new = problem.hvp_yy_g(J, x, Yj, q_new, bg) - gf_new
             s_old = problem.hvp_yy_g(J, xp, Ypj, q_old, bg) - gf_old
-            st.S[J] = (1 - a) * st.S[J] + (a + g) * s_new - g * s_old
+            st.S[rows] = (1 - a) * st.S[rows] + (a + g) * s_new - g * s_old
         phi_new = problem.grad_x_f(J, x, Yj, bf) - problem.jvp_xy_g(J, x, Yj, q_new, bg)
         phi_old = problem.grad_x_f(J, xp, Ypj, bf) - problem.jvp_xy_g(J, xp, Ypj, q_old, bg)
-        st.last = J
+        st.last = rows
         return phi_new, phi_old
 
     def upper_update(self, st, g_new, g_old) -> None:
