@@ -6,7 +6,6 @@ import os
 import tempfile
 
 import numpy as np
-import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from threadpoolctl import threadpool_limits

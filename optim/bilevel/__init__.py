@@ -4,8 +4,8 @@ See ``docs/bilevel.md`` for the update rules, the options and the measured compa
 """
 
 from .baselines import RSVRB, SOBA, HypergradientDescent, StocBiO
-from .distributed import DistributedBSVRB
 from .bsvrb import BSGD, BSVRB, BSVRBMovingAverage, BSVRBv1, BSVRBv2, code_faithful_options, project_hessians
+from .distributed import DistributedBSVRB
 
 __all__ = [
     "BSGD",
