@@ -43,10 +43,10 @@ def speedup(quick: bool) -> dict:
     p = QuadraticBilevel(m=m, dim_x=10, dim_y=5, noise=0.5, seed=0, n_samples=64)
     g0 = np.linalg.norm(p.hypergrad(np.zeros(10)))
     eps = 0.2 * g0
-    Is, Bs = ([1, 10, 100], [1, 16]) if quick else ([1, 5, 10, 25, 100], [1, 4, 16, 64])
+    Is, Bs = ([5, 20, 100], [1, 16]) if quick else ([1, 5, 10, 25, 100], [1, 4, 16, 64])
     seeds = range(2 if quick else 5)
     steps = (0.1, 0.3) if quick else (0.03, 0.1, 0.3, 1.0)
-    cap = 1500 if quick else 5000
+    cap = 3000 if quick else 5000
     rows = []
     for nb in Is:
         for B in Bs:
