@@ -132,6 +132,19 @@ class BSVRB(BilevelSolver):
     def _solve(self, H, rhs):
         return np.linalg.solve(H, rhs[..., None])[..., 0]
 
+    def _solve_lagged(self, H_1, H_2, gf_new, gf_old, same):
+        """H_1^{-1} gf_new and H_2^{-1} gf_old, with one two-column solve where H_1 = H_2."""
+        q_new, q_old = np.empty_like(gf_new), np.empty_like(gf_old)
+        if same.any():
+            q = np.linalg.solve(H_1[same], np.stack([gf_new[same], gf_old[same]], axis=2))
+            q_new[same], q_old[same] = q[..., 0], q[..., 1]
+        diff = ~same
+        if diff.any():
+            k = int(diff.sum())
+            q = self._solve(np.concatenate([H_1[diff], H_2[diff]]), np.concatenate([gf_new[diff], gf_old[diff]]))
+            q_new[diff], q_old[diff] = q[:k], q[k:]
+        return q_new, q_old
+
     def init(self, problem, x0=None) -> State:
         st = self.setup(problem)
         st.x, st.Y = self.start(problem, x0)
@@ -202,15 +215,21 @@ class BSVRB(BilevelSolver):
         gf_new, gf_old = problem.grad_y_f(J, x, Yj, bf), problem.grad_y_f(J, xp, Ypj, bf)
         if self.version == 1:
             H_1, H_2 = st.H[rows], st.H_prev[rows]  # H_t-1 and H_t-2 on J
+            # H_t-2 = H_t-1 for a block not refreshed at t-1: one factorisation serves both solves
+            same = np.ones(len(rows), bool) if st.last is None else ~np.isin(rows, st.last)
+            if st.last is None:
+                same[:] = False
             if st.last is None:
                 st.H_prev = st.H.copy()
             else:
                 st.H_prev[st.last] = st.H[st.last]
             hh_new, hh_old = problem.hess_yy_g(J, x, Yj, bg), problem.hess_yy_g(J, xp, Ypj, bg)
             st.H[rows] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
-            use_new, use_old = (st.H[rows], H_1) if self.hessian_lag == 0 else (H_1, H_2)
-            q = self._solve(np.concatenate([use_new, use_old]), np.concatenate([gf_new, gf_old]))
-            q_new, q_old = q[: len(J)], q[len(J) :]
+            if self.hessian_lag == 0:
+                q = self._solve(np.concatenate([st.H[rows], H_1]), np.concatenate([gf_new, gf_old]))
+                q_new, q_old = q[: len(J)], q[len(J) :]
+            else:
+                q_new, q_old = self._solve_lagged(H_1, H_2, gf_new, gf_old, same)
         else:
             q_new, q_old = st.V[rows], st.V_prev[rows]
             s_new = problem.hvp_yy_g(J, x, Yj, q_new, bg) - gf_new
