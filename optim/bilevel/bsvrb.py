@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from problems.validation import as_choice, as_int, as_real
+from problems.validation import as_choice, as_real
 
 from ..base import State
 from .common import BilevelSolver
@@ -307,7 +307,3 @@ class BSVRBMovingAverage(BSVRB):
         if "gamma" in options:
             raise ValueError("bsvrb-ma fixes gamma = 0")
         super().__init__(gamma=0.0, moving_average=True, **options)
-
-
-def as_version(value) -> int:
-    return as_int(value, "version", low=1, high=2)

@@ -193,9 +193,6 @@ class HyperparameterLogistic(BilevelProblem):
         q = np.linalg.solve(self._hess(b, x, W, None), self._grad_y_f(b, x, W, None)[..., None])[..., 0]
         return -self._jvp(b, x, W, q, None).mean(axis=0)
 
-    def report(self, x) -> dict:
-        return {}
-
     def test_value(self, Y) -> float:
         """Mean test loss of the block models Y (the official code's ``test_eval``)."""
         if self.test is None:
