@@ -32,7 +32,7 @@ CODE_FAITHFUL = {
 
 def code_faithful_options(version: int) -> dict:
     """The options of the official hyper-parameter-optimisation scripts (m = 100, I = 10, B = 32)."""
-    return dict(CODE_FAITHFUL[as_choice(version, "version", (1, 2))])
+    return dict(CODE_FAITHFUL[int(as_choice(version, "version", (1, 2)))])
 
 
 def project_hessians(H, mode: str, floor: float, cap: float, bound: float, blocks=None) -> np.ndarray:

@@ -18,7 +18,7 @@ def bilevel_suite(quick: bool = True) -> Suite:
         problems["ho-a8a-reduced"] = HyperparameterLogistic.a8a("reduced")
     return Suite(
         name="bilevel",
-        description=bilevel_suite.__doc__.split("\n")[0],
+        description="Multi-block bilevel methods on closed-form problems, the same oracle-sample budget for all.",
         problems=problems,
         methods={m: (m, {}) for m in METHODS},
         settings={"budget": 3e5 if quick else 3e6, "max_iter": 300 if quick else 3000, "tol": 1e-8},
