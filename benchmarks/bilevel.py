@@ -187,7 +187,10 @@ def main() -> None:
     payload["speedup"] = sp = speedup(q)
     print(f"\n## Iterations to ||grad F|| <= {sp['eps']:.3g} (quadratic, m = 100, BSVRB v2, median over seeds)\n")
     print(markdown_table(sp["rows"], ["I", "B", "eta", "iterations", "samples"], missing="not reached"))
-    print("\nFitted exponents (paper's bound: iterations ~ 1/(I sqrt(I)) + 1/(I sqrt(B)), i.e. I^-1.5, I^-1):")
+    print(
+        "\nFitted exponents (the paper's bound T ~ 1/(I sqrt(I)) + 1/(I sqrt(B)) "
+        "suggests -1 to -1.5 in I and -0.5 in B):"
+    )
     for k, v in sp["fits"].items():
         print(f"- {k}: {v:+.2f}")
     print("\nrunning the official a8a setting", flush=True)

@@ -146,3 +146,16 @@ def test_bad_input(digits):
         QuadraticBilevel(mu_g=-1.0)
     with pytest.raises(ValueError, match="split"):
         HyperparameterLogistic.a8a("oficial")
+
+
+def test_sigma_loader_names_the_line(tmp_path):
+    from problems.bilevel import load_sigmas
+
+    assert load_sigmas().shape == (100,) and np.all(load_sigmas() > 1.0)
+    bad = tmp_path / "sigmas.txt"
+    bad.write_text("1.5\nabc\n")
+    with pytest.raises(ValueError, match=r"sigmas.txt:2"):
+        load_sigmas(bad)
+    with pytest.raises(ValueError, match="b_train"):
+        X = np.zeros((4, 3))
+        HyperparameterLogistic(X, [1, -1, 2, 1], X, [1, 1, 1, -1], [1.0, 2.0])
