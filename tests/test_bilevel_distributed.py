@@ -1,6 +1,6 @@
-"""Distributed BSVRB: two gloo processes on CPU, each owning half of the blocks, end where one process
-ends on the same samples (float64, 1e-12): the same x on every rank, and each block's lower state, kept
-only by its owner, equal to the single-process one."""
+"""Distributed BSVRB: two gloo processes on CPU, each owning half of the blocks and refreshing I / 2 of
+the sampled blocks per iteration, end where one process ends on the same samples (float64, 1e-12): the
+same x on every rank, and each block's lower state, kept only by its owner, equal to the single-process one."""
 
 import os
 import tempfile
@@ -30,13 +30,18 @@ def _worker(rank, world, init_file, out_dir):
         dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
         try:
             p = _problem()
+            probe = DistributedBSVRB(**COMMON)
+            st = probe.init(p)
+            for _ in range(5):  # every process refreshes exactly I / W = 2 of the sampled blocks
+                J, bg, bf = probe.sample(p, st)
+                assert len(probe.local_blocks(st, J, bg, bf)[0]) == 2
             for name, opts in RUNS.items():
                 solver = DistributedBSVRB(**opts, **COMMON)
                 st = solver.init(p)
                 for _ in range(COMMON["max_iter"]):
                     st = solver.step(p, st)
                 res = solver.solve(p)
-                np.savez(os.path.join(out_dir, f"{name}-{rank}.npz"), x=st.x, Y=st.Y, owned=st.owned, rx=res.x)
+                np.savez(os.path.join(out_dir, f"{name}-{rank}.npz"), x=st.x, Y=st.Y, owned=st.owned, rx=res.x, t=st.t)
         finally:
             dist.destroy_process_group()
 
@@ -47,7 +52,7 @@ def test_two_processes_equal_one():
         p = _problem()
         for name, opts in RUNS.items():
             cls = BSVRBv1 if opts["version"] == 1 else BSVRBv2
-            single = cls(**{k: v for k, v in opts.items() if k != "version"}, **COMMON)
+            single = cls(**{k: v for k, v in opts.items() if k != "version"}, block_groups=2, **COMMON)
             st = single.init(p)
             for _ in range(COMMON["max_iter"]):
                 st = single.step(p, st)

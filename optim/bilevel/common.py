@@ -26,7 +26,10 @@ class BilevelSolver(Solver):
     whole data), ``upper_batch_size`` for f (default B), ``upper_step`` eta, ``lower_step`` tau
     (default 0.5 / L_g), ``sampling`` "uniform" (I blocks without replacement, i.i.d. rows) or
     "epochs" (the official code: blocks in a reshuffled cyclic order, rows from per-epoch shuffles of a
-    shared data set, disjoint between the blocks of an iteration).
+    shared data set, disjoint between the blocks of an iteration); ``block_groups`` G: with G > 1 the
+    blocks are split into the groups {i : i mod G = r} and each iteration draws I / G blocks from every
+    group (uniform marginals when G divides m; the distributed mode uses G = W so that every process
+    handles exactly I / W blocks).
     """
 
     requires = (MultiBlockBilevel,)
@@ -43,6 +46,7 @@ class BilevelSolver(Solver):
         upper_step=0.1,
         lower_step=None,
         sampling="uniform",
+        block_groups=1,
         **common,
     ):
         super().__init__(**common)
@@ -54,6 +58,7 @@ class BilevelSolver(Solver):
         self.upper_step = as_real(upper_step, "upper_step", low=0.0, low_open=True)
         self.lower_step = None if lower_step is None else as_real(lower_step, "lower_step", low=0.0, low_open=True)
         self.sampling = as_choice(sampling, "sampling", ("uniform", "epochs"))
+        self.block_groups = as_int(block_groups, "block_groups", low=1)
 
     # ------------------------------------------------------------------ set-up
     def setup(self, problem) -> State:
@@ -70,6 +75,9 @@ class BilevelSolver(Solver):
             raise ValueError(f"upper_batch_size must be <= {problem.n_upper} (upper samples per block), got {Bf}")
         if not problem.mu_g > 0:
             raise ValueError(f"the lower level must be strongly convex: problem.mu_g must be > 0, got {problem.mu_g}")
+        G = self.block_groups
+        if G > 1 and (n_blocks % G or G > m):
+            raise ValueError(f"block_groups = {G} must divide blocks_per_iter = {n_blocks} and be <= m = {m}")
         tau = 0.5 / problem.L_g if self.lower_step is None else self.lower_step
         st = State(I=n_blocks, B=B, Bf=Bf, tau=tau, rng=self.new_rng(), t=0)
         if self.sampling == "epochs":
@@ -86,7 +94,11 @@ class BilevelSolver(Solver):
         """(blocks, lower batch, upper batch) of iteration ``st.t``."""
         m, nb, B, Bf, rng = problem.m, st.I, st.B, st.Bf, st.rng
         if self.sampling == "uniform":
-            J = np.arange(m) if nb == m else np.sort(rng.choice(m, nb, replace=False))
+            G = self.block_groups
+            if G > 1:
+                J = np.concatenate([np.sort(rng.choice(np.arange(r, m, G), nb // G, replace=False)) for r in range(G)])
+            else:
+                J = np.arange(m) if nb == m else np.sort(rng.choice(m, nb, replace=False))
             return J, problem.sample_lower(J, B, rng), problem.sample_upper(J, Bf, rng)
         t = st.t
         k = t % (m // nb)

@@ -5,7 +5,9 @@ Every process draws the same blocks and batches from the same seed, refreshes th
 sampled blocks it owns, and one all-reduce of the 2 d_x numbers sum Phi_new, sum Phi_old gives every
 process the same upper direction z, so every process keeps the same x. With W = 1 this is ``BSVRB``;
 with W > 1 it performs the same arithmetic on the same samples (up to the order of a floating sum).
-Each process handles |J_t and its blocks| of the I sampled blocks, I / W on average.
+By default the blocks are drawn by groups (``block_groups = W``): I / W of them from every process's
+share, so each process refreshes exactly I / W blocks per iteration; ``BSVRB(block_groups=W)`` in one
+process is the same algorithm on the same samples.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class DistributedBSVRB(BSVRB):
     def __init__(self, *, group=None, **options):
         super().__init__(**options)
         self.group = group
+        self._groups_given = "block_groups" in options
 
     def _dist(self):
         import torch.distributed as dist
@@ -37,8 +40,11 @@ class DistributedBSVRB(BSVRB):
 
     def init(self, problem, x0=None) -> State:
         dist = self._dist()
+        world = dist.get_world_size(self.group)
+        if not self._groups_given:
+            self.block_groups = world
         st = super().init(problem, x0)
-        st.world, st.rank = dist.get_world_size(self.group), dist.get_rank(self.group)
+        st.world, st.rank = world, dist.get_rank(self.group)
         st.owned = np.arange(st.rank, problem.m, st.world)
         for key in LOCAL:  # keep only the blocks this process owns
             if hasattr(st, key):
