@@ -59,6 +59,15 @@ METHODS: dict[str, str] = {
     "softimpute": "optim.completion:SoftImpute",
     "svp": "optim.completion:SVP",
     "nuclear-norm": "optim.completion:NuclearNorm",
+    # --- bilevel: multi-block bilevel optimization (BSVRB and baselines)
+    "bsvrb-v1": "optim.bilevel:BSVRBv1",
+    "bsvrb-v2": "optim.bilevel:BSVRBv2",
+    "rsvrb": "optim.bilevel:RSVRB",
+    "bsgd": "optim.bilevel:BSGD",
+    "bsvrb-ma": "optim.bilevel:BSVRBMovingAverage",
+    "soba": "optim.bilevel:SOBA",
+    "stocbio": "optim.bilevel:StocBiO",
+    "hypergradient-descent": "optim.bilevel:HypergradientDescent",
 }
 
 SUITES: dict[str, str] = {
@@ -76,6 +85,8 @@ SUITES: dict[str, str] = {
     "bcd": "optim.bcd.suite:bcd_suite",
     # --- completion
     "completion": "optim.completion.suite:completion_suite",
+    # --- bilevel
+    "bilevel": "optim.bilevel.suite:bilevel_suite",
 }
 
 

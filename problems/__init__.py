@@ -2,6 +2,7 @@
 
 from .base import Capability, Composite, Counts, HasReference, Objective, Problem, Smooth, counted, require
 from .bcd import BlockLinearModel, LabelPropagation, NonnegativeLasso, bcd_paper_problem  # greedy BCD
+from .bilevel import HyperparameterLogistic, MultiBlockBilevel, MultiTaskRidge, QuadraticBilevel  # bilevel
 from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
 from .catalog import PROBLEMS, make_problem
 from .completion import MatrixCompletion, from_ratings, movielens100k, synthetic_incoherent  # completion
@@ -81,4 +82,8 @@ __all__ = [
     "from_ratings",
     "movielens100k",
     "synthetic_incoherent",
+    "HyperparameterLogistic",
+    "MultiBlockBilevel",
+    "MultiTaskRidge",
+    "QuadraticBilevel",
 ]

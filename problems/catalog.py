@@ -45,6 +45,10 @@ PROBLEMS: dict[str, str] = {
     # --- completion (MovieLens-100k is read from a local file: python3 benchmarks/fetch_data.py)
     "completion-synthetic": "problems.completion:synthetic_incoherent",
     "movielens100k": "problems.completion:movielens100k",
+    # --- bilevel (multi-block bilevel problems)
+    "bilevel-quadratic": "problems.bilevel:quadratic_bilevel",
+    "bilevel-ridge-digits": "problems.bilevel:ridge_digits",
+    "bilevel-ho-a8a": "problems.bilevel:ho_a8a",
 }
 
 
