@@ -206,6 +206,52 @@ class NetworkPruning(Problem):
             g = vmap(grad(loss_one), in_dims=(None, 0, 0))(w, X, y)
         return g.reshape(g.shape[0], -1).to(torch.float64).numpy()
 
+    def per_sample_factors(self, layer: str, weights: dict, batch):
+        """``(A, D)`` with per-sample gradients ``grad_s W = D_s A_s^T`` (``A``: N x n layer inputs, ``D``:
+        N x m loss gradients at the layer's outputs), for layers applied once per sample (2-D inputs).
+        One forward and one backward pass; ``None`` when the layer sees more than one row per sample."""
+        import torch
+
+        X, y = batch
+        mod, got = self.modules[layer], {}
+
+        def hook(module, args, out):
+            got["a"] = args[0].detach()
+            got["out"] = out.detach().requires_grad_(True)
+            return got["out"]
+
+        handle = mod.register_forward_hook(hook)
+        try:
+            with self.weights_applied(weights) as model, torch_threads(), torch.enable_grad():
+                out = model(X)
+                if got["a"].ndim != 2 or got["a"].shape[0] != X.shape[0]:
+                    return None
+                self._loss(out, y, reduction="sum").backward(inputs=[got["out"]])
+        finally:
+            handle.remove()
+        A = got["a"].to(torch.float64).numpy()
+        D = got["out"].grad.to(torch.float64).numpy()
+        return A, D
+
+    def loss_hessian_block(self, layer: str, weights: dict, batch, block):
+        """Mean batch gradient and exact Hessian of the mean loss w.r.t. ``layer``'s weights on the flat
+        indices ``block`` (one backward pass per block index): ``(g_B, H_BB)``."""
+        import torch
+
+        X, y = batch
+        mod = self.modules[layer]
+        with self.weights_applied(weights) as model, torch_threads(), torch.enable_grad():
+            w = mod.weight
+            w.requires_grad_(True)
+            try:
+                (g,) = torch.autograd.grad(self._loss(model(X), y), w, create_graph=True)
+                g = g.reshape(-1)
+                rows = [torch.autograd.grad(g[int(t)], w, retain_graph=True)[0].reshape(-1)[block] for t in block]
+            finally:
+                w.requires_grad_(False)
+        H = torch.stack(rows).to(torch.float64).numpy()
+        return g.detach()[block].to(torch.float64).numpy(), (H + H.T) / 2.0
+
     def _param_name(self, layer):
         return f"{layer}.weight" if layer else "weight"
 

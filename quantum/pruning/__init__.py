@@ -2,6 +2,18 @@
 2024) with cardinality-constrained QUBO blocks. Imported lazily (``import quantum`` stays torch-free)."""
 
 from .base import Pruner
+from .blocks import step_schedule
+from .icbs import ICBS
 from .oneshot import Magnitude, SparseGPT, Wanda, keep_lowest_pruned, sparsegpt_layer, wanda_scores
 
-__all__ = ["Magnitude", "Pruner", "SparseGPT", "Wanda", "keep_lowest_pruned", "sparsegpt_layer", "wanda_scores"]
+__all__ = [
+    "ICBS",
+    "step_schedule",
+    "Magnitude",
+    "Pruner",
+    "SparseGPT",
+    "Wanda",
+    "keep_lowest_pruned",
+    "sparsegpt_layer",
+    "wanda_scores",
+]
