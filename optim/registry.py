@@ -51,6 +51,12 @@ METHODS: dict[str, str] = {
     "plain-cg": "optim.linear:PlainCG",
     # --- bcd: greedy block coordinate descent
     "bcd": "optim.bcd:BCD",
+    # --- pruning (quantum/pruning: one-shot baselines, CBS selection, iterative CBS)
+    "magnitude": "quantum.pruning:Magnitude",
+    "wanda": "quantum.pruning:Wanda",
+    "sparsegpt": "quantum.pruning:SparseGPT",
+    "cbs": "quantum.pruning:CBS",
+    "icbs": "quantum.pruning:ICBS",
 }
 
 SUITES: dict[str, str] = {
@@ -66,6 +72,8 @@ SUITES: dict[str, str] = {
     "sor": "optim.linear.suite:sor_suite",
     # --- bcd
     "bcd": "optim.bcd.suite:bcd_suite",
+    # --- pruning
+    "pruning": "quantum.pruning.suite:pruning_suite",
 }
 
 

@@ -41,6 +41,8 @@ PROBLEMS: dict[str, str] = {
     "tsp": "problems.loaders_binary:shipped_tsp",
     "qap": "problems.loaders_binary:shipped_qap",
     "market-split": "problems.loaders_binary:shipped_market_split",
+    # --- pruning (the ReLU digits MLP, trained on first use)
+    "digits-pruning": "problems.pruning:digits_pruning",
 }
 
 
