@@ -64,27 +64,34 @@ def check_block(block, state_size: int) -> np.ndarray:
     return idx
 
 
-def reconstruction_terms(w0: np.ndarray, gram: np.ndarray, pruned: np.ndarray, block: np.ndarray) -> BlockTerms:
+def reconstruction_terms(
+    w0: np.ndarray, gram: np.ndarray, pruned: np.ndarray, block: np.ndarray, with_offset: bool = True
+) -> BlockTerms:
     """Exact block QUBO of the layer's mask-only reconstruction error (H = 2G, rows independent)::
 
     Q_ab = 2 [r_a = r_b] w0_a G[c_a, c_b] w0_b,
     q_a  = w0_a^2 G[c_a, c_a] + 2 w0_a sum_{j: (r_a, j) pruned outside B} G[c_a, j] w0_{r_a j},
     c0   = sum_r (w0_r * p_r)^T G (w0_r * p_r) over the pruned weights p outside B.
 
-    ``E(x)`` equals the total reconstruction error of the layer for block values ``x``.
+    ``E(x)`` equals the total reconstruction error of the layer for block values ``x``. Cost O(b n + b^2)
+    (plus O(rows of B x n^2) for ``c0``, skipped when ``with_offset`` is False: it does not depend on x).
     ``k`` is the number of currently pruned weights in the block."""
     m, n = w0.shape
-    p = pruned.reshape(m, n).astype(bool).copy()
+    flat = pruned.reshape(-1)
     rows, cols = np.divmod(block, n)
-    p[rows, cols] = False
-    outside = w0 * p  # pruned weights outside the block
-    go = outside @ gram  # (m, n): row r holds G (w0_r * p_r)
+    urows, inv = np.unique(rows, return_inverse=True)
+    outside = w0[urows] * flat.reshape(m, n)[urows]  # pruned weights of the block's rows ...
+    outside[inv, cols] = 0.0  # ... outside the block
     wb = w0[rows, cols]
-    linear = wb**2 * gram[cols, cols] + 2.0 * wb * go[rows, cols]
+    linear = wb**2 * gram[cols, cols] + 2.0 * wb * np.einsum("bn,bn->b", gram[cols], outside[inv])
     same_row = rows[:, None] == rows[None, :]
     quad = 2.0 * same_row * np.outer(wb, wb) * gram[np.ix_(cols, cols)]
-    offset = float(np.sum(go * outside))
-    k = int(pruned.reshape(-1)[block].sum())
+    offset = 0.0
+    if with_offset:
+        full = w0 * flat.reshape(m, n)
+        full[urows] = outside
+        offset = float(np.sum((full @ gram) * full))
+    k = int(flat[block].sum())
     return BlockTerms(linear, np.triu(quad, 1), offset, k)
 
 

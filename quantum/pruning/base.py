@@ -122,8 +122,12 @@ class Pruner(Solver):
         self.prune_step(problem, state, item)
         state.nstep += 1
         problem.counts.add("block")
-        state.x = self._flat(state)
+        state.x = None  # rebuilt (O(weights)) only where the loop looks at it: see is_finite
         return state
+
+    def is_finite(self, state) -> bool:
+        state.x = self._flat(state)
+        return bool(all(np.all(np.isfinite(w)) for w in state.weights.values()))
 
     def _flat(self, state) -> np.ndarray:
         return np.concatenate([state.keep[k].reshape(-1) for k in state.net.layers])

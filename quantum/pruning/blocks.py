@@ -59,6 +59,7 @@ class LayerBlocks:
                 self.free[high[high.size - fixed_keep :]] = False
         self.n_free = int(self.free.sum())
         self.tabu = deque()
+        self.tabu_count = np.zeros(m * n, dtype=np.int32)  # occurrences of each index in the tabu deque
         self.tabu_len = 0
         self.optimized = np.zeros(m * n, dtype=bool)
         self.row = 0
@@ -72,20 +73,19 @@ class LayerBlocks:
         """Block = the ``k`` highest-scoring free pruned weights followed by the ``b - k`` lowest-scoring
         free kept weights (tabu entries skipped; shuffled instead of sorted when ``random``). Returns
         (block, k_eff)."""
-        cand = self.free.copy()
-        if scope == "row":
-            m, n = self.shape
-            mask = np.zeros_like(cand)
-            mask[self.row * n : (self.row + 1) * n] = True
-            cand &= mask
+        m, n = self.shape
+        if scope == "row":  # O(n) per step: only the current row is looked at
+            idx = self.row * n + np.arange(n)
             self.row = (self.row + 1) % m
-        if block_size >= cand.sum():
-            idx = np.flatnonzero(cand)
+        else:
+            idx = np.arange(m * n)
+        idx = idx[self.free[idx]]
+        if block_size >= idx.size:
             block = np.concatenate([idx[self.pruned[idx]], idx[~self.pruned[idx]]])
             return block, int(self.pruned[idx].sum())
         if self.tabu_len:
-            cand[np.fromiter(self.tabu, dtype=np.int64, count=len(self.tabu))] = False
-        pr, kp = np.flatnonzero(cand & self.pruned), np.flatnonzero(cand & ~self.pruned)
+            idx = idx[self.tabu_count[idx] == 0]
+        pr, kp = idx[self.pruned[idx]], idx[~self.pruned[idx]]
         if random:
             pr, kp = rng.permutation(pr), rng.permutation(kp)
         else:
@@ -100,8 +100,9 @@ class LayerBlocks:
         self.optimized[block] = True
         if self.tabu_len:
             self.tabu.extend(block.tolist())
+            self.tabu_count[block] += 1
             while len(self.tabu) > self.tabu_len:
-                self.tabu.popleft()
+                self.tabu_count[self.tabu.popleft()] -= 1
 
 
 def fraction_optimized(layers) -> float:

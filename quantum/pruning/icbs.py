@@ -164,7 +164,7 @@ class ICBS(Pruner):
             score, self.block_size, self.k, self.block_scope, state.rng, random=self.selection == "random"
         )
         if self.objective_name == "reconstruction":
-            terms = reconstruction_terms(w0, state.grams[layer], blocks.pruned, block)
+            terms = reconstruction_terms(w0, state.grams[layer], blocks.pruned, block, with_offset=False)
         elif self.hessian == "exact":
             g, H = problem.loss_hessian_block(layer, state.weights, problem.batch(state.nstep), block)
             delta = -flat_w0[block] * blocks.pruned[block]
@@ -186,8 +186,8 @@ class ICBS(Pruner):
         change = model.energy(x) - model.energy(incumbent)
         blocks.pruned[block] = x.astype(bool)
         blocks.visited(block)
-        state.keep[layer] = (~blocks.pruned).reshape(w0.shape).astype(float)
-        state.weights[layer] = w0 * state.keep[layer]
+        state.keep[layer].reshape(-1)[block] = 1.0 - x  # O(b) update of the mask and the weights
+        state.weights[layer].reshape(-1)[block] = flat_w0[block] * (1.0 - x)
         state.log.append(
             {
                 "epoch": epoch,
