@@ -44,6 +44,8 @@ class NetworkPruning(Problem):
     model : a ``torch.nn.Module`` (copied; biases are never pruned)
     layers : names of prunable Linear sub-modules (``model.named_modules()`` names) or None for all
     loss : "cross_entropy" or "mse" (per-sample losses for the empirical Fisher)
+    input_mask : optional callable ``inputs -> bool (B, T)`` of real token positions (padding rows are
+        dropped from 3-D layer inputs)
     data : training pair ``(inputs, targets)``; its first ``calibration`` rows calibrate the one-shot
         pruners and its rows in order, ``batch_size`` at a time, feed the iterative steps
     test : optional held-out pair for ``evaluate`` (accuracy for cross-entropy)
@@ -67,6 +69,7 @@ class NetworkPruning(Problem):
         density=0.5,
         calibration=512,
         batch_size=200,
+        input_mask=None,
         name="network",
     ):
         super().__init__()
@@ -97,6 +100,9 @@ class NetworkPruning(Problem):
         self.density = as_density(density)
         self.calibration = min(as_int(calibration, "calibration", low=1), self.inputs.shape[0])
         self.batch_size = min(as_int(batch_size, "batch_size", low=1), self.inputs.shape[0])
+        if input_mask is not None and not callable(input_mask):
+            raise TypeError("input_mask must be callable (inputs -> bool tensor of valid token positions)")
+        self.input_mask = input_mask
         self.name = name
         self._dense_inputs = None
 
@@ -147,7 +153,16 @@ class NetworkPruning(Problem):
         finally:
             for h in hooks:
                 h.remove()
-        return {k: v.reshape(-1, v.shape[-1]).to(torch.float64).numpy() for k, v in got.items()}
+        keep = None
+        if self.input_mask is not None:
+            keep = self.input_mask(self.inputs[idx]).reshape(-1)
+        out = {}
+        for k, v in got.items():
+            rows = v.reshape(-1, v.shape[-1])
+            if keep is not None and v.ndim == 3:  # token rows: drop padding positions
+                rows = rows[keep]
+            out[k] = rows.to(torch.float64).numpy()
+        return out
 
     def dense_inputs(self) -> dict:
         if self._dense_inputs is None:
@@ -177,6 +192,8 @@ class NetworkPruning(Problem):
         with self.weights_applied(weights) as model, torch.no_grad(), torch_threads():
             out = model(X)
             res = {"loss": float(self._loss(out, y))}
+            if self.loss_name == "mse" and out.ndim == 2:
+                res["cosine"] = float(torch.nn.functional.cosine_similarity(out, y, dim=1).mean())
             if self.loss_name == "cross_entropy":
                 res["accuracy"] = float((out.argmax(-1) == y).double().mean())
         return res

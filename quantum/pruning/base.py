@@ -84,6 +84,7 @@ class Pruner(Solver):
     default_max_iter = 10**9
 
     def __init__(self, *, density=None, tol=0.0, **common):
+        self._user_check_every = common.get("check_every") is not None
         super().__init__(tol=tol, **common)
         self.density = None if density is None else as_density(density)
         self._max_iter = self.max_iter

@@ -92,7 +92,6 @@ class ICBS(Pruner):
         self.solver_options = dict(solver_options or {})
         self.cutoff_mode = as_choice(cutoff_mode, "cutoff_mode", CUTOFF_MODES)
         self.block_scope = as_choice(block_scope, "block_scope", ("layer", "row"))
-        self._user_check_every = "check_every" in common and common["check_every"] is not None
 
     # ------------------------------------------------------------------ set-up
     def setup(self, problem, state) -> None:
