@@ -105,6 +105,7 @@ class NetworkPruning(Problem):
         self.input_mask = input_mask
         self.name = name
         self._dense_inputs = None
+        self._dense_grams = None
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -169,6 +170,12 @@ class NetworkPruning(Problem):
             self._dense_inputs = self.layer_inputs(None)
         return self._dense_inputs
 
+    def dense_grams(self) -> dict:
+        """``X^T X`` of every layer's dense calibration inputs (computed once)."""
+        if self._dense_grams is None:
+            self._dense_grams = {k: X.T @ X for k, X in self.dense_inputs().items()}
+        return self._dense_grams
+
     def layer_problem(self, layer: str, weights: dict | None = None) -> LayerPruning:
         """The ``LayerPruning`` of ``layer`` with its calibration inputs under ``weights``."""
         as_choice(layer, "layer", self.layers)
@@ -190,13 +197,30 @@ class NetworkPruning(Problem):
             raise ValueError("this problem has no test data")
         X, y = self.test if split == "test" else (self.inputs, self.targets)
         with self.weights_applied(weights) as model, torch.no_grad(), torch_threads():
-            out = model(X)
+            out = self._forward(model, X)
             res = {"loss": float(self._loss(out, y))}
             if self.loss_name == "mse" and out.ndim == 2:
                 res["cosine"] = float(torch.nn.functional.cosine_similarity(out, y, dim=1).mean())
             if self.loss_name == "cross_entropy":
                 res["accuracy"] = float((out.argmax(-1) == y).double().mean())
         return res
+
+    def _forward(self, model, X, chunk: int = 64):
+        """``model(X)``; with ``input_mask`` (token axis last), rows are run in chunks of similar length
+        with the all-padding tail positions cut off (the output does not depend on them)."""
+        import torch
+
+        if self.input_mask is None:
+            return model(X)
+        lengths = self.input_mask(X).sum(-1)
+        order = torch.argsort(lengths, stable=True)
+        parts = []
+        for start in range(0, X.shape[0], chunk):
+            idx = order[start : start + chunk]
+            parts.append(model(X[idx][..., : int(lengths[idx].max())]))
+        out = torch.empty((X.shape[0], *parts[0].shape[1:]), dtype=parts[0].dtype)
+        out[order] = torch.cat(parts)
+        return out
 
     def batch(self, step: int):
         """Pruning batch ``step``: training rows in order, ``batch_size`` at a time, cycling."""
@@ -283,10 +307,10 @@ class NetworkPruning(Problem):
             return float(self._loss(model(self.inputs[: self.calibration]), self.targets[: self.calibration]))
 
     def optimality(self, x) -> float:
-        masks, X = self.split(x), self.dense_inputs()
+        masks, grams = self.split(x), self.dense_grams()
         total = 0.0
         for k in self.layers:
-            G = X[k].T @ X[k]
+            G = grams[k]
             dense = float(np.sum((self.w0[k] @ G) * self.w0[k]))
             total += swap_gap(self.w0[k], masks[k], G) / max(dense, 1e-300)
         return total

@@ -30,6 +30,9 @@ class LayerView:
     def dense_inputs(self) -> dict:
         return {self.layers[0]: self._X}
 
+    def dense_grams(self) -> dict:
+        return {self.layers[0]: self.problem.gram()}
+
     def layer_inputs(self, weights=None) -> dict:
         return self.dense_inputs()
 
@@ -50,6 +53,9 @@ class NetworkView:
     def dense_inputs(self) -> dict:
         return self.problem.dense_inputs()
 
+    def dense_grams(self) -> dict:
+        return self.problem.dense_grams()
+
     def layer_inputs(self, weights=None) -> dict:
         return self.problem.layer_inputs(weights)
 
@@ -69,8 +75,8 @@ def view(problem):
     raise TypeError(f"pruners take a LayerPruning or NetworkPruning problem, got {type(problem).__name__}")
 
 
-def relative_error(w0, w, X) -> float:
-    G = X.T @ X
+def relative_error(w0, w, X=None, G=None) -> float:
+    G = X.T @ X if G is None else G
     d = w0 - w
     return float(np.sum((d @ G) * d)) / max(float(np.sum((w0 @ G) * w0)), 1e-300)
 
@@ -142,7 +148,11 @@ class Pruner(Solver):
         return todo / len(state.keep) + float(problem.optimality(state.x))
 
     def report(self, problem, state) -> dict:
-        return {k: float(v) for k, v in state.net.evaluate(state.weights).items()}
+        """The problem's metrics of the current weights (computed once per step count)."""
+        cached = getattr(state, "_report", None)
+        if cached is None or cached[0] != state.nstep:
+            state._report = (state.nstep, {k: float(v) for k, v in state.net.evaluate(state.weights).items()})
+        return dict(state._report[1])
 
     def extra_history(self, problem, state) -> dict:
         kept = sum(float(m.sum()) for m in state.keep.values())
@@ -151,14 +161,14 @@ class Pruner(Solver):
     def make_result(self, problem, state, **kw):
         res = super().make_result(problem, state, **kw)
         net = state.net
-        dense, seq = net.dense_inputs(), net.layer_inputs(state.weights)
+        dense, seq = net.dense_grams(), net.layer_inputs(state.weights)
         per_layer = {}
         for k in net.layers:
             per_layer[k] = {
                 "kept": int(state.keep[k].sum()),
                 "size": int(state.keep[k].size),
                 "density": round(float(state.keep[k].mean()), 4),
-                "recon_error": relative_error(net.w0[k], state.weights[k], dense[k]),
+                "recon_error": relative_error(net.w0[k], state.weights[k], G=dense[k]),
                 "recon_error_sequential": relative_error(net.w0[k], state.weights[k], seq[k]),
             }
         res.update(

@@ -101,7 +101,7 @@ class ICBS(Pruner):
         if self.hessian == "exact" and isinstance(problem, LayerPruning):
             raise ValueError("hessian='exact' needs a NetworkPruning (it differentiates the model's loss)")
         X = net.dense_inputs()
-        state.grams = {k: X[k].T @ X[k] for k in net.layers}
+        state.grams = net.dense_grams()
         base, _, per = self.init_method.partition("_per_")
         state.blocks = {}
         for k in net.layers:
