@@ -50,10 +50,16 @@ class CardinalityQUBO:
         self.sym = np.ascontiguousarray(quad + quad.T)
 
     @classmethod
-    def from_terms(cls, terms) -> CardinalityQUBO:
-        """From ``problems.pruning.BlockTerms`` (or any ``(linear, quadratic, offset, k)``)."""
+    def from_terms(cls, terms, check: bool = True) -> CardinalityQUBO:
+        """From ``problems.pruning.BlockTerms`` (or any ``(linear, quadratic, offset, k)``); ``check=False``
+        skips validation for terms a trusted builder made (float64, strictly upper, 0 <= k <= n)."""
         linear, quadratic, offset, k = terms
-        return cls(linear, quadratic, offset, k=k)
+        if check:
+            return cls(linear, quadratic, offset, k=k)
+        out = cls.__new__(cls)
+        out.linear, out.quadratic, out.offset, out.k = linear, quadratic, float(offset), int(k)
+        out.sym = quadratic + quadratic.T
+        return out
 
     @property
     def num_variables(self) -> int:

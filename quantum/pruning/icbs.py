@@ -174,7 +174,7 @@ class ICBS(Pruner):
             terms = taylor_terms(
                 flat_w0[block], delta, gb.mean(0), gb.T @ gb / gb.shape[0], self.alpha, self.ridge, k_eff
             )
-        model = CardinalityQUBO.from_terms(terms)
+        model = CardinalityQUBO.from_terms(terms, check=False)
         scaled, sigma = model.prepared(self.cutoff_mode)
         if np.any(scaled.linear) or np.any(scaled.quadratic):
             res = solve_cardinality(scaled, self.solver, seed=state.rng, **self.solver_options)
