@@ -190,6 +190,40 @@ def sa_speed(sizes, repeats):
     return rows, fits
 
 
+def minilm_table():
+    """MiniLM (packaged all-MiniLM-L6-v2): mean cosine to the dense embeddings of 300 held-out docstrings."""
+    from problems.pruning.minilm import minilm_pruning
+
+    rows = []
+    for d in DENSITIES:
+        p = minilm_pruning(d)
+        for label, solver in (
+            ("magnitude", Magnitude()),
+            ("wanda (sequential)", Wanda()),
+            ("wanda (one pass)", Wanda(sequential=False)),
+            ("sparsegpt", SparseGPT()),
+            (
+                "icbs reconstruction rows/32",
+                ICBS(objective="reconstruction", block_scope="row", block_size=32, epochs=1),
+            ),
+        ):
+            solver.verbose = False
+            r = solver.solve(p)
+            errs = [v["recon_error_sequential"] for v in r.per_layer.values()]
+            rows.append(
+                {
+                    "density": d,
+                    "method": label,
+                    "cosine": r.report["cosine"],
+                    "mean rel. error": float(np.mean(errs)),
+                    "achieved": f"{r.density:.4f}",
+                    "seconds": r.time,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def torch_peer():
     import torch
     from torch.nn.utils import prune as tprune
@@ -246,6 +280,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer solver repeats and CBS swap iterations")
     ap.add_argument("--skip-accuracy", action="store_true", help="only the block-solver and speed tables")
+    ap.add_argument("--minilm", action="store_true", help="also MiniLM cosine vs density (needs the minilm wheel)")
     args = ap.parse_args(argv)
     seeds = (0, 1, 2)
     acc_rows, runs = ([], {}) if args.skip_accuracy else accuracy_table(seeds, args.quick)
@@ -290,7 +325,18 @@ def main(argv=None):
     peer = torch_peer()
     print("\n## torch.nn.utils.prune.l1_unstructured vs our magnitude (same counts)\n")
     print(markdown_table(peer, ["layer", "identical mask", "torch s", "ours s (all layers)"]))
-    png = plots(acc_rows, curves)
+    mini = []
+    if args.minilm:
+        mini = minilm_table()
+        print("\n## MiniLM: mean cosine to dense embeddings, 300 held-out docstrings\n")
+        print(
+            markdown_table(
+                mini,
+                ["density", "method", "cosine", "mean rel. error", "achieved", "seconds"],
+                {"cosine": ".4f", "mean rel. error": ".4f", "seconds": ".1f"},
+            )
+        )
+    png = plots(acc_rows, curves) if acc_rows else None
     path = write_json(
         "pruning",
         {
