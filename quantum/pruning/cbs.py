@@ -23,30 +23,44 @@ from .oneshot import _OneShot, keep_lowest_pruned
 
 class CBS(_OneShot):
     """CBS-S selection from a magnitude mask per layer; ``eps`` (relative to the initial ``Phi``),
-    ``rho`` (window), ``tau`` (misses), ``max_swaps_iter`` (iterations per layer)."""
+    ``rho`` (window), ``tau`` (misses), ``max_swaps_iter`` (iterations per layer); layers whose per-sample
+    gradients exceed ``max_gradient_entries`` numbers are refused (CBS needs them all at once)."""
 
     name = "cbs"
 
-    def __init__(self, *, eps=1e-4, rho=10, tau=20, max_swaps_iter=100, **common):
+    def __init__(self, *, eps=1e-4, rho=10, tau=20, max_swaps_iter=100, max_gradient_entries=20_000_000, **common):
         super().__init__(**common)
+        self.max_gradient_entries = as_int(max_gradient_entries, "max_gradient_entries", low=1)
         self.eps = as_real(eps, "eps", low=0.0)
         self.rho = as_int(rho, "rho", low=1)
         self.tau = as_int(tau, "tau", low=0)
         self.max_swaps_iter = as_int(max_swaps_iter, "max_swaps_iter", low=0)
 
     def setup(self, problem, state) -> None:
-        if isinstance(problem, LayerPruning) and problem.grads is None:
-            raise ValueError("cbs needs per-sample gradients: LayerPruning(grads=...) or a NetworkPruning")
+        if isinstance(problem, LayerPruning):
+            if problem.grads is None:
+                raise ValueError("cbs needs per-sample gradients: LayerPruning(grads=...) or a NetworkPruning")
+            return
+        for layer, w in state.net.w0.items():
+            size = problem.calibration * w.size
+            if size > self.max_gradient_entries:
+                raise ValueError(
+                    f"cbs keeps the per-sample gradients of layer {layer!r} ({size:,} numbers) in memory, more than "
+                    f"max_gradient_entries={self.max_gradient_entries:,}; use icbs for large layers"
+                )
 
     def _scaled_grads(self, problem, state, layer):
         w0 = state.net.w0[layer].reshape(-1)
         if isinstance(problem, LayerPruning):
             G = problem.grads
         else:
-            A, D = problem.per_sample_factors(
-                layer, None, (problem.inputs[: problem.calibration], problem.targets[: problem.calibration])
-            )
-            G = np.einsum("sm,sn->smn", D, A).reshape(A.shape[0], -1)
+            batch = (problem.inputs[: problem.calibration], problem.targets[: problem.calibration])
+            factors = problem.per_sample_factors(layer, None, batch)
+            if factors is None:
+                G = problem.per_sample_grads(layer, None, batch)
+            else:
+                A, D = factors
+                G = np.einsum("sm,sn->smn", D, A).reshape(A.shape[0], -1)
         return G * w0[None, :]
 
     def prune_step(self, problem, state, layer) -> None:
