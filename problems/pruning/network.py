@@ -141,29 +141,41 @@ class NetworkPruning(Problem):
         yield self.model
 
     def layer_inputs(self, weights: dict | None = None, rows=None) -> dict:
-        """Inputs of every prunable layer (N x n float64) on the calibration rows (or ``rows``)."""
+        """Inputs of every prunable layer (float64, one row per sample or real token) on the calibration
+        rows (or ``rows``). With ``input_mask`` the rows run in length-sorted chunks with the padding
+        tail cut, and padding positions are dropped (row order then follows the chunks)."""
         import torch
 
-        got, hooks = {}, []
+        X = self.inputs[slice(0, self.calibration) if rows is None else rows]
+        if self.input_mask is None:
+            chunks = [(X, None)]
+        else:
+            lengths = self.input_mask(X).sum(-1)
+            order = torch.argsort(lengths, stable=True)
+            chunks = []
+            for start in range(0, X.shape[0], 32):
+                idx = order[start : start + 32]
+                part = X[idx][..., : int(lengths[idx].max())]
+                chunks.append((part, self.input_mask(part).reshape(-1)))
+        got, hooks = {k: [] for k in self.modules}, []
+        keep = [None]
+
+        def hook(mod, args, k):
+            v = args[0]
+            r = v.reshape(-1, v.shape[-1])
+            got[k].append(r[keep[0]] if keep[0] is not None and v.ndim == 3 else r)
+
         for k, m in self.modules.items():
-            hooks.append(m.register_forward_pre_hook(lambda mod, a, k=k: got.__setitem__(k, a[0])))
-        idx = slice(0, self.calibration) if rows is None else rows
+            hooks.append(m.register_forward_pre_hook(lambda mod, a, k=k: hook(mod, a, k)))
         try:
             with self.weights_applied(weights) as model, torch.no_grad(), torch_threads():
-                model(self.inputs[idx])
+                for part, mask in chunks:
+                    keep[0] = mask
+                    model(part)
         finally:
             for h in hooks:
                 h.remove()
-        keep = None
-        if self.input_mask is not None:
-            keep = self.input_mask(self.inputs[idx]).reshape(-1)
-        out = {}
-        for k, v in got.items():
-            rows = v.reshape(-1, v.shape[-1])
-            if keep is not None and v.ndim == 3:  # token rows: drop padding positions
-                rows = rows[keep]
-            out[k] = rows.to(torch.float64).numpy()
-        return out
+        return {k: torch.cat(v).to(torch.float64).numpy() for k, v in got.items()}
 
     def dense_inputs(self) -> dict:
         if self._dense_inputs is None:
