@@ -141,3 +141,21 @@ def test_bad_input_is_named():
         LayerPruning(np.ones((2, 3)), np.full((4, 3), np.nan))
     with pytest.raises(ValueError, match="grads"):
         ICBS(verbose=False).solve(lp)  # taylor objective without gradients
+
+
+def test_gradients_of_a_layer_agree_across_routes():
+    X, y = torch.randn(30, 5, dtype=torch.float64), torch.randint(0, 3, (30,))
+    p = NetworkPruning(tiny_model().double(), data=(X, y), batch_size=30)
+    batch = p.batch(0)
+    A, D = p.per_sample_factors("2", p.w0, batch)
+    G = p.per_sample_grads("2", p.w0, batch)  # torch.func vmap(grad), an independent route
+    np.testing.assert_allclose(np.einsum("sm,sn->smn", D, A).reshape(30, -1), G, atol=1e-12)
+    block = np.array([0, 5, 9, 17])
+    g, H = p.loss_hessian_block("2", p.w0, batch, block)
+    np.testing.assert_allclose(g, G.mean(0)[block], atol=1e-12)
+    eps, w = 1e-6, {k: v.copy() for k, v in p.w0.items()}  # central differences of the gradient
+    w["2"].reshape(-1)[block[1]] += eps
+    gp = p.per_sample_grads("2", w, batch).mean(0)[block]
+    w["2"].reshape(-1)[block[1]] -= 2 * eps
+    gm = p.per_sample_grads("2", w, batch).mean(0)[block]
+    np.testing.assert_allclose(H[:, 1], (gp - gm) / (2 * eps), rtol=1e-5, atol=1e-8)
