@@ -19,6 +19,7 @@ import importlib.util
 import inspect
 import json
 import random
+import warnings
 from pathlib import Path
 
 from problems.validation import as_int
@@ -94,7 +95,9 @@ def stdlib_docstrings() -> tuple:
         for attr in dir(mod):
             if attr.startswith("_"):
                 continue
-            obj = getattr(mod, attr, None)
+            with warnings.catch_warnings():  # e.g. typing.io: deprecated sub-namespaces, skipped anyway
+                warnings.simplefilter("ignore", DeprecationWarning)
+                obj = getattr(mod, attr, None)
             if not callable(obj) or inspect.ismodule(obj):
                 continue
             doc = getattr(obj, "__doc__", None)
