@@ -88,6 +88,12 @@ def embed(texts, model=None):
 @functools.lru_cache(maxsize=1)
 def stdlib_docstrings() -> tuple:
     """``(qualified name, first docstring line)`` pairs of the standard library (see the module doc)."""
+    with warnings.catch_warnings():  # typing.io / typing.re are deprecated namespaces (skipped as modules)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _docstrings()
+
+
+def _docstrings() -> tuple:
     pairs, seen = [], set()
     for name in STDLIB_MODULES:
         mod = importlib.import_module(name)
@@ -95,9 +101,7 @@ def stdlib_docstrings() -> tuple:
         for attr in dir(mod):
             if attr.startswith("_"):
                 continue
-            with warnings.catch_warnings():  # e.g. typing.io: deprecated sub-namespaces, skipped anyway
-                warnings.simplefilter("ignore", DeprecationWarning)
-                obj = getattr(mod, attr, None)
+            obj = getattr(mod, attr, None)
             if not callable(obj) or inspect.ismodule(obj):
                 continue
             doc = getattr(obj, "__doc__", None)
