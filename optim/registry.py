@@ -68,6 +68,12 @@ METHODS: dict[str, str] = {
     "soba": "optim.bilevel:SOBA",
     "stocbio": "optim.bilevel:StocBiO",
     "hypergradient-descent": "optim.bilevel:HypergradientDescent",
+    # --- pruning (quantum/pruning: one-shot baselines, CBS selection, iterative CBS)
+    "magnitude": "quantum.pruning:Magnitude",
+    "wanda": "quantum.pruning:Wanda",
+    "sparsegpt": "quantum.pruning:SparseGPT",
+    "cbs": "quantum.pruning:CBS",
+    "icbs": "quantum.pruning:ICBS",
 }
 
 SUITES: dict[str, str] = {
@@ -87,6 +93,8 @@ SUITES: dict[str, str] = {
     "completion": "optim.completion.suite:completion_suite",
     # --- bilevel
     "bilevel": "optim.bilevel.suite:bilevel_suite",
+    # --- pruning
+    "pruning": "quantum.pruning.suite:pruning_suite",
 }
 
 

@@ -26,6 +26,7 @@ from .linear_systems import (
 )
 from .loaders_binary import instance_path, list_instances
 from .monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax  # monotone inclusions
+from .pruning import LayerPruning, NetworkPruning, digits_pruning  # pruning (torch-free at import)
 from .training import TensorData, TokenStream, TrainingProblem, char_gpt, digits_mlp  # torch-free at import
 
 __all__ = [
@@ -86,4 +87,7 @@ __all__ = [
     "MultiBlockBilevel",
     "MultiTaskRidge",
     "QuadraticBilevel",
+    "LayerPruning",
+    "NetworkPruning",
+    "digits_pruning",
 ]

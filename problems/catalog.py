@@ -49,6 +49,9 @@ PROBLEMS: dict[str, str] = {
     "bilevel-quadratic": "problems.bilevel:quadratic_bilevel",
     "bilevel-ridge-digits": "problems.bilevel:ridge_digits",
     "bilevel-ho-a8a": "problems.bilevel:ho_a8a",
+    # --- pruning (the ReLU digits MLP, trained on first use)
+    "digits-pruning": "problems.pruning:digits_pruning",
+    "minilm-pruning": "problems.pruning.minilm:minilm_pruning",  # needs the minilm extra and model wheel
 }
 
 
