@@ -1,6 +1,6 @@
 """Lion / AuON / Hybrid-AuON against torch.optim (AdamW, SGD, Muon) and the Python Lion peers.
 
-Part 1, step cost (spec lion_auon.md section 5.2): a transformer-like shape list (per layer
+Part 1, step cost: a transformer-like shape list (per layer
 (3d, d), (d, d), (ff, d), (d, ff); d = 512, ff = 1536, 2 layers in quick mode, 3 in full) with
 pre-filled random gradients, so only ``step()`` is timed; 2 warm-up steps allocate the state; then
 the optimizers take turns (interleaved rounds, so a loaded machine slows all alike) and the median
@@ -8,7 +8,7 @@ CPU time (``time.process_time``, all threads of the process) per step is reporte
 ``torch.set_num_threads`` fixed at 1 and at 2. State memory is exact: bytes of tensor state / bytes
 of the parameters. Ratios are against AdamW foreach and fused in the same run.
 
-Part 2, loss curves (section 5.3): the tiny character-level GPT on the stdlib's sources, same
+Part 2, loss curves: the tiny character-level GPT on the stdlib's sources, same
 init, batches and schedule (warm-up + cosine) for every optimizer through ``optim.nn.Train``;
 matrix optimizers get the hidden matrices and AdamW (lr 3e-3) the rest; lr sweep x{1/3, 1, 3}
 around AdamW 3e-3, Lion 3e-4 (wd 1.0), Muon 0.02 (wd 0.1), AuON 0.08, Hybrid-AuON 0.08;
@@ -101,7 +101,7 @@ def step_cost(layers: int, threads: int, repeats: int) -> list[dict]:
         opt.step()
         runs[name] = (opt, params, first, [], [])
     for _ in range(repeats):  # interleaved rounds
-        for name, (opt, params, _, cpu, wall) in runs.items():
+        for opt, _params, _, cpu, wall in runs.values():
             c, w = time.process_time(), time.perf_counter()
             opt.step()
             cpu.append(time.process_time() - c)

@@ -1,6 +1,6 @@
 """Torch optimizers: real ``torch.optim.Optimizer`` subclasses, and ``Train`` to run them as solvers.
 
-* ``Lion``, ``LionK`` (the Lion-K family; ``K_TABLE``), ``AuON``, ``HybridAuON``: spec ``lion_auon.md``.
+* ``Lion``, ``LionK`` (the Lion-K family; ``K_TABLE``), ``AuON``, ``HybridAuON``: ``docs/optimizers.md``.
 * ``split_params(model)``: hidden matrices for Muon/AuON, the rest for AdamW.
 * ``Train(optimizer_cls, **hyper)``: any torch optimizer (ours, AdamW, SGD, Muon) as a ``Solver`` of a
   ``problems.TrainingProblem``; registered as methods "lion", "lion-k", "auon", "hybrid-auon",

@@ -7,7 +7,7 @@ from problems.training import char_gpt, digits_mlp
 
 from ..compare import Suite
 
-#: method label -> (method, options); lrs from spec lion_auon.md (Lion ~ AdamW / 3, decay x10)
+#: method label -> (method, options); Lion's lr ~ AdamW's / 3 and decay x 10 (Chen et al. 2023)
 METHODS = {
     "adamw": ("adamw", {"lr": 3e-3}),
     "sgd-momentum": ("sgd", {"lr": 0.1, "momentum": 0.9}),
