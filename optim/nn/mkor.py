@@ -154,7 +154,7 @@ class MKOR(KroneckerOptimizer):
         return with_ones(rows) if layer.has_bias else rows
 
     def _input_stat(self, layer: Layer, x: torch.Tensor):
-        rows = self._rows(layer, x).clamp_(-self.clamp, self.clamp)
+        rows = self._rows(layer, x).clamp(-self.clamp, self.clamp)  # out of place: rows may view the input
         return rows.sum(dim=0), rows.shape[0]
 
     def _grad_stat(self, layer: Layer, grad: torch.Tensor):
