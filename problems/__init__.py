@@ -25,6 +25,7 @@ from .linear_systems import (
 from .loaders_binary import instance_path, list_instances
 from .monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax  # monotone inclusions
 from .training import TensorData, TokenStream, TrainingProblem, char_gpt, digits_mlp  # torch-free at import
+from .training_digits import digits_autoencoder, digits_cnn  # second-order torch optimizers
 
 __all__ = [
     "Capability",
@@ -62,6 +63,8 @@ __all__ = [
     "TrainingProblem",
     "char_gpt",
     "digits_mlp",
+    "digits_cnn",
+    "digits_autoencoder",
     "FiniteSumOperator",
     "LogisticOperator",
     "MatrixGame",

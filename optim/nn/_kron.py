@@ -250,7 +250,8 @@ class KroneckerOptimizer(torch.optim.Optimizer):
             "backbone": backbone,
         }
         for name in self._state_names():
-            out[name] = getattr(self, name)
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, list) else value
         return out
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -263,7 +264,8 @@ class KroneckerOptimizer(torch.optim.Optimizer):
             if name in names:
                 self._load_layer_state(names[name], entry)
         for name in self._state_names():
-            setattr(self, name, state_dict[name])
+            value = state_dict[name]
+            setattr(self, name, list(value) if isinstance(value, list) else value)
 
     def _load_layer_state(self, layer: Layer, entry: dict) -> None:
         for key, value in entry.items():

@@ -96,7 +96,7 @@ class Train(Solver):
         if not (isinstance(self.optimizer_cls, type) and issubclass(self.optimizer_cls, torch.optim.Optimizer)):
             raise TypeError(f"optimizer_cls must be a torch.optim.Optimizer subclass, got {self.optimizer_cls!r}")
         self.user_hyper = {k: v for k, v in options.items() if k not in solver_keys}
-        self.hyper = {**self.default_hyper, **self.user_hyper}
+        self.hyper = merge_hyper(self.default_hyper, self.user_hyper)
         self.schedule = as_choice(schedule, "schedule", SCHEDULES)
         self.warmup = as_int(warmup, "warmup", low=0)
         self.min_lr_ratio = as_real(min_lr_ratio, "min_lr_ratio", low=0.0, high=1.0)
@@ -187,7 +187,7 @@ class Train(Solver):
         """The optimizer's arguments on ``problem``: registered defaults, then the problem's
         recommendation for this method, then the caller's options."""
         recommended = getattr(problem, "recommended", {}).get(self.name, {}) if self.optimizer else {}
-        return {**self.default_hyper, **recommended, **self.user_hyper}
+        return merge_hyper(merge_hyper(self.default_hyper, recommended), self.user_hyper)
 
     def lr_factor(self, k: int) -> float:
         """Schedule multiplier at step ``k`` (0-based): warm-up (k+1)/warmup, then cosine or constant."""
@@ -214,7 +214,7 @@ class Train(Solver):
             torch.nn.utils.clip_grad_norm_(state.model.parameters(), self.grad_clip)
         for opt in state.optimizers:
             if getattr(opt, "wants_loss", False):
-                opt.observe_loss(float(loss))
+                opt.observe_loss(float(loss.detach()))
             opt.step()
         state.batch_loss = loss.detach()  # read at the checks: no host sync per step
         state.k += 1
@@ -254,6 +254,14 @@ class Train(Solver):
         return result
 
 
+def merge_hyper(base: dict, override: dict) -> dict:
+    """``{**base, **override}``, except that when ``override`` names another backbone than ``base``, the
+    backbone options of ``base`` (lr, momentum, betas, ...) are dropped: they were meant for the other one."""
+    if "backbone" in override and override["backbone"] != base.get("backbone", override["backbone"]):
+        base = {k: v for k, v in base.items() if k not in BACKBONE_OPTIONS}
+    return {**base, **override}
+
+
 def _trainer(method: str, target: str, doc: str, **defaults) -> type:
     return type(
         "Train_" + method.replace("-", "_"),
@@ -291,4 +299,43 @@ SGDTrainer = _trainer(
 )
 MuonTrainer = _trainer(
     "muon", "torch.optim:Muon", "Train with torch.optim.Muon on matrices + AdamW (lr 0.02).", lr=0.02, weight_decay=0.1
+)
+
+
+#: options of a wrapped backbone given by name (MKOR, MKOR-H, KFAC pass them to its constructor)
+BACKBONE_OPTIONS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps")
+
+
+def _second_order(method: str, target: str, doc: str, **defaults) -> type:
+    cls = _trainer(method, target, doc, **defaults)
+    cls.extra_option_names = BACKBONE_OPTIONS
+    return cls
+
+
+MKORTrainer = _second_order(
+    "mkor",
+    "optim.nn.mkor:MKOR",
+    "Train with optim.nn.MKOR around SGD with momentum (lr 0.1, momentum 0.9, inv_freq 10).",
+    backbone="sgd",
+    lr=0.1,
+    momentum=0.9,
+)
+MKORHTrainer = _second_order(
+    "mkor-h",
+    "optim.nn.mkor_hybrid:MKORH",
+    "Train with optim.nn.MKORH (automatic switch to its SGD-momentum backbone; lr 0.1, momentum 0.9).",
+    backbone="sgd",
+    lr=0.1,
+    momentum=0.9,
+)
+KFACTrainer = _second_order(
+    "kfac",
+    "optim.nn.kfac:KFAC",
+    "Train with optim.nn.KFAC (kaisa mode, damping 1, no KL clip, inverses every 10 steps) around SGD-momentum.",
+    backbone="sgd",
+    lr=0.1,
+    momentum=0.9,
+    damping=1.0,
+    kl_clip=None,
+    inv_every=10,
 )
