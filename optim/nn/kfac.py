@@ -10,7 +10,9 @@ step the gradient matrix is preconditioned and handed to the backbone. Two numer
 * ``mode="kaisa"`` (the conventions of KAISA, Pauloski et al., SC 2021, gpauloski/kfac-pytorch): input
   rows carry the bias coordinate 1, output gradients are used as they are; a convolution contributes one
   row per output position, both sides divided by the number of positions ``P``. Running factors start
-  from ``I``. ``A = Q_A diag(d_A) Q_A^T``, ``G = Q_G diag(d_G) Q_G^T`` (eigenvalues clamped at 0) and
+  from ``I``. Under torch.distributed the output gradients are those of the loss averaged over all ranks
+  (divided by the world size, as DDP averages the weight gradients).
+  ``A = Q_A diag(d_A) Q_A^T``, ``G = Q_G diag(d_G) Q_G^T`` (eigenvalues clamped at 0) and
   ``V = Q_G [(Q_G^T Gmat Q_A) / (d_G d_A^T + damping)] Q_A^T``; the KL clip scales every ``V`` by
   ``nu = min(1, sqrt(kl_clip / |sum_l <V_l, Gmat_l> lr^2|))`` (``kl_clip=None`` disables it).
 * ``mode="asdl"`` (equal to ASDL's ``KfacGradientMaker(fisher_type="fisher_emp")``, Osawa et al. 2023):
@@ -117,6 +119,10 @@ class KFAC(KroneckerOptimizer):
 
     def _grad_stat(self, layer: Layer, grad: torch.Tensor):
         g = grad.to(stat_dtype(grad)) / self.loss_scale()
+        if self.mode == "kaisa":
+            # output gradients of the loss DDP optimizes (the mean over all ranks' samples), so that P ranks
+            # x B samples give the factors of one process with P B samples; per-sample rows (asdl) need not
+            g = g / self.world_size()
         if layer.conv:
             N, C = g.shape[0], g.shape[1]
             P = g[0, 0].numel()
