@@ -185,11 +185,15 @@ class KFAC(KroneckerOptimizer):
             dG, QG = torch.linalg.eigh(G)
             layer.stats["eig_A"], layer.stats["eig_G"] = (dA.clamp_min(0), QA), (dG.clamp_min(0), QG)
             return
-        pi = math.sqrt((float(A.trace()) / A.shape[0]) / (float(G.trace()) / G.shape[0]))
+        mean_A, mean_G = float(A.trace()) / A.shape[0], float(G.trace()) / G.shape[0]
+        pi = math.sqrt(mean_A / mean_G) if mean_G > 0 else math.inf
         r = math.sqrt(self.damping)
         delta_A, delta_G = (max(r * pi, 1e-7), max(r / pi, 1e-7)) if 0 < pi < math.inf else (self.damping,) * 2
-        layer.stats["inv_A"] = _cholesky_inverse(A, delta_A)
-        layer.stats["inv_G"] = _cholesky_inverse(G, delta_G)
+        # as ASDL: an all-zero factor (a dead layer) keeps its previous inverse
+        if bool((A != 0).any()):
+            layer.stats["inv_A"] = _cholesky_inverse(A, delta_A)
+        if bool((G != 0).any()):
+            layer.stats["inv_G"] = _cholesky_inverse(G, delta_G)
 
     # ------------------------------------------------------------------ preconditioning
     def _precondition(self) -> None:
@@ -219,7 +223,7 @@ class KFAC(KroneckerOptimizer):
 
     def _precondition_asdl(self, layer: Layer) -> None:
         inv_A, inv_G = layer.stats["inv_A"], layer.stats["inv_G"]
-        if inv_A is None:
+        if inv_A is None or inv_G is None:
             return
         W = layer.module.weight
         dtype = W.grad.dtype
