@@ -110,3 +110,8 @@ def test_the_stopping_error_is_the_training_gradient_norm_and_test_metrics_are_c
     assert result.report["test_loss"] == pytest.approx(digits.evaluate(model)["loss"], rel=1e-6)
     assert 0 <= result.report["test_accuracy"] <= 1
     assert result.history["test_loss"].shape == result.history["optimality"].shape
+
+
+def test_muon_on_a_model_without_2d_hidden_matrices_refuses_clearly():
+    with pytest.raises(ValueError, match="no hidden matrix"):
+        optim.solve(problems.digits_cnn(), method="muon", max_iter=2)

@@ -166,6 +166,15 @@ class Train(Solver):
             optimizers = [self.optimizer_cls(model, **hyper)]
         elif self.matrix_only:
             matrices, others = split_params(model)
+            if hasattr(torch.optim, "Muon") and self.optimizer_cls is torch.optim.Muon:
+                # torch's Muon takes 2-D parameters only: convolution kernels go to AdamW
+                others = others + [p for p in matrices if p.ndim != 2]
+                matrices = [p for p in matrices if p.ndim == 2]
+            if not matrices:
+                raise ValueError(
+                    f"{self.name}: the model has no hidden matrix for {self.optimizer_cls.__name__} "
+                    "(torch's Muon takes 2-D hidden-layer weights only; try 'auon', which also takes conv kernels)"
+                )
             optimizers = [self.optimizer_cls(matrices, **hyper)]
             if others:
                 optimizers.append(torch.optim.AdamW(others, **self.aux))
