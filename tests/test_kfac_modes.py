@@ -31,17 +31,24 @@ class _Capture(torch.optim.SGD):
         return super().step(closure)
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_asdl_mode_equals_asdl_kfac_gradient_maker(bias):
+def _conv():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 2 * 3, 4)).double()
+
+
+@pytest.mark.parametrize("make", [lambda: _mlp(True), lambda: _mlp(False), _conv], ids=["mlp", "mlp-no-bias", "conv"])
+def test_asdl_mode_equals_asdl_kfac_gradient_maker(make):
     from asdl.precondition import KfacGradientMaker, PreconditioningConfig  # peers extra: asdfghjkl==0.1a5
 
-    ref, ours = _mlp(bias), _mlp(bias)
+    ref, ours = make(), make()
     maker = KfacGradientMaker(ref, PreconditioningConfig(data_size=20, damping=1e-2), fisher_type="fisher_emp")
     sgd_ref = torch.optim.SGD(ref.parameters(), lr=0.1)
     backbone = _Capture(ours.parameters(), lr=0.1)
     opt = KFAC(ours, backbone, mode="asdl", damping=1e-2)
     for k in range(3):
         X, y = _batch(k)
+        if isinstance(ref[0], nn.Conv2d):
+            X = X.reshape(20, 1, 2, 3)
         sgd_ref.zero_grad()
         out = maker.setup_model_call(ref, X)
         maker.setup_loss_call(F.cross_entropy, out, y)

@@ -20,7 +20,8 @@ step the gradient matrix is preconditioned and handed to the backbone. Two numer
   ``pi = sqrt((tr A / d_A) / (tr G / d_G))``, ``delta_A = max(sqrt(damping) pi, 1e-7)``,
   ``delta_G = max(sqrt(damping) / pi, 1e-7)``; the weight gradient becomes
   ``(G + delta_G I)^{-1} W.grad (A + delta_A I)^{-1}`` and the bias gradient ``(G + delta_G I)^{-1} b.grad``
-  (Cholesky inverses); no KL clip.
+  (Cholesky inverses); no KL clip. A convolution contributes one input row per output position with
+  ``A = a^T a / (N P)`` and ``G = sum (N g)(N g)^T / N`` over samples and positions, as ASDL.
 
 See ``docs/second_order.md``.
 """
@@ -127,7 +128,10 @@ class KFAC(KroneckerOptimizer):
             N, C = g.shape[0], g.shape[1]
             P = g[0, 0].numel()
             rows = g.reshape(N, C, P).transpose(1, 2).reshape(-1, C)
-            rows = rows / P if self.mode == "kaisa" else rows * N
+            if self.mode == "asdl":  # as ASDL: G = sum over samples and positions of (N g)(N g)^T, over N
+                rows = rows * N
+                return rows.T @ rows, N
+            rows = rows / P
         else:
             rows = g.reshape(-1, g.shape[-1])
             if self.mode == "asdl":
