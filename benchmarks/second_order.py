@@ -134,9 +134,16 @@ def run(problem, name, target, budget, method, lr, seed) -> dict:
     batches = problem.batches(seed)
     X, Y = problem.train_data.inputs, problem.train_data.targets
     curve, seconds, train_time, hit = [], [], 0.0, None
+    error = None
     for step in range(1, budget + 1):
         t0 = time.perf_counter()
-        _train_step(problem, model, opt, next(batches))
+        try:
+            _train_step(problem, model, opt, next(batches))
+        except (RuntimeError, ValueError) as exc:  # e.g. a peer's Cholesky failing: recorded as diverged
+            error = f"step {step}: {type(exc).__name__}: {str(exc)[:120]}"
+            curve.append(math.nan)
+            seconds.append(train_time)
+            break
         train_time += time.perf_counter() - t0
         if step % 10 == 0:
             with torch.no_grad():
@@ -147,7 +154,7 @@ def run(problem, name, target, budget, method, lr, seed) -> dict:
                 break
             if hit is None and loss < target:
                 hit = (step, train_time)
-    final = curve[-1]
+    final = curve[-1] if curve else math.nan
     return {
         "problem": name,
         "method": method,
@@ -161,6 +168,7 @@ def run(problem, name, target, budget, method, lr, seed) -> dict:
         "resets": getattr(opt, "n_resets", None),
         "state_bytes": _state_bytes(opt),
         "comm_elements": opt.communicated_elements() if hasattr(opt, "communicated_elements") else None,
+        "error": error,
         "curve": curve,
         "curve_seconds": seconds,
     }

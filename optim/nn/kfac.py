@@ -94,6 +94,7 @@ class KFAC(KroneckerOptimizer):
             grad_scaler=grad_scaler,
             process_group=process_group,
         )
+        self.failed_inverses = 0
         for layer in self.layers:
             layer.d_a = layer.d_in if kaisa else layer.d_in - int(layer.has_bias)
             layer.stats = {"A": None, "G": None, "inv_A": None, "inv_G": None, "eig_A": None, "eig_G": None}
@@ -194,10 +195,12 @@ class KFAC(KroneckerOptimizer):
         r = math.sqrt(self.damping)
         delta_A, delta_G = (max(r * pi, 1e-7), max(r / pi, 1e-7)) if 0 < pi < math.inf else (self.damping,) * 2
         # as ASDL: an all-zero factor (a dead layer) keeps its previous inverse
-        if bool((A != 0).any()):
-            layer.stats["inv_A"] = _cholesky_inverse(A, delta_A)
-        if bool((G != 0).any()):
-            layer.stats["inv_G"] = _cholesky_inverse(G, delta_G)
+        for key, M, delta in (("inv_A", A, delta_A), ("inv_G", G, delta_G)):
+            inverse = _cholesky_inverse(M, delta) if bool((M != 0).any()) else None
+            if inverse is not None:
+                layer.stats[key] = inverse
+            elif bool((M != 0).any()):
+                self.failed_inverses += 1
 
     # ------------------------------------------------------------------ preconditioning
     def _precondition(self) -> None:
@@ -259,6 +262,12 @@ class KFAC(KroneckerOptimizer):
         return sum(layer.d_a**2 + layer.d_out**2 for layer in self.layers)
 
 
-def _cholesky_inverse(M: torch.Tensor, delta: float) -> torch.Tensor:
-    eye = torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
-    return torch.cholesky_inverse(torch.linalg.cholesky(M + delta * eye))
+def _cholesky_inverse(M: torch.Tensor, delta: float) -> torch.Tensor | None:
+    """``(M + delta I)^{-1}`` by Cholesky; retried in float64 when the factorisation fails in low precision,
+    None when it fails there too (the caller keeps the previous inverse; ASDL would raise)."""
+    for dtype in (M.dtype, torch.float64):
+        eye = torch.eye(M.shape[0], dtype=dtype, device=M.device)
+        L, info = torch.linalg.cholesky_ex(M.to(dtype) + delta * eye)
+        if int(info) == 0:
+            return torch.cholesky_inverse(L).to(M.dtype)
+    return None
