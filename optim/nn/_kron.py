@@ -52,13 +52,20 @@ class Layer:
             g = torch.cat([g, (torch.zeros_like(g[:, :1]) if bias is None else bias.reshape(-1, 1))], dim=1)
         return g
 
-    def write_grad(self, D: torch.Tensor) -> None:
-        """Split ``D`` like ``grad_matrix`` and copy it into ``W.grad`` (and ``b.grad``)."""
+    def write_grad(self, D: torch.Tensor, scale=None) -> None:
+        """Split ``D`` (times ``scale``, a 0-d tensor) like ``grad_matrix`` into ``W.grad`` and ``b.grad``."""
         W = self.module.weight
         k = self.d_in - int(self.has_bias)
-        W.grad.copy_(D[:, :k].reshape(W.shape))
+        targets = [(W.grad, D[:, :k])]
         if self.has_bias and self.module.bias.grad is not None:
-            self.module.bias.grad.copy_(D[:, k])
+            targets.append((self.module.bias.grad, D[:, k]))
+        for grad, part in targets:
+            if not grad.is_contiguous():
+                grad.copy_((part if scale is None else part * scale).reshape(grad.shape))
+            elif scale is None:
+                grad.view(part.shape).copy_(part)
+            else:
+                torch.mul(part, scale, out=grad.view(part.shape))
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """Conv2d: the unfolded input, ``N x K x P`` (``K = C_in kh kw``, ``P`` output positions)."""
@@ -161,7 +168,9 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         self.grad_scaler = grad_scaler
         self.process_group = process_group
         self.t = 0
-        self._handles = [layer.module.register_forward_hook(self._make_forward_hook(layer)) for layer in self.layers]
+        self._handles: list = []
+        self._closed = False
+        self._sync_hooks()
 
     # ------------------------------------------------------------------ hooks
     def _make_forward_hook(self, layer: Layer):
@@ -190,11 +199,23 @@ class KroneckerOptimizer(torch.optim.Optimizer):
             return float(self.grad_scaler)
         return float(self.grad_scaler.get_scale()) if self.grad_scaler.is_enabled() else 1.0
 
+    def _sync_hooks(self) -> None:
+        """Hooks are attached only while the coming step collects statistics (a module with forward hooks
+        takes torch's slower call path, which would cost every step)."""
+        want = not self._closed and self._collecting(self.t)
+        if want and not self._handles:
+            self._handles = [
+                layer.module.register_forward_hook(self._make_forward_hook(layer)) for layer in self.layers
+            ]
+        elif not want and self._handles:
+            for handle in self._handles:
+                handle.remove()
+            self._handles = []
+
     def close(self) -> None:
-        """Remove every hook (the optimizer then only preconditions with its last factors)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        """Remove every hook for good (the optimizer then only preconditions with its last factors)."""
+        self._closed = True
+        self._sync_hooks()
 
     # ------------------------------------------------------------------ distributed
     def world_size(self) -> int:
@@ -221,6 +242,7 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         self._precondition()
         self.backbone.step()
         self.t += 1
+        self._sync_hooks()
         return loss
 
     def _observe(self, loss) -> None:
@@ -266,6 +288,7 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         for name in self._state_names():
             value = state_dict[name]
             setattr(self, name, list(value) if isinstance(value, list) else value)
+        self._sync_hooks()
 
     def _load_layer_state(self, layer: Layer, entry: dict) -> None:
         for key, value in entry.items():

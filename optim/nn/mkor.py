@@ -26,6 +26,8 @@ to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 -
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -40,10 +42,12 @@ FACTOR_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def code_update(J: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """The authors' update: ``K = 0.95 J + 0.05 I``; ``K - (Kv)(Kv)^T / (1 + v^T K v)`` = ``(K^{-1} + v v^T)^{-1}``."""
-    K = 0.95 * J + 0.05 * torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
+    """The authors' update: ``K = 0.95 J + 0.05 I``; ``K - (Kv)(Kv)^T / (1 + v^T K v)`` = ``(K^{-1} + v v^T)^{-1}``
+    (three passes over the matrix: scale, diagonal, rank-1 subtraction)."""
+    K = J * 0.95
+    K.diagonal().add_(0.05)
     Kv = K @ v
-    return K - torch.outer(Kv, Kv) / (1.0 + v @ Kv)
+    return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(v @ Kv)))
 
 
 def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -210,54 +214,67 @@ class MKOR(KroneckerOptimizer):
         J = st[key]
         work = torch.promote_types(J.dtype, torch.float32)
         Jw, vw = J.to(work), v.to(work)
-        eye = torch.eye(J.shape[0], dtype=work, device=J.device)
         if self.variant == "code":
             if st["reset_" + side]:
                 st["reset_" + side] = False
-                st[key] = self._reset(Jw, eye).to(J.dtype)
+                st[key] = self._reset(Jw).to(J.dtype)
                 return
             new = code_update(Jw, vw)
         else:
             if self.stabilizer != "none" and float(Jw.abs().max()) > self.eps:
-                Jw = self._reset(Jw, eye)
+                Jw = self._reset(Jw)
             new = paper_update(Jw, vw, self.gamma)
         if J.dtype in (torch.float16, torch.bfloat16):
             new = 0.5 * (new + new.T)
-        if not bool(torch.isfinite(new).all()):
+        peak = float(new.abs().max())  # one pass: NaN/inf show up here too
+        if not math.isfinite(peak):
             st[key] = torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
             st["n_resets"] += 1
             return
-        st[key] = new.to(J.dtype)
-        if self.variant == "code" and self.stabilizer != "none" and float(new.abs().max()) > self.eps:
+        st[key] = new if new.dtype == J.dtype else new.to(J.dtype)
+        if self.variant == "code" and self.stabilizer != "none" and peak > self.eps:
             st["reset_A"] = st["reset_G"] = True
             st["n_resets"] += 1
 
-    def _reset(self, J: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
-        return eye.clone() if self.stabilizer == "code" else self.zeta * J + (1.0 - self.zeta) * eye
+    def _reset(self, J: torch.Tensor) -> torch.Tensor:
+        if self.stabilizer == "code":
+            return torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
+        out = J * self.zeta
+        out.diagonal().add_(1.0 - self.zeta)
+        return out
 
     # ------------------------------------------------------------------ preconditioning
     def _precondition(self) -> None:
+        """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm; the norms of
+        all layers come from one multi-tensor call (the step's cost is dominated by per-op overhead)."""
+        work = []
         for layer in self.layers:
             if layer.module.weight.grad is None:
                 continue
             G = layer.grad_matrix()
             D = layer.stats["J_G"].to(G.dtype) @ G @ layer.stats["J_A"].to(G.dtype)
-            D = self._rescaled(layer, G, D)
-            layer.write_grad(D)
-
-    def _rescaled(self, layer: Layer, G: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
-        """``s D`` with ``s`` the ratio of the raw to the preconditioned gradient norm; the raw gradient
-        where ``s`` is not finite (a zero or non-finite gradient)."""
-        if self.rescale == "none":
-            return D
-        if self.rescale == "joint" or not layer.has_bias:
-            s = torch.linalg.vector_norm(G) / torch.linalg.vector_norm(D)
+            work.append((layer, G, D))
+        if not work:
+            return
+        if self.rescale != "none":
+            parts = []
+            for layer, G, D in work:
+                k = layer.d_in - int(layer.has_bias)
+                if layer.has_bias:
+                    parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
+                else:
+                    parts += [G, G[:0], D, D[:0]]
+            n = torch.stack(torch._foreach_norm(parts)).view(-1, 4)
+            if self.rescale == "sum":
+                raw, pre = n[:, 0] + n[:, 1], n[:, 2] + n[:, 3]
+            else:
+                raw, pre = n[:, :2].square().sum(1).sqrt(), n[:, 2:].square().sum(1).sqrt()
+            # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
+            scales = (raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind()
         else:
-            k = layer.d_in - 1
-            s = (torch.linalg.vector_norm(G[:, :k]) + torch.linalg.vector_norm(G[:, k])) / (
-                torch.linalg.vector_norm(D[:, :k]) + torch.linalg.vector_norm(D[:, k])
-            )
-        return torch.where(torch.isfinite(s), D * s, G)
+            scales = [None] * len(work)
+        for (layer, _, D), s in zip(work, scales, strict=True):
+            layer.write_grad(D, s)
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
