@@ -7,7 +7,7 @@ steps; CNN, 300 steps) and MSE < 0.03 (autoencoder, 600 steps) on the *full trai
 Methods: SGD-momentum, AdamW (torch.optim), LAMB and SOAP (pytorch-optimizer), KFAC ours (kaisa mode,
 damping 1, no KL clip, inverses every 10 steps; asdl mode, factors and inverses every 10 steps), KFAC of
 ASDL (``KfacGradientMaker(fisher_type="fisher_emp")``, same periods), MKOR (inv_freq 10) on SGD-m, AdamW,
-LAMB and Lion, MKOR-H (automatic switch, window 20) on SGD-m.
+LAMB and Lion, MKOR-H on SGD-m (automatic switch with window 20, and a fixed switch at step 100).
 
 Reported: median steps- and seconds-to-target over seeds (training steps only, evaluation excluded),
 final train loss and test metric, diverged runs, MKOR's stabilizer resets, optimizer-state bytes (all
@@ -84,6 +84,11 @@ METHODS = {
     "MKOR (LAMB)": ("adam", lambda m, lr: MKOR(m, _lamb(m.parameters(), lr)), "LAMB"),
     "MKOR (Lion)": ("lion", lambda m, lr: MKOR(m, Lion(m.parameters(), lr=lr)), "Lion"),
     "MKOR-H (SGD-m)": ("sgd", lambda m, lr: MKORH(m, _sgd(m.parameters(), lr), window=20), "SGD-m"),
+    "MKOR-H step 100 (SGD-m)": (
+        "sgd",
+        lambda m, lr: MKORH(m, _sgd(m.parameters(), lr), switch="step", switch_step=100),
+        "SGD-m",
+    ),
 }
 BACKBONES = {"Lion": ("lion", lambda m, lr: Lion(m.parameters(), lr=lr), None)}
 
@@ -91,9 +96,7 @@ BACKBONES = {"Lion": ("lion", lambda m, lr: Lion(m.parameters(), lr=lr), None)}
 def _asdl(model, lr):
     from asdl.precondition import KfacGradientMaker, PreconditioningConfig
 
-    config = PreconditioningConfig(
-        data_size=64, damping=1.0, curvature_upd_interval=10, preconditioner_upd_interval=10
-    )
+    config = PreconditioningConfig(data_size=64, damping=1.0, curvature_upd_interval=10, preconditioner_upd_interval=10)
     return ("asdl", KfacGradientMaker(model, config, fisher_type="fisher_emp"), _sgd(model.parameters(), lr))
 
 
