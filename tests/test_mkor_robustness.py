@@ -238,3 +238,32 @@ def test_a_model_without_supported_layers_and_a_non_module_are_rejected():
     with pytest.warns(UserWarning, match="max_factor_dim"):
         opt = MKOR(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 40)), "sgd", max_factor_dim=16)
     assert [layer.name for layer in opt.layers] == ["0"] and [layer.name for layer in opt.excluded] == ["1"]
+
+
+def test_a_torch_grad_scaler_drives_mkor_like_any_optimizer():
+    """GradScaler.step(mkor) unscales the backbone's groups (they are MKOR's) and MKOR divides the scale out
+    of its statistics: the run equals the unscaled one up to rounding."""
+    runs = []
+    for use_scaler in (False, True):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 9), nn.Tanh(), nn.Linear(9, 4))
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12) if use_scaler else None
+        opt = MKOR(model, "sgd", lr=0.1, inv_freq=1, grad_scaler=scaler)
+        for k in range(5):
+            opt.zero_grad()
+            X, y = _batch(k)
+            loss = nn.functional.cross_entropy(model(X.float()), y)
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+        runs.append((model, opt))
+    (m0, o0), (m1, o1) = runs
+    assert o1.n_rounds == 5
+    for la, lb in zip(o0.layers, o1.layers, strict=True):
+        torch.testing.assert_close(la.stats["J_G"], lb.stats["J_G"], rtol=1e-4, atol=1e-5)
+    for p, q in zip(m0.parameters(), m1.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
