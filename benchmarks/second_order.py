@@ -16,7 +16,7 @@ from our optimizers' ``communicated_elements()``; the test suite counts them wit
 collective), and per-step cost against the backbone alone (min over 3 interleaved repeats, one thread).
 
     python benchmarks/second_order.py --quick   # MLP and CNN, 2 seeds, fixed lrs (a few minutes)
-    python benchmarks/second_order.py           # all three problems, 3 seeds, lr x {1/3, 1, 3}
+    python benchmarks/second_order.py           # all three problems, 3 seeds, 5 lrs per family, KFAC damping grid
 
 Writes benchmarks/results/second_order.json, loss-vs-steps / loss-vs-seconds plots, and prints markdown.
 """
@@ -28,6 +28,7 @@ import math
 import statistics
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import RESULTS, markdown_table, write_json
@@ -70,15 +71,17 @@ METHODS = {
     "SOAP": ("adam", lambda m, lr: _soap(m.parameters(), lr), None),
     "KFAC ours kaisa (SGD-m)": (
         "sgd",
-        lambda m, lr: KFAC(m, _sgd(m.parameters(), lr), damping=1.0, kl_clip=None, inv_every=10),
+        lambda m, lr, damping=1.0: KFAC(m, _sgd(m.parameters(), lr), damping=damping, kl_clip=None, inv_every=10),
         "SGD-m",
     ),
     "KFAC ours asdl (SGD-m)": (
         "sgd",
-        lambda m, lr: KFAC(m, _sgd(m.parameters(), lr), mode="asdl", damping=1.0, factor_every=10, inv_every=10),
+        lambda m, lr, damping=1.0: KFAC(
+            m, _sgd(m.parameters(), lr), mode="asdl", damping=damping, factor_every=10, inv_every=10
+        ),
         "SGD-m",
     ),
-    "KFAC ASDL (SGD-m)": ("sgd", lambda m, lr: _asdl(m, lr), "SGD-m"),
+    "KFAC ASDL (SGD-m)": ("sgd", lambda m, lr, damping=1.0: _asdl(m, lr, damping), "SGD-m"),
     "MKOR (SGD-m)": ("sgd", lambda m, lr: MKOR(m, _sgd(m.parameters(), lr)), "SGD-m"),
     "MKOR (AdamW)": ("adam", lambda m, lr: MKOR(m, _adamw(m.parameters(), lr)), "AdamW"),
     "MKOR (LAMB)": ("adam", lambda m, lr: MKOR(m, _lamb(m.parameters(), lr)), "LAMB"),
@@ -90,13 +93,16 @@ METHODS = {
         "SGD-m",
     ),
 }
+KFAC_METHODS = ("KFAC ours kaisa (SGD-m)", "KFAC ours asdl (SGD-m)", "KFAC ASDL (SGD-m)")
 BACKBONES = {"Lion": ("lion", lambda m, lr: Lion(m.parameters(), lr=lr), None)}
 
 
-def _asdl(model, lr):
+def _asdl(model, lr, damping):
     from asdl.precondition import KfacGradientMaker, PreconditioningConfig
 
-    config = PreconditioningConfig(data_size=64, damping=1.0, curvature_upd_interval=10, preconditioner_upd_interval=10)
+    config = PreconditioningConfig(
+        data_size=64, damping=damping, curvature_upd_interval=10, preconditioner_upd_interval=10
+    )
     return ("asdl", KfacGradientMaker(model, config, fisher_type="fisher_emp"), _sgd(model.parameters(), lr))
 
 
@@ -129,11 +135,11 @@ def _state_bytes(opt) -> int | None:
     return sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
 
 
-def run(problem, name, target, budget, method, lr, seed) -> dict:
+def run(problem, name, target, budget, method, lr, seed, damping=None) -> dict:
     """One training run: the loss curve at every 10th step, steps and seconds to the target."""
     _, make, _ = METHODS.get(method) or BACKBONES[method]
     model = problem.model(seed)
-    opt = make(model, lr)
+    opt = make(model, lr) if damping is None else make(model, lr, damping)
     batches = problem.batches(seed)
     X, Y = problem.train_data.inputs, problem.train_data.targets
     curve, seconds, train_time, hit = [], [], 0.0, None
@@ -162,6 +168,7 @@ def run(problem, name, target, budget, method, lr, seed) -> dict:
         "problem": name,
         "method": method,
         "lr": lr,
+        "damping": damping,
         "seed": seed,
         "steps_to_target": hit[0] if hit else None,
         "seconds_to_target": hit[1] if hit else None,
@@ -212,10 +219,11 @@ def step_cost(problem, lrs, pairs, steps=100, warmup=20, repeats=3) -> list[dict
 def summarise(runs) -> list[dict]:
     rows = []
     keys = sorted(
-        {(r["problem"], r["method"], r["lr"]) for r in runs}, key=lambda k: (k[0], list(METHODS).index(k[1]), k[2])
+        {(r["problem"], r["method"], r["lr"], r["damping"]) for r in runs},
+        key=lambda k: (k[0], list(METHODS).index(k[1]), k[2], k[3] or 0.0),
     )
-    for problem, method, lr in keys:
-        rs = [r for r in runs if (r["problem"], r["method"], r["lr"]) == (problem, method, lr)]
+    for problem, method, lr, damping in keys:
+        rs = [r for r in runs if (r["problem"], r["method"], r["lr"], r["damping"]) == (problem, method, lr, damping)]
         steps = [r["steps_to_target"] if r["steps_to_target"] is not None else math.inf for r in rs]
         secs = [r["seconds_to_target"] if r["seconds_to_target"] is not None else math.inf for r in rs]
         med = statistics.median(steps)
@@ -224,6 +232,7 @@ def summarise(runs) -> list[dict]:
                 "problem": problem,
                 "method": method,
                 "lr": lr,
+                "damping": damping,
                 "steps to target (median)": med if math.isfinite(med) else None,
                 "seconds to target (median)": statistics.median(secs)
                 if math.isfinite(statistics.median(secs))
@@ -261,7 +270,8 @@ def plot(runs, chosen, folder) -> list[str]:
             r = next(
                 x
                 for x in runs
-                if (x["problem"], x["method"], x["lr"], x["seed"]) == (problem, row["method"], row["lr"], 0)
+                if (x["problem"], x["method"], x["lr"], x["damping"], x["seed"])
+                == (problem, row["method"], row["lr"], row["damping"], 0)
             )
             steps = [10 * (i + 1) for i in range(len(r["curve"]))]
             ax_steps.semilogy(steps, r["curve"], label=row["method"])
@@ -282,15 +292,24 @@ def main(argv=None):
     torch.set_num_threads(1)
     names = ["digits-mlp", "digits-cnn"] if args.quick else list(PROBLEMS)
     seeds = [0, 1] if args.quick else [0, 1, 2]
-    multipliers = [1.0] if args.quick else [1 / 3, 1.0, 3.0]
+    # full mode: the same tuning budget for everyone, 5 log-spaced lrs per family (SGD-like 0.01-1, Adam-like
+    # 1e-4 - 3e-2, Lion 3e-5 - 3e-3), and KFAC's damping in {1e-3, 1e-2, 1e-1, 1}
+    grids = {
+        "sgd": np.logspace(-2, 0, 5),
+        "adam": np.logspace(-4, np.log10(3e-2), 5),
+        "lion": np.logspace(-4.5, -2.5, 5),
+    }
+    dampings = [1.0] if args.quick else [1e-3, 1e-2, 1e-1, 1.0]
     runs, costs = [], []
     for name in names:
         factory, target, budget, lrs = PROBLEMS[name]
         problem = factory()
         for method, (kind, _, _) in METHODS.items():
-            for mult in multipliers:
-                for seed in seeds:
-                    runs.append(run(problem, name, target, budget, method, lrs[kind] * mult, seed))
+            lr_list = [lrs[kind]] if args.quick else [float(v) for v in grids[kind]]
+            for lr in lr_list:
+                for damping in dampings if method in KFAC_METHODS else [None]:
+                    for seed in seeds:
+                        runs.append(run(problem, name, target, budget, method, lr, seed, damping))
         pairs = [(m, b) for m, (_, _, b) in METHODS.items() if b is not None]
         costs += [{"problem": name, **row} for row in step_cost(problem, lrs, pairs)]
     rows = best_lr(summarise(runs))
@@ -331,7 +350,8 @@ def main(argv=None):
             "runs": runs,
             "plots": plots,
             "seeds": seeds,
-            "lr_multipliers": multipliers,
+            "lr_grids": None if args.quick else {k: list(map(float, v)) for k, v in grids.items()},
+            "dampings": dampings,
         },
     )
     print("\n".join(text))
