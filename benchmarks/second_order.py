@@ -13,7 +13,8 @@ Reported: median steps- and seconds-to-target over seeds (training steps only, e
 final train loss and test metric, diverged runs, MKOR's stabilizer resets, optimizer-state bytes (all
 state tensors, factors included), elements all-reduced per factor step under torch.distributed (measured
 from our optimizers' ``communicated_elements()``; the test suite counts them with a wrapper around the
-collective), and per-step cost against the backbone alone (min over 3 interleaved repeats, one thread).
+collective), per-step cost against the backbone alone (min over 3 interleaved repeats, one thread), and
+the time per step of the digits MLP under DDP with two gloo processes against one process.
 
     python benchmarks/second_order.py --quick   # MLP and CNN, 2 seeds, fixed lrs (a few minutes)
     python benchmarks/second_order.py           # all three problems, 3 seeds, 5 lrs per family, KFAC damping grid
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import RESULTS, markdown_table, write_json
+from torch import nn
 
 import problems
 from optim.nn import KFAC, MKOR, MKORH, Lion
@@ -216,6 +218,62 @@ def step_cost(problem, lrs, pairs, steps=100, warmup=20, repeats=3) -> list[dict
     ]
 
 
+DDP_METHODS = ("SGD-m", "MKOR (SGD-m)", "KFAC ours kaisa (SGD-m)")
+
+
+def _ddp_worker(rank, world, init_file, out_file, steps):
+    """Train the digits MLP under DDP (gloo, one thread per rank, batch 64 / world per rank); seconds per step."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    if world > 1:
+        dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    problem, out = problems.digits_mlp(batch_size=64 // world), {}
+    for method in DDP_METHODS:
+        model = problem.model(0)
+        wrapped = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        opt = METHODS[method][1](model, 0.05)
+        batches = problem.batches(rank)
+        for _ in range(10):
+            inputs, targets = next(batches)
+            opt.zero_grad()
+            problem.loss(wrapped(inputs), targets).backward()
+            opt.step()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            inputs, targets = next(batches)
+            opt.zero_grad()
+            problem.loss(wrapped(inputs), targets).backward()
+            opt.step()
+        out[method] = (time.perf_counter() - t0) / steps
+    if rank == 0:
+        torch.save(out, out_file)
+    if world > 1:
+        dist.destroy_process_group()
+
+
+def ddp_timing(steps: int = 100) -> list[dict]:
+    """ms per step of the digits MLP (global batch 64): one process against two gloo processes."""
+    import os
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "t.pt")
+        _ddp_worker(0, 1, None, out, steps)
+        single = torch.load(out)
+        mp.start_processes(
+            _ddp_worker, args=(2, os.path.join(tmp, "init"), out, steps), nprocs=2, join=True, start_method="spawn"
+        )
+        double = torch.load(out)
+    for method in DDP_METHODS:
+        rows[method] = {"method": method, "1 process ms": 1e3 * single[method], "2 gloo ranks ms": 1e3 * double[method]}
+        rows[method]["ratio"] = double[method] / single[method]
+    return list(rows.values())
+
+
 def summarise(runs) -> list[dict]:
     rows = []
     keys = sorted(
@@ -313,6 +371,7 @@ def main(argv=None):
         pairs = [(m, b) for m, (_, _, b) in METHODS.items() if b is not None]
         costs += [{"problem": name, **row} for row in step_cost(problem, lrs, pairs)]
     rows = best_lr(summarise(runs))
+    ddp = ddp_timing()
     cols = [
         "problem",
         "method",
@@ -339,6 +398,12 @@ def main(argv=None):
             {"ms_per_step": ".2f", "backbone_ms": ".2f", "ratio": ".2f"},
         ),
     ]
+    text += [
+        "",
+        "## Digits MLP under DDP: one process against two gloo processes (global batch 64, one thread each)",
+        "",
+        markdown_table(ddp, ["method", "1 process ms", "2 gloo ranks ms", "ratio"]),
+    ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     plots = plot(runs, rows, RESULTS)
     path = write_json(
@@ -347,6 +412,7 @@ def main(argv=None):
             "quick": args.quick,
             "summary": rows,
             "step_cost": costs,
+            "ddp_timing": ddp,
             "runs": runs,
             "plots": plots,
             "seeds": seeds,
