@@ -18,6 +18,7 @@ does not disturb the tensor hook, which receives the gradient of the layer's own
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -149,7 +150,17 @@ class KroneckerOptimizer(torch.optim.Optimizer):
     takes_model = True
     wants_loss = False
 
-    def __init__(self, model, backbone, backbone_options, *, exclude, max_factor_dim, grad_scaler, process_group):
+    def __init__(
+        self,
+        model: nn.Module,
+        backbone,
+        backbone_options: dict,
+        *,
+        exclude,
+        max_factor_dim: int,
+        grad_scaler,
+        process_group,
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module (hooks attach to its layers), got {type(model).__name__}")
         inner = make_backbone(backbone, model.parameters(), dict(backbone_options))
@@ -233,7 +244,7 @@ class KroneckerOptimizer(torch.optim.Optimizer):
 
     # ------------------------------------------------------------------ torch.optim API
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         """Precondition the registered layers' gradients, then step the backbone; returns the closure's loss."""
         loss = evaluate_closure(closure)
         if loss is not None:

@@ -21,6 +21,7 @@ Adam moments) kept. The switch is irreversible and saved by ``state_dict``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -78,7 +79,7 @@ class MKORH(MKOR):
         self.below = 0
 
     # ------------------------------------------------------------------ the loss
-    def observe_loss(self, loss) -> None:
+    def observe_loss(self, loss: float) -> None:
         """Record this step's training loss (call once per step, before ``step()``)."""
         self.window_losses.append(float(loss))
 
@@ -117,7 +118,7 @@ class MKORH(MKOR):
 
     # ------------------------------------------------------------------ torch.optim API
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         if self.switched_at is None and self.switch == "step" and self.t >= self.switch_step:
             self._switch()
         if self.switched_at is not None:
