@@ -204,13 +204,13 @@ def gpt_curves(steps: int, multipliers, seeds, problem) -> list[dict]:
                         "lr": base * mult,
                         "multiplier": mult,
                         "seed": seed,
-                        "val_loss": float(result.optimality),
+                        "val_loss": float(result.report["test_loss"]),
                         "train_loss": float(result.fun),
                         "status": result.status,
                         "cpu_s": time.process_time() - t0,
                         "curve": {
                             "step": result.history["nit"].tolist(),
-                            "val_loss": result.history["optimality"].tolist(),
+                            "val_loss": result.history["test_loss"].tolist(),
                         },
                     }
                 )
