@@ -73,12 +73,22 @@ def _worker(rank, world, init_file, out_file):
         dist.destroy_process_group()
 
 
-@pytest.fixture(scope="module")
-def ddp_results():
+def _spawn():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "params.pt")
         mp.start_processes(_worker, args=(2, os.path.join(tmp, "init"), out), nprocs=2, join=True, start_method="spawn")
         return torch.load(out)
+
+
+@pytest.fixture(scope="module")
+def ddp_results():
+    try:
+        return _spawn()
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:  # gloo on a loaded shared box
+        import warnings
+
+        warnings.warn(f"first gloo run failed, retried once: {str(exc)[-300:]}", stacklevel=1)
+        return _spawn()
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
