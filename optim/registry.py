@@ -30,6 +30,10 @@ METHODS: dict[str, str] = {
     "adamw": "optim.nn.train:AdamWTrainer",
     "sgd": "optim.nn.train:SGDTrainer",
     "muon": "optim.nn.train:MuonTrainer",
+    # --- second-order torch optimizers (MKOR, MKOR-H, KFAC; optim.nn.Train on a TrainingProblem)
+    "mkor": "optim.nn.train:MKORTrainer",
+    "mkor-h": "optim.nn.train:MKORHTrainer",
+    "kfac": "optim.nn.train:KFACTrainer",
     # --- monotone inclusions (VR-Halpern family)
     "vr-halpern": "optim.monotone:VRHalpern",
     "inexact-halpern": "optim.monotone:InexactHalpern",
@@ -83,6 +87,8 @@ SUITES: dict[str, str] = {
     "qubo": "quantum.suite:qubo_suite",
     # --- optimizers
     "optimizers": "optim.nn.suite:optimizers_suite",
+    # --- second-order torch optimizers
+    "second-order": "optim.nn.suite:second_order_suite",
     # --- monotone inclusions
     "monotone": "optim.monotone.suite:monotone_suite",
     # --- sor

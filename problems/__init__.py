@@ -28,6 +28,7 @@ from .loaders_binary import instance_path, list_instances
 from .monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax  # monotone inclusions
 from .pruning import LayerPruning, NetworkPruning, digits_pruning  # pruning (torch-free at import)
 from .training import TensorData, TokenStream, TrainingProblem, char_gpt, digits_mlp  # torch-free at import
+from .training_digits import digits_autoencoder, digits_cnn  # second-order torch optimizers
 
 __all__ = [
     "Capability",
@@ -65,6 +66,8 @@ __all__ = [
     "TrainingProblem",
     "char_gpt",
     "digits_mlp",
+    "digits_cnn",
+    "digits_autoencoder",
     "FiniteSumOperator",
     "LogisticOperator",
     "MatrixGame",

@@ -20,6 +20,9 @@ PROBLEMS: dict[str, str] = {
     # --- optimizers (torch training problems)
     "digits-mlp": "problems.training:digits_mlp",
     "char-gpt": "problems.training:char_gpt",
+    # --- second-order torch optimizers (digits CNN and deep autoencoder)
+    "digits-cnn": "problems.training:digits_cnn",
+    "digits-autoencoder": "problems.training:digits_autoencoder",
     # --- monotone inclusions
     "game-pb": "problems.monotone:policeman_burglar_game",
     "game-random": "problems.monotone:random_game",
