@@ -51,6 +51,8 @@ SMALL = {
     "bilevel-ho-a8a": {"m": 4},
     "digits-pruning": {"epochs": 20},
     "minilm-pruning": {"calibration": 8, "evaluation": 8},
+    "digits-cnn": {"batch_size": 16},
+    "digits-autoencoder": {"batch_size": 16},
 }
 
 #: the budget of every run: a few iterations (steps, instances, dual iterations) and a time cap

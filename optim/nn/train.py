@@ -306,9 +306,23 @@ AdamWTrainer = _trainer(
 SGDTrainer = _trainer(
     "sgd", "torch.optim:SGD", "Train with torch.optim.SGD (lr 0.1, momentum 0.9).", lr=0.1, momentum=0.9
 )
-MuonTrainer = _trainer(
+_MuonBase = _trainer(
     "muon", "torch.optim:Muon", "Train with torch.optim.Muon on matrices + AdamW (lr 0.02).", lr=0.02, weight_decay=0.1
 )
+
+
+class MuonTrainer(_MuonBase):  # type: ignore[valid-type,misc]
+    """Train with torch.optim.Muon on matrices + AdamW (lr 0.02)."""
+
+    @classmethod
+    def accepts(cls, problem) -> bool:
+        """Only models with a 2-D hidden-layer weight: torch's Muon takes nothing else (kernels go to AdamW)."""
+        if not super().accepts(problem):
+            return False
+        from .params import split_params
+
+        matrices, _ = split_params(problem.model(0))
+        return any(p.ndim == 2 for p in matrices)
 
 
 #: options of a wrapped backbone given by name (MKOR, MKOR-H, KFAC pass them to its constructor)

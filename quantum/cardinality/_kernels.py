@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..samplers._kernels import _next
+from ..samplers.kernels import xorshift128plus
 
 _SKIP = 40.0
 _TWO53 = 9007199254740992.0
@@ -87,16 +87,16 @@ def sa_card(S, linear, x0, e0, betas, sweeps, seeds, best):
                 for i in range(n):
                     if x[i]:
                         a = i
-                        b = zeros[np.int64(_next(rng) % np.uint64(nz))]
+                        b = zeros[np.int64(xorshift128plus(rng) % np.uint64(nz))]
                     else:
                         b = i
-                        a = ones[np.int64(_next(rng) % np.uint64(no))]
+                        a = ones[np.int64(xorshift128plus(rng) % np.uint64(no))]
                     proposals += 1
                     de = field[b] - field[a] - S[a, b]
                     if de > 0.0:
                         if de >= skip:
                             continue
-                        if np.exp(-beta * de) * _TWO53 <= float(_next(rng)):
+                        if np.exp(-beta * de) * _TWO53 <= float(xorshift128plus(rng)):
                             continue
                     _apply_swap(S, x, field, ones, zeros, pos, a, b)
                     e += de

@@ -93,7 +93,6 @@ class Pruner(Solver):
         self._user_check_every = common.get("check_every") is not None
         super().__init__(tol=tol, **common)
         self.density = None if density is None else as_density(density)
-        self._max_iter = self.max_iter
 
     # ------------------------------------------------------------------ to implement
     def plan(self, problem, state) -> list:  # pragma: no cover - interface
@@ -120,9 +119,12 @@ class Pruner(Solver):
         state.keep = {k: np.ones(w.shape) for k, w in net.w0.items()}
         self.setup(problem, state)
         state.steps = self.plan(problem, state)
-        self.max_iter = min(self._max_iter, len(state.steps))
         state.x = self._flat(state)
         return state
+
+    def iteration_cap(self, problem, state: State) -> int:
+        """The plan's length (or ``max_iter`` if smaller): one iteration per planned step."""
+        return min(self.max_iter, len(state.steps))
 
     def step(self, problem, state) -> State:
         item = state.steps[state.nstep]

@@ -36,6 +36,15 @@ class CBS(_OneShot):
         self.tau = as_int(tau, "tau", low=0)
         self.max_swaps_iter = as_int(max_swaps_iter, "max_swaps_iter", low=0)
 
+    @classmethod
+    def accepts(cls, problem) -> bool:
+        """Layers with per-sample gradients (``grads=``), or networks trained on a classification loss."""
+        if not super().accepts(problem):
+            return False
+        if isinstance(problem, LayerPruning):
+            return problem.grads is not None
+        return getattr(problem, "loss_name", None) == "cross_entropy"
+
     def setup(self, problem, state) -> None:
         if isinstance(problem, LayerPruning):
             if problem.grads is None:
