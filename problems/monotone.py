@@ -278,7 +278,7 @@ class MatrixGame(FiniteSumOperator):
             dim=p + q,
             n=N,
             resolvent=Product([(q, Simplex()), (p, Simplex())]),
-            lipschitz=max(float(np.linalg.norm(A, 2)), 1e-300),
+            lipschitz=max(spectral_norm(A), 1e-300),
             mean_lipschitz=max(math.sqrt(N) * max(self._row_norms.max(), self._col_norms.max()), 1e-300),
             x0=x0,
             name=name or f"matrix-game({p}x{q})",
@@ -339,6 +339,14 @@ class MatrixGame(FiniteSumOperator):
         """max_i (A x)_i - min_j (A^T y)_j for the simplex parts of z (>= 0, 0 at equilibrium)."""
         x, y = self.split(z)
         return float(np.max(self.A @ x) - np.min(self.A.T @ y))
+
+    def report(self, z) -> dict[str, float]:
+        """Reporting column ``gap``: the worse player's loss against the game value v* of the LP
+        (HiGHS, solved once), max(max_i (A x)_i - v*, v* - min_j (A^T y)_j) / max(1, |v*|)."""
+        x, y = self.split(z)
+        _, value = self.reference_solution()
+        worst = max(float(np.max(self.A @ x)) - value, value - float(np.min(self.A.T @ y)))
+        return {"gap": max(worst, 0.0) / max(1.0, abs(value))}
 
     def payoff(self, z) -> float:
         """y^T A x."""
@@ -425,6 +433,13 @@ class QuadraticMinMax(FiniteSumOperator):
     def _full(self, z):
         return self.M @ z - self.c
 
+    def objective(self, z) -> float:
+        """The saddle function (1/2) x^T H x - h^T x - <A x - b, y> at z = (x, y)."""
+        x, y = z[: self.half], z[self.half :]
+        n = self.half
+        H, A = self.M[:n, :n], self.M[n:, :n]
+        return float(0.5 * x @ H @ x - self.c[:n] @ x - (A @ x - self.c[n:]) @ y)
+
     def reference_solution(self):
         """(z*, 0): the unique zero z* = M^{-1} c (numpy.linalg.solve)."""
         return np.linalg.solve(self.M, self.c), 0.0
@@ -499,6 +514,17 @@ class LogisticOperator(FiniteSumOperator):
                 )
             self._reference = (res.x, float(res.fun))
         return self._reference[0].copy(), self._reference[1]
+
+
+def spectral_norm(A: np.ndarray, rtol: float = 1e-3) -> float:
+    """An upper estimate of ||A||_2: exact (LAPACK) for small matrices, else Lanczos (ARPACK ``svds``,
+    a few dozen products with A and A^T, O(p q) each) to relative accuracy ``rtol``, times (1 + rtol)."""
+    if min(A.shape) <= 100:
+        return float(np.linalg.norm(A, 2))
+    from scipy.sparse.linalg import svds
+
+    top = svds(A, k=1, tol=rtol, return_singular_vectors=False, random_state=0)[0]
+    return float(top) * (1.0 + rtol)
 
 
 def _optional_positive(value, name):

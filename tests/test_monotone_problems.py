@@ -236,7 +236,9 @@ def test_sampled_monotonicity_check_flags_a_non_monotone_operator():
 def test_named_problems_build_from_the_catalog():
     assert isinstance(problems.make_problem("game-pb", n=20), MatrixGame)
     assert isinstance(problems.make_problem("quadratic-minmax", n=10), QuadraticMinMax)
-    assert "vr-halpern" in optim.solvers(problems.make_problem("game-random", n=3, m=4))
+    listed = optim.solvers(problems.make_problem("game-random", n=3, m=4))
+    assert "inexact-halpern" in listed and "vr-halpern" not in listed  # no default step on a merely monotone F
+    assert "vr-halpern" in optim.solvers(LogisticOperator(np.eye(3), [1, -1, 1]))
     assert "vr-halpern" not in optim.solvers(problems.lasso_diabetes())
     assert isinstance(LogisticOperator(np.eye(3), [1, -1, 1]), FiniteSumOperator)
 

@@ -36,16 +36,41 @@ def constant(problem, *names) -> float:
     )
 
 
+#: the family's default work budget, in epochs (component evaluations / n), the same for every method
+DEFAULT_EPOCHS = 20_000
+#: the family's default tolerance on the natural residual
+DEFAULT_TOL = 1e-6
+
+
 class MonotoneSolver(Solver):
-    """Base of the family: ``step`` (None = the method's safe default) times ``step_mult``."""
+    """Base of the family: ``step`` (None = the method's safe default) times ``step_mult``.
+
+    Every method of the family stops on the natural residual ||x - J_G(x - F(x))|| (``error_name``),
+    by default at ``tol = 1e-6`` or after ``budget = 20,000`` epochs (component evaluations / n, the
+    same unit for deterministic and stochastic methods); ``max_iter`` is unlimited by default.
+    ``Result.fun`` is the duality gap for matrix games, the objective for problems that have one (the
+    logistic loss, the saddle value of the quadratic min-max) and the natural residual otherwise.
+    """
 
     requires = (FiniteSum,)
-    default_max_iter = 10_000
+    default_max_iter = 10**12  # no iteration cap: the epoch budget bounds every run
+    error_name = "natural residual ||x - J_G(x - F(x))||"
 
-    def __init__(self, step=None, step_mult=1.0, **options):
+    def __init__(self, step: float | None = None, step_mult: float = 1.0, **options) -> None:
+        options.setdefault("tol", DEFAULT_TOL)
+        if options.get("budget") is None and options.get("max_iter") is None:
+            options["budget"] = DEFAULT_EPOCHS
         super().__init__(**options)
         self.step_size = positive_or_none(step, "step")
         self.step_mult = as_real(step_mult, "step_mult", low=0.0, low_open=True)
+
+    def objective(self, problem, state) -> float:
+        """``Result.fun``: the duality gap (games), else the problem's objective, else the residual."""
+        for name in ("duality_gap", "objective"):
+            fn = getattr(problem, name, None)
+            if fn is not None:
+                return float(fn(state.x))
+        return float(problem.optimality(state.x))
 
     def default_step(self, problem) -> float:  # pragma: no cover - interface
         raise NotImplementedError
@@ -64,8 +89,6 @@ class MonotoneSolver(Solver):
 
 class StochasticSolver(MonotoneSolver):
     """Adds ``check_every`` defaulting to about n stochastic steps (an O(n) residual per O(n) work)."""
-
-    default_max_iter = 500_000
 
     def __init__(self, **options):
         self._check_every_given = options.get("check_every")

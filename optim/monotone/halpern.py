@@ -62,9 +62,8 @@ class Halpern(MonotoneSolver):
 
     ``schedule``: "official" (lambda_k = 2/(k+4), default) or "classical" (1/(k+2)); ``form``:
     "official" (anchor inside the resolvent) or "classical" (x+ = lambda x0 + (1 - lambda) T x),
-    by default the same as ``schedule``. Default step 1/L with L the cocoercivity constant (A2) when
-    the problem gives one, else 1/L_F (then without a guarantee: T is nonexpansive only for a
-    cocoercive F).
+    by default the same as ``schedule``. Default step 1/L with L the cocoercivity constant (A2); on a
+    problem without one (T is nonexpansive only for a cocoercive F) ``step`` must be passed.
     """
 
     name = "halpern"
@@ -74,8 +73,23 @@ class Halpern(MonotoneSolver):
         self.schedule = as_choice(schedule, "schedule", SCHEDULES)
         self.form = self.schedule if form is None else as_choice(form, "form", FORMS)
 
+    @classmethod
+    def accepts(cls, problem) -> bool:
+        """Only problems known to be cocoercive: there the default step has a guarantee."""
+        return super().accepts(problem) and getattr(problem, "cocoercive_constant", None) is not None
+
+    def check(self, problem) -> None:
+        super().check(problem)
+        if self.step_size is None and getattr(problem, "cocoercive_constant", None) is None:
+            raise ValueError(
+                f"{self.name} has no default step for {getattr(problem, 'name', 'this problem')}: F is not known to "
+                "be cocoercive, and on a merely monotone F (a bilinear game) the forward-backward map is expansive, "
+                "so no constant step converges. Pass step=... explicitly (the paper's game runs use 5/||A||_F, see "
+                "optim.monotone.official_options) or use 'inexact-halpern', 'eag' or 'eg', which converge there."
+            )
+
     def default_step(self, problem):
-        return 1.0 / constant(problem, "cocoercive_constant", "lipschitz")
+        return 1.0 / constant(problem, "cocoercive_constant")
 
     def init(self, problem, x0=None):
         x = self.initial_point(problem, x0)
@@ -92,8 +106,8 @@ class VRHalpern(Halpern):
     """VR-Halpern (Alg. 1): Halpern with the PAGE estimator of F (module docstring).
 
     ``batch_size`` b (default floor(sqrt(n))); ``step`` default 1/L with L the cocoercivity constant
-    of A2, else the Lipschitz-in-mean constant (A3), else L_F (the official game runs use
-    5/||A||_F: see ``official_options``). With non-uniform ``problem.sampling`` the batch is drawn
+    of A2; required on merely monotone problems (the official game runs use 5/||A||_F: see
+    ``official_options``). With non-uniform ``problem.sampling`` the batch is drawn
     with replacement and weighted by 1/(b n q_i). The state counts full snapshots (``n_full``) and
     batch steps (``n_batch``); ``last_full`` tells which branch the last step took.
     Default ``check_every`` 10 (the official logging period).
@@ -101,14 +115,13 @@ class VRHalpern(Halpern):
 
     name = "vr-halpern"
     default_check_every = 10
-    default_max_iter = 100_000
 
     def __init__(self, step=None, batch_size=None, schedule="official", form=None, **options):
         super().__init__(step=step, schedule=schedule, form=form, **options)
         self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
 
     def default_step(self, problem):
-        return 1.0 / constant(problem, "cocoercive_constant", "mean_lipschitz", "lipschitz")
+        return 1.0 / constant(problem, "cocoercive_constant")
 
     def init(self, problem, x0=None):
         state = super().init(problem, x0)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from problems.monotone import LogisticOperator, MatrixGame, QuadraticMinMax
 
 
@@ -24,7 +22,7 @@ def official_options(problem) -> dict:
     n = problem.n
     p = 1.0 / n
     if isinstance(problem, MatrixGame):
-        op, fro = float(np.linalg.norm(problem.A, 2)), problem.frobenius
+        op, fro = problem.lipschitz, problem.frobenius
         return {
             "eg": {"step": 5 / op},
             "eag": {"step": 5 / op},
