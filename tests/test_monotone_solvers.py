@@ -218,7 +218,7 @@ def strongly_monotone_problem(mu=0.5):
 def test_every_method_approaches_the_zero_of_a_strongly_monotone_operator(method):
     problem, x_star = strongly_monotone_problem()
     r0 = problem.optimality(problem.initial_point())
-    budget = 20_000 if method in CONVERGENT_ON_MONOTONE + ["vr-forb"] else 3_000
+    budget = {"eag": 3_000, "inexact-halpern": 3_000, "halpern": 10_000}.get(method, 20_000)
     res = optim.solve(problem, method=method, budget=budget, tol=1e-7, seed=1)
     # strong monotonicity: ||x - x*|| <= ||F(x)|| / mu (G = 0, residual = ||F(x)||)
     assert np.linalg.norm(res.x - x_star) <= res.optimality / 0.5 * (1 + 1e-9) + 1e-12
