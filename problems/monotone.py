@@ -40,7 +40,7 @@ from .validation import as_int, as_matrix, as_real, as_vector, check_rows
 
 FiniteSum = Capability(
     "FiniteSumOperator",
-    ("n", "dim", "operator", "component", "component_diff", "resolvent", "sample"),
+    ("n", "dim", "operator", "component", "component_diff", "resolvent", "sample", "sample_iid"),
     "a finite sum of operators F = (1/n) sum F_i plus a maximal monotone G given by its resolvent",
 )
 
@@ -198,6 +198,19 @@ class FiniteSumOperator(Problem):
         self.counts.add("component", 2 * idx.size)
         return self._weighted_diff(idx, self.weights(idx), x, y)
 
+    def sample_iid(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` i.i.d. indices from Q (``rng.integers`` when uniform, else inversion of q's CDF)."""
+        if self.sampling is None:
+            return rng.integers(self.n, size=size)
+        return self._cdf_of_q().searchsorted(rng.random(size), side="right")
+
+    def _cdf_of_q(self) -> np.ndarray:
+        if self._cdf is None or self._cdf[0] is not self.sampling:
+            cdf = np.cumsum(self.sampling)
+            cdf /= cdf[-1]
+            self._cdf = (self.sampling, cdf)
+        return self._cdf[1]
+
     def sample(self, rng: np.random.Generator, size: int = 1) -> np.ndarray:
         """``size`` indices: uniform without replacement, or i.i.d. from q when sampling is set."""
         if self.sampling is None:
@@ -206,11 +219,7 @@ class FiniteSumOperator(Problem):
             return rng.choice(self.n, size=size, replace=False)
         # the draws of rng.choice(n, size, p=q), from a cached CDF: rng.choice re-checks and re-sums q
         # on every call, O(n) inside an O(1) stochastic step
-        if self._cdf is None or self._cdf[0] is not self.sampling:
-            cdf = np.cumsum(self.sampling)
-            cdf /= cdf[-1]
-            self._cdf = (self.sampling, cdf)
-        return self._cdf[1].searchsorted(rng.random(size), side="right")
+        return self._cdf_of_q().searchsorted(rng.random(size), side="right")
 
     def resolvent(self, x, step: float) -> np.ndarray:
         """J_{step G}(x) (free)."""
@@ -266,7 +275,7 @@ class MatrixGame(FiniteSumOperator):
         if p < 1 or q < 1:
             raise ValueError(f"A must have at least one row and one column, got shape {A.shape}")
         self.A = A
-        self._AT = np.ascontiguousarray(A.T)  # contiguous columns for the component oracles
+        self.AT = np.ascontiguousarray(A.T)  # contiguous columns for the component oracles and compiled kernels
         self.rows, self.cols = p, q
         N = max(p, q)
         if x0 is None:
@@ -319,12 +328,12 @@ class MatrixGame(FiniteSumOperator):
         if idx.size == 1:  # the per-sample loops of VR-EG / VR-FoRB: O(p + q), no masks
             i, s = int(idx[0]), float(scale[0])
             out[: self.cols] = s * y[i] * self.A[i] if i < self.rows else 0.0
-            out[self.cols :] = -s * x[i] * self._AT[i] if i < self.cols else 0.0
+            out[self.cols :] = -s * x[i] * self.AT[i] if i < self.cols else 0.0
             return out
         r = idx < self.rows
         out[: self.cols] = (scale[r] * y[idx[r]]) @ self.A[idx[r]]
         c = idx < self.cols
-        out[self.cols :] = -((scale[c] * x[idx[c]]) @ self._AT[idx[c]])
+        out[self.cols :] = -((scale[c] * x[idx[c]]) @ self.AT[idx[c]])
         return out
 
     def _weighted_diff(self, idx, weights, z, z2):

@@ -279,7 +279,7 @@ def test_vr_halpern_on_a8a_logistic_regression_beats_halpern_and_reaches_sklearn
 
 # ---------------------------------------------------------------------- oracle accounting
 def test_vr_halpern_charges_exactly_the_branch_taken(pb100):
-    solver = optim.registry.make_solver("vr-halpern", step=5 / pb100.frobenius, seed=3)
+    solver = optim.registry.make_solver("vr-halpern", step=5 / pb100.frobenius, seed=3, block_steps=1)
     pb100.counts.reset()
     state = solver.init(pb100, None)
     b, n = state.batch, pb100.n
@@ -302,11 +302,11 @@ def test_vr_halpern_charges_exactly_the_branch_taken(pb100):
 
 @pytest.mark.parametrize("method", ["vr-eg", "vr-forb"])
 def test_loopless_methods_charge_two_per_step_plus_n_per_refresh(pb100, method):
-    solver = optim.registry.make_solver(method, seed=0, probability=0.05)
+    solver = optim.registry.make_solver(method, seed=0, probability=0.05, block_steps=40)
     pb100.counts.reset()
     state = solver.init(pb100, None)
     assert pb100.counts["component"] == pb100.n
-    for _ in range(4000):
+    for _ in range(100):  # 100 iterations of 40 stochastic steps
         state = solver.step(pb100, state)
     assert pb100.counts["component"] == pb100.n * (1 + state.refreshes) + 2 * 4000
     assert abs(state.refreshes - 0.05 * 4000) <= 4 * math.sqrt(4000 * 0.05 * 0.95)

@@ -88,12 +88,5 @@ class MonotoneSolver(Solver):
 
 
 class StochasticSolver(MonotoneSolver):
-    """Adds ``check_every`` defaulting to about n stochastic steps (an O(n) residual per O(n) work)."""
-
-    def __init__(self, **options):
-        self._check_every_given = options.get("check_every")
-        super().__init__(**options)
-
-    def set_check_every(self, problem, steps_per_epoch: float) -> None:
-        if self._check_every_given is None:
-            self.check_every = max(1, int(round(steps_per_epoch)))
+    """Base of the stochastic methods: one iteration is a block of stochastic steps (``block_steps``),
+    so the O(n) residual of a check is paid once per block, not once per O(1) step."""

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from problems.validation import as_choice, as_int
 
 from ..base import State
+from . import kernels
 from .common import MonotoneSolver, constant
+from .variance_reduced import uses_kernel
 
 SCHEDULES = ("official", "classical")
 FORMS = ("official", "classical")
@@ -110,15 +114,22 @@ class VRHalpern(Halpern):
     ``official_options``). With non-uniform ``problem.sampling`` the batch is drawn
     with replacement and weighted by 1/(b n q_i). The state counts full snapshots (``n_full``) and
     batch steps (``n_batch``); ``last_full`` tells which branch the last step took.
-    Default ``check_every`` 10 (the official logging period).
+    One iteration is a block of ``block_steps`` Halpern steps (default 10, the official logging
+    period); its draws come first: one uniform coin per step, then the batches (b uniforms per step,
+    turned into b distinct indices by Floyd's algorithm). ``compiled``: numba kernel on matrix games.
     """
 
     name = "vr-halpern"
-    default_check_every = 10
 
-    def __init__(self, step=None, batch_size=None, schedule="official", form=None, **options):
+    def __init__(
+        self, step=None, batch_size=None, schedule="official", form=None, block_steps=10, compiled=True, **options
+    ):
         super().__init__(step=step, schedule=schedule, form=form, **options)
         self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
+        self.block_steps = as_int(block_steps, "block_steps", low=1)
+        if not isinstance(compiled, bool):
+            raise TypeError(f"compiled must be True or False, got {compiled!r}")
+        self.compiled = compiled
 
     def default_step(self, problem):
         return 1.0 / constant(problem, "cocoercive_constant")
@@ -133,22 +144,56 @@ class VRHalpern(Halpern):
         )
         return state
 
+    def draws(self, problem, state, steps):
+        """The block's coins (one per step), then its batches (steps x b indices)."""
+        coins = state.rng.random(steps)
+        if problem.sampling is None:
+            batches = kernels.floyd_batches(state.rng.random((steps, state.batch)), problem.n)
+        else:
+            batches = problem.sample_iid(state.rng, steps * state.batch).reshape(steps, state.batch)
+        return coins, batches
+
     def step(self, problem, state):
+        coins, batches = self.draws(problem, state, self.block_steps)
+        work_left = math.inf if self.budget is None else (self.budget - problem.work) * problem.n
+        if uses_kernel(problem, self.compiled):
+            if state.est is None:
+                state.est = np.zeros(problem.dim)
+            official = (self.schedule == "official", self.form == "official")
+            t, n_full, n_batch, last = kernels.vr_halpern_block(
+                problem.A, problem.AT, problem.n, state.x0, state.x, state.x_prev, state.est, state.k,
+                float(state.step), *official, coins, batches, float(min(work_left, 1e300)),
+            )  # fmt: skip
+            problem.counts.add("component", problem.n * n_full + 2 * state.batch * n_batch)
+            state.n_full += n_full
+            state.n_batch += n_batch
+            state.k += t
+            state.last_full = last
+            return state
+        spent = 0.0
+        for t in range(self.block_steps):
+            if spent >= work_left:
+                break
+            before = problem.counts["component"]
+            self._numpy_step(problem, state, coins[t], batches[t])
+            spent += problem.counts["component"] - before
+        return state
+
+    def _numpy_step(self, problem, state, coin, batch):
+        """One step of the numpy path (the arithmetic of ``kernels.vr_halpern_block``)."""
         p = snapshot_probability(state.k, problem.n)
-        full = p >= 1.0 or state.rng.random() < p
+        full = p >= 1.0 or coin < p
         if full:
             state.est = problem.operator(state.x)
             state.n_full += 1
         else:
-            idx = problem.sample(state.rng, state.batch)
-            state.est = state.est + problem.component_diff(idx, state.x, state.x_prev)
+            state.est = state.est + problem.component_diff(batch, state.x, state.x_prev)
             state.n_batch += 1
         state.last_full = full
         lam = anchor_weight(state.k, self.schedule)
-        state.x_prev = state.x
+        state.x_prev = state.x.copy()
         state.x = anchored_step(problem, state.x0, state.x, state.est, lam, state.step, self.form)
         state.k += 1
-        return state
 
     def extra_history(self, problem, state):
         return {**super().extra_history(problem, state), "full_snapshots": state.n_full}

@@ -6,7 +6,7 @@ Outer loop: Halpern on the firmly nonexpansive resolvent T = J_{eta (F + G)}::
     x_{k+1} = lambda_k x_0 + (1 - lambda_k) v_k,   v_k ~ J_{eta (F + G)}(x_k),   lambda_k = 1/(k + 2)
 
 v_k solves 0 in Phi_u(v) + eta G(v), Phi_u(v) = eta F(v) + v - u, u = x_k (1-strongly monotone,
-(1 + eta L)-Lipschitz in mean), by loopless VR-FoRB (``variance_reduced.forb_step``) started at u.
+(1 + eta L)-Lipschitz in mean), by loopless VR-FoRB (``variance_reduced.forb_run``) started at u.
 Defaults from the official code (spec Sect. 3): eta = sqrt(n)/L, inner p = 1/n, gamma =
 c sqrt(p(1 - p))/(1 + eta L) with c = 0.5 (the official runs use 5 with L = ||A||_F), and
 M_k = floor(0.05 n ln(k + 2)) inner steps (``inner_steps="fixed"``).
@@ -36,7 +36,7 @@ from problems.validation import as_choice, as_int, as_real
 from ..base import State
 from .common import MonotoneSolver, as_probability, constant, positive_or_none
 from .halpern import anchor_weight
-from .variance_reduced import forb_factor, forb_start, forb_step
+from .variance_reduced import forb_factor, forb_run, forb_start
 
 
 class InexactHalpern(MonotoneSolver):
@@ -45,7 +45,8 @@ class InexactHalpern(MonotoneSolver):
     ``step`` eta of the resolvent (default sqrt(n)/L, L Lipschitz in mean), ``inner_step`` gamma
     (default c sqrt(p(1-p))/(1 + eta L)), ``c`` (0.5), ``probability`` p (1/n), ``inner_scale``
     (0.05: M_k = floor(inner_scale n ln(k+2))), ``inner_steps`` "fixed" | "certified",
-    ``inner_tol`` (1.0), ``max_inner`` (default 50 n), ``snapshot`` "iterate" | "anchor".
+    ``inner_tol`` (1.0), ``max_inner`` (default 50 n), ``snapshot`` "iterate" | "anchor", ``compiled``
+    (numba inner loop on matrix games, default True; False runs the numpy path, same iterates).
     """
 
     name = "inexact-halpern"
@@ -61,6 +62,7 @@ class InexactHalpern(MonotoneSolver):
         inner_tol=1.0,
         max_inner=None,
         snapshot="iterate",
+        compiled=True,
         **options,
     ):
         super().__init__(step=step, **options)
@@ -72,6 +74,9 @@ class InexactHalpern(MonotoneSolver):
         self.inner_tol = as_real(inner_tol, "inner_tol", low=0.0, low_open=True)
         self.max_inner = None if max_inner is None else as_int(max_inner, "max_inner", low=1)
         self.snapshot = as_choice(snapshot, "snapshot", ("iterate", "anchor"))
+        if not isinstance(compiled, bool):
+            raise TypeError(f"compiled must be True or False, got {compiled!r}")
+        self.compiled = compiled
 
     def default_step(self, problem):
         return math.sqrt(problem.n) / constant(problem, "mean_lipschitz", "lipschitz")
@@ -93,8 +98,7 @@ class InexactHalpern(MonotoneSolver):
         s = forb_start(problem, state.x, scale=eta, anchored=True)
         if self.inner_steps == "fixed":
             steps = self.inner_budget(state.k, n)
-            for _ in range(steps):
-                forb_step(problem, s, state.rng, gamma=state.gamma, p=state.p, snapshot=self.snapshot)
+            self._inner(problem, s, state, steps)
             v = s.v
         else:
             v, steps = self._certified(problem, s, state)
@@ -105,6 +109,11 @@ class InexactHalpern(MonotoneSolver):
         state.k += 1
         return state
 
+    def _inner(self, problem, s, state, steps):
+        forb_run(
+            problem, s, state.rng, steps, gamma=state.gamma, p=state.p, snapshot=self.snapshot, compiled=self.compiled
+        )
+
     def _certified(self, problem, s, state):
         n, eta = problem.n, state.step
         eps = self.inner_tol / (state.k + 2) ** 2
@@ -112,8 +121,7 @@ class InexactHalpern(MonotoneSolver):
         cap = self.max_inner if self.max_inner is not None else 50 * n
         steps = 0
         while True:
-            for _ in range(min(n, cap - steps)):
-                forb_step(problem, s, state.rng, gamma=state.gamma, p=state.p, snapshot=self.snapshot)
+            self._inner(problem, s, state, min(n, cap - steps))
             steps = min(steps + n, cap)
             p_hat = problem.resolvent(s.u - eta * problem.operator(s.v), eta)
             if factor * np.linalg.norm(s.v - p_hat) <= eps or steps >= cap:
