@@ -1,4 +1,4 @@
-"""Monotone-inclusion problems and resolvents against independent references: the spec's published
+"""Monotone-inclusion problems and resolvents against independent references: the published
 instance facts, HiGHS/cvxpy optima, scikit-learn, and properties the theory guarantees."""
 
 import numpy as np
@@ -12,12 +12,12 @@ from problems.monotone import FiniteSumOperator, LogisticOperator, MatrixGame, Q
 from problems.resolvents import L1, Ball, Box, Product, Simplex, Zero, project_simplex
 
 
-# ---------------------------------------------------------------------- instances (spec Sect. 5)
+# ---------------------------------------------------------------------- instances
 def test_policeman_burglar_matches_the_official_generator_facts():
     game = MatrixGame.policeman_burglar(500, seed=1)
     assert np.linalg.norm(game.A, 2) == pytest.approx(492.3318778562581, rel=1e-12)
     assert game.frobenius == pytest.approx(493.0695535206966, rel=1e-12)
-    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns (spec Sect. 8.1)
+    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns, as numpy broadcasting does in the authors' script
     assert game.A[1, 0] == pytest.approx(0.89447994, rel=1e-7)
     assert game.dim == 1000 and game.n == 500
 
@@ -162,7 +162,7 @@ def test_simplex_projection_satisfies_the_projection_inequality(v, radius, seed)
 
 
 def test_simplex_projection_keeps_points_of_the_simplex():
-    x = np.array([0.2, 0.3, 0.5])  # the official projection crashes here (spec Sect. 8.13)
+    x = np.array([0.2, 0.3, 0.5])  # the authors' projection crashes here
     np.testing.assert_array_equal(project_simplex(x), x)
     np.testing.assert_allclose(project_simplex(np.array([0.0, 0.0, 1.0])), [0, 0, 1])
 
@@ -247,7 +247,7 @@ def test_named_problems_build_from_the_catalog():
 @given(seed=st.integers(0, 10_000), step=st.floats(0.05, 5.0))
 def test_natural_residual_is_below_the_operator_residual(seed, step):
     """For x = J_{step G}(u), g = (u - x)/step lies in G(x) and ||x - J(x - F(x))|| <= ||F(x) + g||
-    for every g in G(x) (spec Sect. 1: the natural residual bounds the operator residual from below)."""
+    for every g in G(x) (the natural residual bounds the operator residual from below)."""
     game = MatrixGame.random(5, 7, seed=seed % 50)
     u = np.random.default_rng(seed).standard_normal(game.dim)
     x = game.resolvent(u, step)

@@ -1,4 +1,4 @@
-"""Acceptance of the monotone-inclusion solvers (issue 7, spec Sect. 9): Halpern's exact worst case,
+"""Acceptance of the monotone-inclusion solvers (issue 7): Halpern's exact worst case,
 the official EG/EAG trajectories, VR-Halpern against the LP equilibrium, a8a against scikit-learn,
 oracle accounting, reproducibility and bad input."""
 
@@ -102,7 +102,7 @@ def test_eg_and_eag_reproduce_the_official_residuals(pb500, method, residual, ga
 
 
 def test_eg_extrapolated_point_matches_the_official_log(pb500):
-    """The official script logs the residual at y = J(x - eta F(x)) (spec Sect. 9, C1)."""
+    """The official script logs the residual at y = J(x - eta F(x))."""
     step = 5 / np.linalg.norm(pb500.A, 2)
     seen = {}
     for N, expected in [(1, 0.19559101994), (100, 0.07776514824)]:
@@ -125,7 +125,7 @@ def epochs_to(result, threshold):
 
 @pytest.fixture(scope="module")
 def deterministic_epochs_to_1e3(pb100):
-    """Epochs EG and Halpern-FB need to reach residual 1e-3 (official steps; spec: 1174 and 1765)."""
+    """Epochs EG and Halpern-FB need to reach residual 1e-3 (official steps; published: 1174 and 1765)."""
     out = {}
     for method in ("eg", "halpern"):
         res = optim.solve(pb100, method=method, budget=2500, tol=1e-3, **official_options(pb100)[method])
@@ -225,7 +225,7 @@ def test_every_method_approaches_the_zero_of_a_strongly_monotone_operator(method
     if method in CONVERGENT_ON_MONOTONE + ["vr-forb"]:
         assert res.status == "converged"
         np.testing.assert_allclose(res.x, x_star, atol=1e-6)
-    else:  # anchoring caps the rate at O(1/k) (spec Sect. 8.8)
+    else:  # anchoring caps the rate at O(1/k)
         assert res.optimality <= 0.25 * r0
 
 

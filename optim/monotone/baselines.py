@@ -1,4 +1,4 @@
-"""Deterministic baselines for 0 in F(x) + G(x), each with J = J_{eta G} (spec Sect. 4).
+"""Deterministic baselines for 0 in F(x) + G(x), each with J = J_{eta G}. Notes in docs/monotone.md.
 
 * ``EG``, extragradient (Korpelevich 1976): y = J(x - eta F(x)), x+ = J(x - eta F(y)); cost 2n;
   default eta = 0.99/L_F.
@@ -11,7 +11,7 @@
   cost 2n; default eta = 0.99/L_F.
 
 Each reports the residual at x+ (the point the method returns; the official EG script reports it
-at y, spec Sect. 8.3).
+at y).
 """
 
 from __future__ import annotations

@@ -7,20 +7,20 @@ Outer loop: Halpern on the firmly nonexpansive resolvent T = J_{eta (F + G)}::
 
 v_k solves 0 in Phi_u(v) + eta G(v), Phi_u(v) = eta F(v) + v - u, u = x_k (1-strongly monotone,
 (1 + eta L)-Lipschitz in mean), by loopless VR-FoRB (``variance_reduced.forb_run``) started at u.
-Defaults from the official code (spec Sect. 3): eta = sqrt(n)/L, inner p = 1/n, gamma =
+Defaults from the authors' code: eta = sqrt(n)/L, inner p = 1/n, gamma =
 c sqrt(p(1 - p))/(1 + eta L) with c = 0.5 (the official runs use 5 with L = ||A||_F), and
 M_k = floor(0.05 n ln(k + 2)) inner steps (``inner_steps="fixed"``).
 
 At small n the official M_k is a handful of inner steps (one at n = 8), too few for the inexact
 resolvent, and the outer iteration stalls; raise ``inner_scale`` or use the certified stop there.
 
-``inner_steps="certified"`` (spec Sect. 3(b)): every n inner steps p^ = J_{eta G}(u - eta F(v))
+``inner_steps="certified"`` (the paper's inexactness condition made checkable): every n inner steps p^ = J_{eta G}(u - eta F(v))
 (cost n) and rho = ||v - p^||; stop once (2 + eta L_F) rho <= eps_k = inner_tol/(k + 2)^2 (then
 ||p^ - J(u)|| <= eps_k by strong monotonicity) and use p^; at most ``max_inner`` steps.
 
 Cost: n for Phi_u(u) at the start of each inner solve (charged, as in the official QP script;
 the matrix-game script does not charge it), 2 per inner step, n per refresh or certificate.
-``snapshot="anchor"`` reproduces the official refresh w <- u (spec Sect. 3, code deviation).
+``snapshot="anchor"`` reproduces the official refresh w <- u (a deviation of the authors' code from the paper).
 Guarantee (paper): E[residual] = O(L ||x_0 - x*|| / (sqrt(n) K)) after K outer iterations,
 O~(n + sqrt(n) L / eps) component evaluations.
 """

@@ -1,4 +1,4 @@
-"""The official experiments' settings (spec Sect. 5), as solver options for ``optim.solve``.
+"""The settings of the authors' experiment scripts, as solver options for ``optim.solve``.
 
 The authors' scripts tune step sizes beyond the theory (5/||A||_2 for EG and EAG, 5/||A||_F for
 Alg. 1, 3 sqrt(p)/||A||_F for VR-EG, a 5x inner step for Alg. 2); the library's own defaults are the

@@ -1,5 +1,5 @@
 """The ``monotone`` comparison suite: every method of the family on the policeman-and-burglar game
-(n = 100, the official settings of spec Sect. 5 scaled to n) and, in full mode, on the Ouyang-Xu
+(n = 100, the authors' step sizes scaled to n) and, in full mode, on the Ouyang-Xu
 quadratic min-max and a8a logistic regression. Budgets are in epochs."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def monotone_suite(quick: bool = True) -> Suite:
             records,
             title="monotone",
             notes="Residual ||z - J(z - F(z))|| against epochs (component evaluations / n); "
-            "official step sizes (spec Sect. 5).",
+            "official step sizes of the authors' scripts.",
         )
 
     return Suite(name="monotone", description=monotone_suite.__doc__.split("\n")[0], runner=runner)
