@@ -29,7 +29,7 @@ def project_simplex(v: np.ndarray, radius: float = 1.0) -> np.ndarray:
     return _simplex_kernel()(np.ascontiguousarray(v, dtype=np.float64), float(radius))
 
 
-def _project_simplex_numpy(v, radius):
+def _project_simplex_numpy(v: np.ndarray, radius: float) -> np.ndarray:
     if not np.all(np.isfinite(v)):
         return np.full(v.shape, np.nan)
     u = np.sort(v)[::-1]
@@ -77,7 +77,7 @@ def project_simplex_loop(v: np.ndarray, radius: float) -> np.ndarray:
 _KERNEL = []
 
 
-def _simplex_kernel():
+def _simplex_kernel() -> object:
     if not _KERNEL:
         try:
             import numba  # noqa: PLC0415 - lazy: no numba at ``import problems`` time
@@ -105,44 +105,44 @@ class Zero(Resolvent):
 
     is_identity = True
 
-    def __call__(self, x, step):
+    def __call__(self, x: np.ndarray, step: float) -> np.ndarray:
         return np.array(x, dtype=float, copy=True)
 
 
 class Simplex(Resolvent):
     """Normal cone of the simplex {x >= 0, sum x = radius}: projection onto it."""
 
-    def __init__(self, radius: float = 1.0):
+    def __init__(self, radius: float = 1.0) -> None:
         self.radius = as_real(radius, "radius", low=0.0, low_open=True)
 
-    def __call__(self, x, step):
+    def __call__(self, x: np.ndarray, step: float) -> np.ndarray:
         return project_simplex(np.asarray(x, dtype=float), self.radius)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Simplex(radius={self.radius:g})"
 
 
 class Box(Resolvent):
     """Normal cone of the box {lower <= x <= upper} (scalars or vectors): clipping."""
 
-    def __init__(self, lower=-np.inf, upper=np.inf):
+    def __init__(self, lower: float | np.ndarray = -np.inf, upper: float | np.ndarray = np.inf) -> None:
         lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
         if np.any(np.isnan(lo)) or np.any(np.isnan(hi)) or np.any(lo > hi):
             raise ValueError("Box needs lower <= upper everywhere (no NaN)")
         self.lower, self.upper = lo, hi
 
-    def __call__(self, x, step):
+    def __call__(self, x: np.ndarray, step: float) -> np.ndarray:
         return np.clip(x, self.lower, self.upper)
 
 
 class Ball(Resolvent):
     """Normal cone of the Euclidean ball ||x - center|| <= radius: radial projection."""
 
-    def __init__(self, radius: float = 1.0, center=None):
+    def __init__(self, radius: float = 1.0, center: np.ndarray | None = None) -> None:
         self.radius = as_real(radius, "radius", low=0.0)
         self.center = None if center is None else as_vector(center, "center")
 
-    def __call__(self, x, step):
+    def __call__(self, x: np.ndarray, step: float) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         if self.center is not None and self.center.shape != x.shape:
             raise ValueError(f"Ball: center has length {self.center.size} but the point has shape {x.shape}")
@@ -156,17 +156,17 @@ class Ball(Resolvent):
 class L1(Resolvent):
     """G = weight * subdifferential of ||.||_1: soft-thresholding at ``step * weight``."""
 
-    def __init__(self, weight: float = 1.0):
+    def __init__(self, weight: float = 1.0) -> None:
         self.weight = as_real(weight, "weight", low=0.0)
 
-    def __call__(self, x, step):
+    def __call__(self, x: np.ndarray, step: float) -> np.ndarray:
         return soft_threshold(np.asarray(x, dtype=float), step * self.weight)
 
 
 class Product(Resolvent):
     """G = G_1 x G_2 x ... on consecutive coordinate blocks: ``Product([(size, J1), (size, J2)])``."""
 
-    def __init__(self, blocks):
+    def __init__(self, blocks: list) -> None:
         self.blocks = []
         for pos, block in enumerate(blocks):
             if not (isinstance(block, tuple) and len(block) == 2 and isinstance(block[1], Resolvent)):
@@ -175,7 +175,7 @@ class Product(Resolvent):
         self.size = sum(size for size, _ in self.blocks)
         self.is_identity = all(r.is_identity for _, r in self.blocks)
 
-    def __call__(self, x, step):
+    def __call__(self, x: np.ndarray, step: float) -> np.ndarray:
         if x.shape[0] != self.size:
             raise ValueError(f"Product resolvent expects length {self.size}, got {x.shape[0]}")
         out, start = np.empty(self.size), 0
@@ -184,5 +184,5 @@ class Product(Resolvent):
             start += size
         return out
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Product({self.blocks!r})"

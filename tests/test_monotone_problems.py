@@ -17,7 +17,7 @@ def test_policeman_burglar_matches_the_official_generator_facts():
     game = MatrixGame.policeman_burglar(500, seed=1)
     assert np.linalg.norm(game.A, 2) == pytest.approx(492.3318778562581, rel=1e-12)
     assert game.frobenius == pytest.approx(493.0695535206966, rel=1e-12)
-    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns, as numpy broadcasting does in the authors' script
+    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns (numpy broadcasting)
     assert game.A[1, 0] == pytest.approx(0.89447994, rel=1e-7)
     assert game.dim == 1000 and game.n == 500
 

@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import math
 
-from problems.monotone import FiniteSum
+from problems.monotone import FiniteSum, FiniteSumOperator
 from problems.validation import as_real
 
-from ..base import Solver
+from ..base import Solver, State
 
 
-def positive_or_none(value, name):
+def positive_or_none(value: float | None, name: str) -> float | None:
     """``None`` or a finite float > 0 (``ValueError`` naming ``name`` otherwise)."""
     if value is None:
         return None
     return as_real(value, name, low=0.0, low_open=True)
 
 
-def as_probability(value, name, default=None):
+def as_probability(value: float | None, name: str, default: float | None = None) -> float | None:
     """``None`` (use ``default``) or a probability in (0, 1]."""
     if value is None:
         return default
     return as_real(value, name, low=0.0, high=1.0, low_open=True)
 
 
-def constant(problem, *names) -> float:
+def constant(problem: FiniteSumOperator, *names) -> float:
     """The first known positive constant among ``names`` (e.g. "cocoercive_constant", "lipschitz")."""
     for name in names:
         value = getattr(problem, name, None)
@@ -56,7 +56,7 @@ class MonotoneSolver(Solver):
     default_max_iter = 10**12  # no iteration cap: the epoch budget bounds every run
     error_name = "natural residual ||x - J_G(x - F(x))||"
 
-    def __init__(self, step: float | None = None, step_mult: float = 1.0, **options) -> None:
+    def __init__(self, step: float | None = None, step_mult: float = 1.0, **options: object) -> None:
         options.setdefault("tol", DEFAULT_TOL)
         if options.get("budget") is None and options.get("max_iter") is None:
             options["budget"] = DEFAULT_EPOCHS
@@ -64,7 +64,7 @@ class MonotoneSolver(Solver):
         self.step_size = positive_or_none(step, "step")
         self.step_mult = as_real(step_mult, "step_mult", low=0.0, low_open=True)
 
-    def objective(self, problem, state) -> float:
+    def objective(self, problem: FiniteSumOperator, state: State) -> float:
         """``Result.fun``: the duality gap (games), else the problem's objective, else the residual."""
         for name in ("duality_gap", "objective"):
             fn = getattr(problem, name, None)
@@ -72,14 +72,14 @@ class MonotoneSolver(Solver):
                 return float(fn(state.x))
         return float(problem.optimality(state.x))
 
-    def default_step(self, problem) -> float:  # pragma: no cover - interface
+    def default_step(self, problem: FiniteSumOperator) -> float:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def resolve_step(self, problem) -> float:
+    def resolve_step(self, problem: FiniteSumOperator) -> float:
         base = self.step_size if self.step_size is not None else self.default_step(problem)
         return self.step_mult * base
 
-    def extra_history(self, problem, state) -> dict:
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         extra = {"epochs": problem.work}
         gap = getattr(problem, "duality_gap", None)
         if gap is not None:

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from problems.monotone import FiniteSumOperator
 from problems.validation import as_choice, as_int
 
 from ..base import State
@@ -54,7 +55,15 @@ def snapshot_probability(k: int, n: int) -> float:
     return 4.0 / (math.sqrt(n) + 5)
 
 
-def anchored_step(problem, x0, x, est, lam, step, form):
+def anchored_step(
+    problem: FiniteSumOperator,
+    x0: np.ndarray | None,
+    x: np.ndarray,
+    est: np.ndarray,
+    lam: float,
+    step: float,
+    form: str,
+) -> np.ndarray:
     """One anchored forward-backward step, official or classical form (module docstring)."""
     if form == "official":
         return problem.resolvent(lam * x0 + (1.0 - lam) * x - step * est, step)
@@ -72,17 +81,19 @@ class Halpern(MonotoneSolver):
 
     name = "halpern"
 
-    def __init__(self, step=None, schedule="official", form=None, **options):
+    def __init__(
+        self, step: float | None = None, schedule: str = "official", form: str | None = None, **options: object
+    ) -> None:
         super().__init__(step=step, **options)
         self.schedule = as_choice(schedule, "schedule", SCHEDULES)
         self.form = self.schedule if form is None else as_choice(form, "form", FORMS)
 
     @classmethod
-    def accepts(cls, problem) -> bool:
+    def accepts(cls, problem: FiniteSumOperator) -> bool:
         """Only problems known to be cocoercive: there the default step has a guarantee."""
         return super().accepts(problem) and getattr(problem, "cocoercive_constant", None) is not None
 
-    def check(self, problem) -> None:
+    def check(self, problem: FiniteSumOperator) -> None:
         super().check(problem)
         if self.step_size is None and getattr(problem, "cocoercive_constant", None) is None:
             raise ValueError(
@@ -92,14 +103,14 @@ class Halpern(MonotoneSolver):
                 "optim.monotone.official_options) or use 'inexact-halpern', 'eag' or 'eg', which converge there."
             )
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         return 1.0 / constant(problem, "cocoercive_constant")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
         return State(x=x, x0=x.copy(), k=0, step=self.resolve_step(problem))
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         lam = anchor_weight(state.k, self.schedule)
         state.x = anchored_step(problem, state.x0, state.x, problem.operator(state.x), lam, state.step, self.form)
         state.k += 1
@@ -122,8 +133,15 @@ class VRHalpern(Halpern):
     name = "vr-halpern"
 
     def __init__(
-        self, step=None, batch_size=None, schedule="official", form=None, block_steps=10, compiled=True, **options
-    ):
+        self,
+        step: float | None = None,
+        batch_size: int | None = None,
+        schedule: str = "official",
+        form: str | None = None,
+        block_steps: int | None = 10,
+        compiled: bool = True,
+        **options: object,
+    ) -> None:
         super().__init__(step=step, schedule=schedule, form=form, **options)
         self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
         self.block_steps = as_int(block_steps, "block_steps", low=1)
@@ -131,10 +149,10 @@ class VRHalpern(Halpern):
             raise TypeError(f"compiled must be True or False, got {compiled!r}")
         self.compiled = compiled
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         return 1.0 / constant(problem, "cocoercive_constant")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         state = super().init(problem, x0)
         b = self.batch_size if self.batch_size is not None else max(1, math.isqrt(problem.n))
         if b > problem.n:
@@ -144,7 +162,7 @@ class VRHalpern(Halpern):
         )
         return state
 
-    def draws(self, problem, state, steps):
+    def draws(self, problem: FiniteSumOperator, state: State, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """The block's coins (one per step), then its batches (steps x b indices)."""
         coins = state.rng.random(steps)
         if problem.sampling is None:
@@ -153,7 +171,7 @@ class VRHalpern(Halpern):
             batches = problem.sample_iid(state.rng, steps * state.batch).reshape(steps, state.batch)
         return coins, batches
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         coins, batches = self.draws(problem, state, self.block_steps)
         work_left = math.inf if self.budget is None else (self.budget - problem.work) * problem.n
         if uses_kernel(problem, self.compiled):
@@ -179,7 +197,7 @@ class VRHalpern(Halpern):
             spent += problem.counts["component"] - before
         return state
 
-    def _numpy_step(self, problem, state, coin, batch):
+    def _numpy_step(self, problem: FiniteSumOperator, state: State, coin: float, batch: np.ndarray) -> None:
         """One step of the numpy path (the arithmetic of ``kernels.vr_halpern_block``)."""
         p = snapshot_probability(state.k, problem.n)
         full = p >= 1.0 or coin < p
@@ -195,5 +213,5 @@ class VRHalpern(Halpern):
         state.x = anchored_step(problem, state.x0, state.x, state.est, lam, state.step, self.form)
         state.k += 1
 
-    def extra_history(self, problem, state):
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         return {**super().extra_history(problem, state), "full_snapshots": state.n_full}

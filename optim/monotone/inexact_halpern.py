@@ -14,9 +14,10 @@ M_k = floor(0.05 n ln(k + 2)) inner steps (``inner_steps="fixed"``).
 At small n the official M_k is a handful of inner steps (one at n = 8), too few for the inexact
 resolvent, and the outer iteration stalls; raise ``inner_scale`` or use the certified stop there.
 
-``inner_steps="certified"`` (the paper's inexactness condition made checkable): every n inner steps p^ = J_{eta G}(u - eta F(v))
-(cost n) and rho = ||v - p^||; stop once (2 + eta L_F) rho <= eps_k = inner_tol/(k + 2)^2 (then
-||p^ - J(u)|| <= eps_k by strong monotonicity) and use p^; at most ``max_inner`` steps.
+``inner_steps="certified"`` (the paper's inexactness condition made checkable): every n inner steps
+p^ = J_{eta G}(u - eta F(v)) (cost n) and rho = ||v - p^||; stop once
+(2 + eta L_F) rho <= eps_k = inner_tol/(k + 2)^2 (then ||p^ - J(u)|| <= eps_k by strong
+monotonicity) and use p^; at most ``max_inner`` steps.
 
 Cost: n for Phi_u(u) at the start of each inner solve (charged, as in the official QP script;
 the matrix-game script does not charge it), 2 per inner step, n per refresh or certificate.
@@ -31,6 +32,7 @@ import math
 
 import numpy as np
 
+from problems.monotone import FiniteSumOperator
 from problems.validation import as_choice, as_int, as_real
 
 from ..base import State
@@ -53,18 +55,18 @@ class InexactHalpern(MonotoneSolver):
 
     def __init__(
         self,
-        step=None,
-        inner_step=None,
-        c=0.5,
-        probability=None,
-        inner_scale=0.05,
-        inner_steps="fixed",
-        inner_tol=1.0,
-        max_inner=None,
-        snapshot="iterate",
-        compiled=True,
-        **options,
-    ):
+        step: float | None = None,
+        inner_step: float | None = None,
+        c: float = 0.5,
+        probability: float | None = None,
+        inner_scale: float = 0.05,
+        inner_steps: str = "fixed",
+        inner_tol: float = 1.0,
+        max_inner: int | None = None,
+        snapshot: str = "iterate",
+        compiled: bool = True,
+        **options: object,
+    ) -> None:
         super().__init__(step=step, **options)
         self.inner_step = positive_or_none(inner_step, "inner_step")
         self.c = as_real(c, "c", low=0.0, low_open=True)
@@ -78,10 +80,10 @@ class InexactHalpern(MonotoneSolver):
             raise TypeError(f"compiled must be True or False, got {compiled!r}")
         self.compiled = compiled
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         return math.sqrt(problem.n) / constant(problem, "mean_lipschitz", "lipschitz")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
         eta = self.resolve_step(problem)
         p = self.p_given if self.p_given is not None else 1.0 / problem.n
@@ -93,7 +95,7 @@ class InexactHalpern(MonotoneSolver):
         """M_k = max(1, floor(inner_scale n ln(k + 2)))."""
         return max(1, int(self.inner_scale * n * np.log(k + 2)))
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         n, eta = problem.n, state.step
         s = forb_start(problem, state.x, scale=eta, anchored=True)
         if self.inner_steps == "fixed":
@@ -109,12 +111,12 @@ class InexactHalpern(MonotoneSolver):
         state.k += 1
         return state
 
-    def _inner(self, problem, s, state, steps):
+    def _inner(self, problem: FiniteSumOperator, s: State, state: State, steps: int) -> None:
         forb_run(
             problem, s, state.rng, steps, gamma=state.gamma, p=state.p, snapshot=self.snapshot, compiled=self.compiled
         )
 
-    def _certified(self, problem, s, state):
+    def _certified(self, problem: FiniteSumOperator, s: State, state: State) -> tuple[np.ndarray, int]:
         n, eta = problem.n, state.step
         eps = self.inner_tol / (state.k + 2) ** 2
         factor = 2.0 + eta * constant(problem, "lipschitz", "mean_lipschitz")
@@ -127,7 +129,7 @@ class InexactHalpern(MonotoneSolver):
             if factor * np.linalg.norm(s.v - p_hat) <= eps or steps >= cap:
                 return p_hat, steps
 
-    def extra_history(self, problem, state):
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         return {
             **super().extra_history(problem, state),
             "inner_steps": state.inner_total,

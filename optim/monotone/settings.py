@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from problems.monotone import LogisticOperator, MatrixGame, QuadraticMinMax
+from problems.monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax
 
 
-def official_options(problem) -> dict:
+def official_options(problem: FiniteSumOperator) -> dict:
     """method name -> options of the official scripts for ``problem`` (a game, the QP or logistic).
 
     Popov, FBF and VR-FoRB do not appear in the official scripts. For games Popov gets half of EG's

@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from problems.monotone import FiniteSumOperator
 from problems.validation import as_int, as_real
 
 from ..base import State
@@ -45,12 +46,12 @@ def forb_factor(p: float) -> float:
     return math.sqrt(p * (1.0 - p)) if p < 1.0 else 0.5
 
 
-def uses_kernel(problem, compiled: bool) -> bool:
+def uses_kernel(problem: FiniteSumOperator, compiled: bool) -> bool:
     """True on a uniformly sampled matrix game (``A``, ``AT`` arrays) when compiled kernels are asked for."""
     return compiled and getattr(problem, "AT", None) is not None and getattr(problem, "sampling", 1) is None
 
 
-def forb_start(problem, u: np.ndarray, scale: float = 1.0, anchored: bool = False) -> State:
+def forb_start(problem: FiniteSumOperator, u: np.ndarray, scale: float = 1.0, anchored: bool = False) -> State:
     """Inner state at v = w = w_old = u with Phi(w) = scale F(u) (cost n); private arrays."""
     return State(
         v=u.copy(),
@@ -64,7 +65,9 @@ def forb_start(problem, u: np.ndarray, scale: float = 1.0, anchored: bool = Fals
     )
 
 
-def _forb_numpy(problem, s, gamma, p, idx, coins, t, stop):
+def _forb_numpy(
+    problem: FiniteSumOperator, s: State, gamma: float, p: float, idx: np.ndarray, coins: np.ndarray, t: int, stop: int
+) -> int:
     """The numpy path of ``kernels.forb_block`` (same arithmetic, same return)."""
     alpha = 1.0 - p
     beta = 1.0 - alpha
@@ -81,7 +84,17 @@ def _forb_numpy(problem, s, gamma, p, idx, coins, t, stop):
     return t
 
 
-def forb_run(problem, s: State, rng, steps: int, *, gamma, p, snapshot="iterate", compiled=True) -> int:
+def forb_run(
+    problem: FiniteSumOperator,
+    s: State,
+    rng: np.random.Generator,
+    steps: int,
+    *,
+    gamma: float,
+    p: float,
+    snapshot: str = "iterate",
+    compiled: bool = True,
+) -> int:
     """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), resolvent
     J_{gamma scale G}. ``snapshot="anchor"`` resets w to u on a refresh, as the authors' inner solver
     does; "iterate" (VR-FoRB proper) sets w to the new v. Returns the number of refreshes."""
@@ -110,7 +123,14 @@ def forb_run(problem, s: State, rng, steps: int, *, gamma, p, snapshot="iterate"
 
 
 class _Loopless(StochasticSolver):
-    def __init__(self, step=None, probability=None, block_steps=None, compiled=True, **options):
+    def __init__(
+        self,
+        step: float | None = None,
+        probability: float | None = None,
+        block_steps: int | None = None,
+        compiled: bool = True,
+        **options: object,
+    ) -> None:
         super().__init__(step=step, **options)
         self.p_given = as_probability(probability, "probability")
         self.block_steps = None if block_steps is None else as_int(block_steps, "block_steps", low=1)
@@ -118,10 +138,10 @@ class _Loopless(StochasticSolver):
             raise TypeError(f"compiled must be True or False, got {compiled!r}")
         self.compiled = compiled
 
-    def snapshot_p(self, problem) -> float:
+    def snapshot_p(self, problem: FiniteSumOperator) -> float:
         return self.p_given if self.p_given is not None else 1.0 / problem.n
 
-    def steps_now(self, problem, state) -> int:
+    def steps_now(self, problem: FiniteSumOperator, state: State) -> int:
         """The block's length, cut so that the run stops at its epoch budget."""
         steps = state.block
         if self.budget is not None:
@@ -129,7 +149,7 @@ class _Loopless(StochasticSolver):
             steps = max(1, min(steps, math.ceil(left / 2)))
         return steps
 
-    def extra_history(self, problem, state):
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         return {**super().extra_history(problem, state), "full_snapshots": state.refreshes}
 
 
@@ -143,15 +163,17 @@ class VREG(_Loopless):
 
     name = "vr-eg"
 
-    def __init__(self, step=None, gamma=0.99, probability=None, **options):
+    def __init__(
+        self, step: float | None = None, gamma: float = 0.99, probability: float | None = None, **options: object
+    ) -> None:
         super().__init__(step=step, probability=probability, **options)
         self.gamma = as_real(gamma, "gamma", low=0.0, low_open=True)
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         p = self.snapshot_p(problem)
         return self.gamma * math.sqrt(p) / constant(problem, "mean_lipschitz", "lipschitz")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
         return State(
             x=x,
@@ -164,7 +186,7 @@ class VREG(_Loopless):
             block=self.block_steps or problem.n,
         )
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         steps, tau, p = self.steps_now(problem, state), state.step, state.p
         idx = problem.sample_iid(state.rng, steps)
         coins = state.rng.random(steps)
@@ -187,7 +209,9 @@ class VREG(_Loopless):
         return state
 
     @staticmethod
-    def _numpy_block(problem, state, idx, coins, t, stop) -> int:
+    def _numpy_block(
+        problem: FiniteSumOperator, state: State, idx: np.ndarray, coins: np.ndarray, t: int, stop: int
+    ) -> int:
         """The numpy path of ``kernels.vr_eg_block``."""
         tau, p = state.step, state.p
         while t < stop:
@@ -211,14 +235,16 @@ class VRForb(_Loopless):
 
     name = "vr-forb"
 
-    def __init__(self, step=None, c=0.5, probability=None, **options):
+    def __init__(
+        self, step: float | None = None, c: float = 0.5, probability: float | None = None, **options: object
+    ) -> None:
         super().__init__(step=step, probability=probability, **options)
         self.c = as_real(c, "c", low=0.0, low_open=True)
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         return self.c * forb_factor(self.snapshot_p(problem)) / constant(problem, "mean_lipschitz", "lipschitz")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
         inner = forb_start(problem, x)
         return State(
@@ -231,7 +257,7 @@ class VRForb(_Loopless):
             block=self.block_steps or problem.n,
         )
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         steps = self.steps_now(problem, state)
         forb_run(problem, state.inner, state.rng, steps, gamma=state.step, p=state.p, compiled=self.compiled)
         state.x, state.refreshes = state.inner.v.copy(), state.inner.refreshes

@@ -25,7 +25,7 @@ class MatrixGame(FiniteSumOperator):
     ``reference_solution()`` solves the two LPs with HiGHS.
     """
 
-    def __init__(self, A, *, x0=None, name=None):
+    def __init__(self, A: np.ndarray, *, x0: np.ndarray | None = None, name: str | None = None) -> None:
         A = as_matrix(A, "A", allow_sparse=False)
         p, q = A.shape
         if p < 1 or q < 1:
@@ -66,18 +66,18 @@ class MatrixGame(FiniteSumOperator):
         return cls(A, name=f"pb-game(n={n})")
 
     @classmethod
-    def random(cls, n: int, m: int, seed=0) -> MatrixGame:
+    def random(cls, n: int, m: int, seed: int | np.random.Generator = 0) -> MatrixGame:
         """A random n x m game with standard normal payoffs (``numpy.random.default_rng(seed)``)."""
         n, m = as_int(n, "n", low=1), as_int(m, "m", low=1)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(as_int(seed, "seed", low=0))
         return cls(rng.standard_normal((n, m)), name=f"random-game({n}x{m})")
 
     # ------------------------------------------------------------------ blocks
-    def split(self, z):
+    def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) from z = (x, y)."""
         return z[: self.cols], z[self.cols :]
 
-    def _weighted_sum(self, idx, weights, z):
+    def _weighted_sum(self, idx: np.ndarray, weights: np.ndarray, z: np.ndarray) -> np.ndarray:
         x, y = self.split(z)
         scale = self.n * weights
         out = np.empty(self.dim)
@@ -92,20 +92,20 @@ class MatrixGame(FiniteSumOperator):
         out[self.cols :] = -((scale[c] * x[idx[c]]) @ self.AT[idx[c]])
         return out
 
-    def _weighted_diff(self, idx, weights, z, z2):
+    def _weighted_diff(self, idx: np.ndarray, weights: np.ndarray, z: np.ndarray, z2: np.ndarray) -> np.ndarray:
         return self._weighted_sum(idx, weights, z - z2)
 
-    def _full(self, z):
+    def _full(self, z: np.ndarray) -> np.ndarray:
         x, y = self.split(z)
         return np.concatenate([self.A.T @ y, -(self.A @ x)])
 
     # ------------------------------------------------------------------ game quantities
-    def duality_gap(self, z) -> float:
+    def duality_gap(self, z: np.ndarray) -> float:
         """max_i (A x)_i - min_j (A^T y)_j for the simplex parts of z (>= 0, 0 at equilibrium)."""
         x, y = self.split(z)
         return float(np.max(self.A @ x) - np.min(self.A.T @ y))
 
-    def report(self, z) -> dict[str, float]:
+    def report(self, z: np.ndarray) -> dict[str, float]:
         """Reporting column ``gap``: the worse player's loss against the game value v* of the LP
         (HiGHS, solved once), max(max_i (A x)_i - v*, v* - min_j (A^T y)_j) / max(1, |v*|)."""
         x, y = self.split(z)
@@ -113,12 +113,12 @@ class MatrixGame(FiniteSumOperator):
         worst = max(float(np.max(self.A @ x)) - value, value - float(np.min(self.A.T @ y)))
         return {"gap": max(worst, 0.0) / max(1.0, abs(value))}
 
-    def payoff(self, z) -> float:
+    def payoff(self, z: np.ndarray) -> float:
         """y^T A x."""
         x, y = self.split(z)
         return float(y @ self.A @ x)
 
-    def reference_solution(self):
+    def reference_solution(self) -> tuple[np.ndarray, float]:
         """(z*, v*): an equilibrium and the game value from the two LPs (scipy HiGHS).
 
         min_{x in simplex, t} t s.t. A x <= t 1, and max_{y in simplex, s} s s.t. A^T y >= s 1.

@@ -19,7 +19,7 @@ class LogisticOperator(FiniteSumOperator):
     L = max_i ||a_i||^2/4 + mu under uniform sampling; L_F = lambda_max(A^T A)/(4n) + mu.
     """
 
-    def __init__(self, A, y, mu: float = 1e-3, *, name=None):
+    def __init__(self, A: np.ndarray, y: np.ndarray, mu: float = 1e-3, *, name: str | None = None) -> None:
         A = as_matrix(A, "A")
         y = as_vector(y, "y")
         check_rows(A.shape[0], y, "y")
@@ -49,22 +49,22 @@ class LogisticOperator(FiniteSumOperator):
         )
         self._reference = None
 
-    def _weighted_sum(self, idx, weights, w):
+    def _weighted_sum(self, idx: np.ndarray, weights: np.ndarray, w: np.ndarray) -> np.ndarray:
         rows = self.A[idx]
         yb = self.y[idx]
         coef = -weights * yb * expit(-yb * (rows @ w))
         return rows.T @ coef + weights.sum() * self.mu * w
 
-    def _full(self, w):
+    def _full(self, w: np.ndarray) -> np.ndarray:
         coef = -self.y * expit(-self.y * (self.A @ w)) / self.n
         return self.A.T @ coef + self.mu * w
 
-    def objective(self, w) -> float:
+    def objective(self, w: np.ndarray) -> float:
         """f(w), the regularised logistic loss whose gradient is F."""
         z = -self.y * (self.A @ w)
         return float(np.mean(np.logaddexp(0.0, z)) + 0.5 * self.mu * (w @ w))
 
-    def reference_solution(self):
+    def reference_solution(self) -> tuple[np.ndarray, float]:
         """(w*, f*) from scipy L-BFGS-B with gtol 1e-13."""
         if self._reference is None:
             from scipy.optimize import minimize

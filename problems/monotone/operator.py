@@ -6,7 +6,7 @@ assumptions, the sampling law Q and the oracle counters). Instances live next do
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -44,20 +44,22 @@ class FiniteSumOperator(Problem):
 
     def __init__(
         self,
-        components=None,
+        components: Sequence[Callable[[np.ndarray], np.ndarray]]
+        | Callable[[np.ndarray, np.ndarray], np.ndarray]
+        | None = None,
         *,
-        dim=None,
-        n=None,
-        resolvent=None,
-        lipschitz=None,
-        mean_lipschitz=None,
-        cocoercive_constant=None,
-        sampling=None,
-        x0=None,
-        check_monotone=0,
-        seed=0,
-        name="finite-sum-operator",
-    ):
+        dim: int | None = None,
+        n: int | None = None,
+        resolvent: Resolvent | None = None,
+        lipschitz: float | None = None,
+        mean_lipschitz: float | None = None,
+        cocoercive_constant: float | None = None,
+        sampling: np.ndarray | None = None,
+        x0: np.ndarray | None = None,
+        check_monotone: int = 0,
+        seed: int | np.random.Generator = 0,
+        name: str = "finite-sum-operator",
+    ) -> None:
         super().__init__()
         self.name = name
         self.dim = as_int(dim, "dim", low=1)
@@ -121,7 +123,7 @@ class FiniteSumOperator(Problem):
             out += w * self._call_component(int(i), x)
         return out
 
-    def _weighted_diff(self, idx, weights, x, y) -> np.ndarray:
+    def _weighted_diff(self, idx: np.ndarray, weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """sum_j weights[j] (F_{idx[j]}(x) - F_{idx[j]}(y)) (linear operators override)."""
         return self._weighted_sum(idx, weights, x) - self._weighted_sum(idx, weights, y)
 
@@ -129,7 +131,7 @@ class FiniteSumOperator(Problem):
         """F(x) = (1/n) sum_i F_i(x)."""
         return self._weighted_sum(np.arange(self.n), np.full(self.n, 1.0 / self.n), x)
 
-    def _call_component(self, i, x):
+    def _call_component(self, i: int, x: np.ndarray) -> np.ndarray:
         val = np.asarray(self._funcs[i](x), dtype=float)
         if val.shape != (self.dim,):
             raise ValueError(f"components[{i}] returned shape {val.shape}, expected ({self.dim},)")
@@ -151,7 +153,7 @@ class FiniteSumOperator(Problem):
     def initial_point(self) -> np.ndarray:
         return self._x0.copy()
 
-    def operator(self, x) -> np.ndarray:
+    def operator(self, x: np.ndarray) -> np.ndarray:
         """F(x) (cost n)."""
         self.counts.add("component", self.n)
         return self._full(x)
@@ -162,13 +164,13 @@ class FiniteSumOperator(Problem):
             return np.full(idx.size, 1.0 / idx.size)
         return 1.0 / (idx.size * self.n * self.sampling[idx])
 
-    def component(self, idx, x) -> np.ndarray:
+    def component(self, idx: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Mean over i in ``idx`` of F_Q,i(x) = F_i(x)/(n q_i) (cost len(idx))."""
         idx = np.atleast_1d(idx)
         self.counts.add("component", idx.size)
         return self._weighted_sum(idx, self.weights(idx), x)
 
-    def component_diff(self, idx, x, y) -> np.ndarray:
+    def component_diff(self, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Mean over i in ``idx`` of F_Q,i(x) - F_Q,i(y) (cost 2 len(idx))."""
         idx = np.atleast_1d(idx)
         self.counts.add("component", 2 * idx.size)
@@ -197,7 +199,7 @@ class FiniteSumOperator(Problem):
         # on every call, O(n) inside an O(1) stochastic step
         return self._cdf_of_q().searchsorted(rng.random(size), side="right")
 
-    def resolvent(self, x, step: float) -> np.ndarray:
+    def resolvent(self, x: np.ndarray, step: float) -> np.ndarray:
         """J_{step G}(x) (free)."""
         return self._resolvent(x, step)
 
@@ -205,17 +207,19 @@ class FiniteSumOperator(Problem):
     def resolvent_is_identity(self) -> bool:
         return self._resolvent.is_identity
 
-    def optimality(self, x) -> float:
+    def optimality(self, x: np.ndarray) -> float:
         """Natural residual ||x - J_G(x - F(x))|| (step 1, undivided, as in the official plots)."""
         with self.counts.paused():
             return float(np.linalg.norm(x - self.resolvent(x - self._full(x), 1.0)))
 
-    def operator_residual(self, x, u, step: float) -> float:
+    def operator_residual(self, x: np.ndarray, u: np.ndarray, step: float) -> float:
         """||F(x) + (u - x)/step|| for x = J_{step G}(u): an upper bound on dist(0, F(x) + G(x))."""
         with self.counts.paused():
             return float(np.linalg.norm(self._full(x) + (u - x) / step))
 
-    def monotonicity_violation(self, samples: int = 20, seed=0, scale: float = 1.0) -> float:
+    def monotonicity_violation(
+        self, samples: int = 20, seed: int | np.random.Generator = 0, scale: float = 1.0
+    ) -> float:
         """max over sampled pairs of -<F(x) - F(y), x - y> / (||F(x) - F(y)|| ||x - y||).
 
         A cosine in [-1, 1]; <= 0 (up to rounding) for a monotone F. Points x0 + scale N(0, I).
@@ -233,7 +237,7 @@ class FiniteSumOperator(Problem):
         return worst
 
 
-def _optional_positive(value, name):
+def _optional_positive(value: float | None, name: str) -> float | None:
     return None if value is None else as_real(value, name, low=0.0, low_open=True)
 
 

@@ -19,7 +19,7 @@ class QuadraticMinMax(FiniteSumOperator):
     Not cocoercive (the y block has a zero diagonal); L_F = ||M||_2. Start z0 = ones/n.
     """
 
-    def __init__(self, n: int = 200, *, name=None):
+    def __init__(self, n: int = 200, *, name: str | None = None) -> None:
         n = as_int(n, "n", low=2)
         A = np.zeros((n, n))
         i = np.arange(n)
@@ -42,28 +42,28 @@ class QuadraticMinMax(FiniteSumOperator):
             name=name or f"quadratic-minmax(n={n})",
         )
 
-    def _linear(self, idx, weights, z):
+    def _linear(self, idx: np.ndarray, weights: np.ndarray, z: np.ndarray) -> np.ndarray:
         cols = np.concatenate([idx, idx + self.half])
         coef = np.concatenate([weights, weights]) * self.n
         return self.M[:, cols] @ (coef * z[cols])
 
-    def _weighted_sum(self, idx, weights, z):
+    def _weighted_sum(self, idx: np.ndarray, weights: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self._linear(idx, weights, z) - weights.sum() * self.c
 
-    def _weighted_diff(self, idx, weights, z, z2):
+    def _weighted_diff(self, idx: np.ndarray, weights: np.ndarray, z: np.ndarray, z2: np.ndarray) -> np.ndarray:
         return self._linear(idx, weights, z - z2)
 
-    def _full(self, z):
+    def _full(self, z: np.ndarray) -> np.ndarray:
         return self.M @ z - self.c
 
-    def objective(self, z) -> float:
+    def objective(self, z: np.ndarray) -> float:
         """The saddle function (1/2) x^T H x - h^T x - <A x - b, y> at z = (x, y)."""
         x, y = z[: self.half], z[self.half :]
         n = self.half
         H, A = self.M[:n, :n], self.M[n:, :n]
         return float(0.5 * x @ H @ x - self.c[:n] @ x - (A @ x - self.c[n:]) @ y)
 
-    def reference_solution(self):
+    def reference_solution(self) -> tuple[np.ndarray, float]:
         """(z*, 0): the unique zero z* = M^{-1} c (numpy.linalg.solve)."""
         return np.linalg.solve(self.M, self.c), 0.0
 
