@@ -4,9 +4,10 @@ Imported by ``benchmarks/monotone.py`` (run that script). Three measurements, on
 
 * ``crossover(sizes, ...)``: policeman-and-burglar PB(n) and random normal n x n games. Wall time of
   VR-Halpern, VR-FoRB and EG (the official step sizes) to natural residual 1e-3 and 1e-4, against HiGHS
-  dual simplex and HiGHS interior point (``scipy.optimize.linprog``) solving the game's LP exactly
-  (the duals of its rows give the other player's strategy). Our times include the setup the step needs
-  (the Lanczos norm estimate for EG), exclude the residual checks (as every solver time in the library).
+  dual simplex and HiGHS interior point solving the game's LP exactly (the duals of its rows give the
+  other player's strategy), through highspy on one thread, each solve in a child process (killed if it
+  hangs). Our times include the setup the step needs (the Lanczos norm estimate for EG) and exclude the
+  residual checks (as every solver time in the library).
 * ``cost growth``: time per epoch (component evaluations / n) of each method against n, with the
   exponent of a least-squares fit of log time on log n (2 is the O(n^2) of a dense mat-vec).
 * ``step_costs(sizes)``: microseconds per stochastic step of VR-EG, VR-FoRB and VR-Halpern, compiled
@@ -26,7 +27,7 @@ from optim.monotone import official_options
 from problems.monotone import MatrixGame
 
 FIRST_ORDER = ("vr-halpern", "vr-forb", "eg")
-LP_METHODS = {"highs-simplex": "highs-ds", "highs-ipm": "highs-ipm"}
+LP_METHODS = {"highs-simplex": "simplex", "highs-ipm": "ipm"}
 TARGETS = (1e-3, 1e-4)
 
 
@@ -35,28 +36,65 @@ def games(n: int):
     return [MatrixGame.policeman_burglar(n, seed=1), MatrixGame.random(n, n, seed=0)]
 
 
-def lp_solve(game: MatrixGame, method: str, time_limit: float):
-    """(z, seconds, status) from one HiGHS LP: min t s.t. A x <= t 1, x in the simplex; y = row duals."""
-    from scipy.optimize import linprog
+def lp_solve(game: MatrixGame, solver: str, time_limit: float):
+    """(z, seconds, status) from one HiGHS LP (highspy, one thread): min t s.t. A x <= t 1, x in the
+    simplex; y from the duals of the rows A x <= t 1. The clock covers building and solving the LP.
+    (scipy's ``linprog(method="highs-ipm")`` hung on these games on the 2-core test machine, so the
+    benchmark calls highspy, the library under it, directly.)"""
+    import highspy
+    import scipy.sparse as sp
 
     p, q = game.A.shape
     t0 = time.perf_counter()
-    res = linprog(
-        np.r_[np.zeros(q), 1.0],
-        A_ub=np.c_[game.A, -np.ones(p)],
-        b_ub=np.zeros(p),
-        A_eq=np.r_[np.ones(q), 0.0][None],
-        b_eq=[1.0],
-        bounds=[(0, None)] * q + [(None, None)],
-        method=method,
-        options={"time_limit": time_limit},
-    )
+    h = highspy.Highs()
+    for key, value in (("output_flag", False), ("threads", 1), ("time_limit", float(time_limit))):
+        h.setOptionValue(key, value)
+    h.setOptionValue("solver", solver)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = q + 1, p + 1
+    lp.col_cost_ = np.r_[np.zeros(q), 1.0]
+    lp.col_lower_ = np.r_[np.zeros(q), -inf]
+    lp.col_upper_ = np.full(q + 1, inf)
+    lp.row_lower_ = np.r_[np.full(p, -inf), 1.0]
+    lp.row_upper_ = np.r_[np.zeros(p), 1.0]
+    M = sp.csc_matrix(np.vstack([np.c_[game.A, -np.ones(p)], np.r_[np.ones(q), 0.0]]))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = M.indptr, M.indices, M.data
+    h.passModel(lp)
+    h.run()
     sec = time.perf_counter() - t0
-    if res.status != 0:
-        return None, sec, res.message
-    y = np.maximum(-res.ineqlin.marginals, 0.0)
+    status = h.modelStatusToString(h.getModelStatus())
+    if status != "Optimal":
+        return None, sec, status
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)[:q]
+    y = np.maximum(-np.asarray(sol.row_dual)[:p], 0.0)
     y /= max(y.sum(), 1e-300)
-    return np.concatenate([res.x[:q], y]), sec, "optimal"
+    return np.concatenate([x, y]), sec, "optimal"
+
+
+def _lp_child(A, solver, time_limit, out) -> None:
+    out.put(lp_solve(MatrixGame(A), solver, time_limit))
+
+
+def lp_solve_isolated(game: MatrixGame, solver: str, time_limit: float):
+    """``lp_solve`` in a spawned child process, killed 60 s after ``time_limit`` (a HiGHS run that hangs
+    then reads "killed")."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_lp_child, args=(game.A, solver, time_limit, out))
+    proc.start()
+    try:
+        result = out.get(timeout=time_limit + 60)
+    except queue.Empty:
+        result = (None, time_limit + 60, "killed")
+        proc.kill()
+    proc.join()
+    return result
 
 
 def time_to(history, threshold):
@@ -93,7 +131,7 @@ def crossover(sizes, time_limit: float, lp_limit: float) -> list[dict]:
         for game in games(n):
             family = game.name.split("(")[0]
             for name, method in LP_METHODS.items():
-                z, sec, status = lp_solve(game, method, lp_limit)
+                z, sec, status = lp_solve_isolated(game, method, lp_limit)
                 row = {"game": family, "n": n, "solver": name, "status": status, "s_per_epoch": None}
                 row["residual"] = game.optimality(z) if z is not None else None
                 for thr in TARGETS:  # an LP answer is exact: it reaches both targets at once

@@ -55,13 +55,13 @@ def project_simplex_loop(v: np.ndarray, radius: float) -> np.ndarray:
         total += v[i]
     tau = (total - radius) / n
     kept = n
-    while True:
+    for _ in range(n + 1):  # the kept set shrinks at every pass that does not stop
         total, count = 0.0, 0
         for i in range(n):
             if v[i] > tau:
                 total += v[i]
                 count += 1
-        if count == 0:  # only when radius is lost to rounding: keep the last threshold
+        if count == 0 or count > kept:  # rounding only: keep the last threshold
             break
         new_tau = (total - radius) / count
         if count == kept:

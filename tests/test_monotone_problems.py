@@ -161,6 +161,18 @@ def test_simplex_projection_satisfies_the_projection_inequality(v, radius, seed)
     assert np.all((others - x) @ (v - x) <= 1e-8 * (1 + np.abs(v).max()))  # <v - Pv, y - Pv> <= 0
 
 
+def test_simplex_projection_ends_on_ties_at_the_threshold():
+    """Sixteen entries tie at the threshold (a game's LP solution, z - F(z)): rounding once made the
+    kept set grow back and Michelot's passes cycle forever."""
+    c = 0.012664598918425887
+    v = np.r_[1.007161932838732, np.full(16, c), 0.01816726499811972]
+    x = project_simplex(v, 1.0)
+    u = np.sort(v)[::-1]  # the sort-based threshold, independently
+    css = np.cumsum(u) - 1.0
+    rho = np.nonzero(u * np.arange(1, v.size + 1) > css)[0][-1]
+    np.testing.assert_allclose(x, np.maximum(v - css[rho] / (rho + 1), 0.0), atol=1e-15)
+
+
 def test_simplex_projection_keeps_points_of_the_simplex():
     x = np.array([0.2, 0.3, 0.5])  # the authors' projection crashes here
     np.testing.assert_array_equal(project_simplex(x), x)
