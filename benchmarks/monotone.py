@@ -173,21 +173,24 @@ def main(argv=None):
         "--part", choices=("all", "residuals", "crossover"), default="all", help="run one part only (default: all)"
     )
     parser.add_argument("--sizes", type=int, nargs="*", help="crossover sizes (default 100 300 [1000 3000])")
+    parser.add_argument("--time-limit", type=float, help="seconds per first-order run (default 20, full 150)")
+    parser.add_argument("--lp-limit", type=float, help="seconds per LP (default 60, full 400)")
     args = parser.parse_args(argv)
     quick = args.quick
     payload = {"quick": quick}
     if args.part in ("all", "crossover"):
-        payload.update(crossover_part(quick, args.sizes))
+        payload.update(crossover_part(quick, args.sizes, args.time_limit, args.lp_limit))
     if args.part in ("all", "residuals"):
         payload.update(residual_part(quick))
     path = write_json("monotone", payload)
     print(f"\nwrote {path}")
 
 
-def crossover_part(quick, sizes=None):
+def crossover_part(quick, sizes=None, limit=None, lp_limit=None):
     """Section 3: the first-order / LP crossover, cost growth and step costs."""
     sizes = sizes or ([100, 300] if quick else [100, 300, 1000, 3000])
-    limit, lp_limit = (20.0, 60.0) if quick else (150.0, 400.0)
+    limit = limit or (20.0 if quick else 150.0)
+    lp_limit = lp_limit or (60.0 if quick else 400.0)
     print(f"crossover on n = {sizes} (first-order time limit {limit:g}s, LP {lp_limit:g}s)", flush=True)
     rows = crossover(sizes, limit, lp_limit)
     summary = crossover_summary(rows)
