@@ -243,11 +243,12 @@ def plot_crossover(rows, folder) -> list:
     for i, family in enumerate(families):
         for j, thr in enumerate(TARGETS):
             ax = axes[i][j]
-            for solver in (*FIRST_ORDER, *LP_METHODS):
+            for c, solver in enumerate((*FIRST_ORDER, *LP_METHODS)):
                 sel = sorted((r for r in rows if r["game"] == family and r["solver"] == solver), key=lambda r: r["n"])
                 pts = [(r["n"], r[f"t@{thr:g}"]) for r in sel if r[f"t@{thr:g}"] is not None]
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), marker="o", ls="--" if solver in LP_METHODS else "-", label=solver)
+                    style = {"marker": "o", "ls": "--" if solver in LP_METHODS else "-", "color": f"C{c}"}
+                    ax.plot(*zip(*pts, strict=True), label=solver, **style)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("n")
