@@ -17,7 +17,8 @@ top-K DCG of the positives, normalised by Z_q, the ideal DCG@K of the training p
 
     f_q(w, y) = (1/Z_q) sum_j G_j [1 - sigmoid((h_q(x_j) - lam)/tau1) / log2(1 + N max(u_j, 1/N))]  >= 0.
 
-(The constant keeps f_q non-negative, so the upper value the solvers report is a loss.) Oracles: torch float64 autograd, one vectorised call over
+(The constant keeps f_q non-negative, so the upper value the solvers report is a loss.)
+Oracles: torch float64 autograd, one vectorised call over
 the sampled blocks (``torch.func.vmap``); grad^2_yy g is diagonal, so ``hess_yy_g`` is cheap.
 """
 
@@ -236,9 +237,9 @@ class TopKNDCG(BilevelProblem):
         thr = thr + self.tau1 * t.nn.functional.softplus((s_i - lam) / self.tau1).mean()
         return 0.5 * (u - self._ghat(w, user, pos, items)).pow(2).sum() + thr
 
-    def _f_block(self, w, y, user, pos, gains, scale):
+    def _f_block(self, w, y, user, pos, cols, gains, scale):
         t = self._torch
-        u, lam = y[:-1], y[-1]
+        u, lam = y[:-1].gather(0, cols), y[-1]
         rank = self.N * t.clamp(u, min=1.0 / self.N)
         psi = t.sigmoid((self._score(w, user, pos) - lam) / self.tau1)
         return scale * (gains * (1.0 - psi / t.log2(1.0 + rank))).sum()
@@ -255,7 +256,8 @@ class TopKNDCG(BilevelProblem):
         pos = np.take_along_axis(self.items[blocks], cols, axis=1)
         gains = np.take_along_axis(self.gains[blocks], cols, axis=1)
         scale = self.P / cols.shape[1] / self.Z[blocks]
-        return t.as_tensor(blocks[:, None]), t.as_tensor(pos), t.as_tensor(gains), t.as_tensor(scale)
+        args = (blocks[:, None], pos, np.ascontiguousarray(cols), gains, scale)
+        return tuple(t.as_tensor(a) for a in args)
 
     def _tensors(self, x, Y, V=None):
         t = self._t()
@@ -264,7 +266,7 @@ class TopKNDCG(BilevelProblem):
 
     def _f(self, blocks, x, Y, batch):
         w, Yt = self._tensors(x, Y)
-        f = self._vmap(self._f_block, in_dims=(None, 0, 0, 0, 0, 0))
+        f = self._vmap(self._f_block, in_dims=(None, 0, 0, 0, 0, 0, 0))
         with self._torch.no_grad():
             return f(w, Yt, *self._upper_args(blocks, batch)).numpy()
 
@@ -276,13 +278,13 @@ class TopKNDCG(BilevelProblem):
 
     def _grad_x_f(self, blocks, x, Y, batch):
         w, Yt = self._tensors(x, Y)
-        return self._vmap(self._grad(self._f_block, 0), in_dims=(None, 0, 0, 0, 0, 0))(
+        return self._vmap(self._grad(self._f_block, 0), in_dims=(None, 0, 0, 0, 0, 0, 0))(
             w, Yt, *self._upper_args(blocks, batch)
         ).numpy()
 
     def _grad_y_f(self, blocks, x, Y, batch):
         w, Yt = self._tensors(x, Y)
-        return self._vmap(self._grad(self._f_block, 1), in_dims=(None, 0, 0, 0, 0, 0))(
+        return self._vmap(self._grad(self._f_block, 1), in_dims=(None, 0, 0, 0, 0, 0, 0))(
             w, Yt, *self._upper_args(blocks, batch)
         ).numpy()
 
