@@ -76,13 +76,18 @@ def test_ndcg_properties():
     assert ndcg_at_k([1.0, 2.0, 3.0], [1.0, 3.0, 0.0], 3) == pytest.approx(dcg / (7 + 1 / np.log2(3)))
 
 
-def test_ndcg_against_libauc():
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 6), st.integers(1, 15), st.integers(1, 10), st.integers(0, 2**31 - 1))
+def test_ndcg_against_libauc(n_users, n_pos, n_neg, k, seed):
     libauc = pytest.importorskip("libauc.metrics", reason="libauc is not installed (optional peer)")
-    rng = np.random.default_rng(1)
-    rel = rng.integers(0, 6, size=(5, 20)).astype(float)
-    scores = rng.standard_normal(rel.shape)
-    ref = libauc.ndcg_at_k(scores, rel, 5) if hasattr(libauc, "ndcg_at_k") else pytest.skip("no ndcg_at_k")
-    assert np.mean(ref) == pytest.approx(ndcg_at_k(scores, rel, 5), rel=1e-9)
+    rng = np.random.default_rng(seed)
+    # libauc's layout: y_true (users, P) ratings of the positives, y_pred (users, P + negatives) with the
+    # positives' scores first; ours: one relevance per column (0 for the negatives)
+    ratings = rng.integers(1, 6, size=(n_users, n_pos)).astype(float)
+    scores = rng.standard_normal((n_users, n_pos + n_neg))
+    rel = np.hstack([ratings, np.zeros((n_users, n_neg))])
+    ref = libauc.ndcg_at_k(ratings, scores, k=k)
+    assert ndcg_at_k(scores, rel, min(k, n_pos + n_neg)) == pytest.approx(ref, rel=1e-12)
 
 
 def test_ndcg_bad_input():
