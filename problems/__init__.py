@@ -6,7 +6,14 @@ from .bilevel import HyperparameterLogistic, MultiBlockBilevel, MultiTaskRidge, 
 from .bilevel.ndcg import TopKNDCG, ndcg_at_k  # bilevel (top-K NDCG)
 from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
 from .catalog import PROBLEMS, make_problem
-from .completion import MatrixCompletion, from_ratings, movielens100k, synthetic_incoherent  # completion
+from .completion import (
+    MatrixCompletion,
+    from_dask,
+    from_parquet,
+    from_ratings,
+    movielens100k,
+    synthetic_incoherent,
+)  # completion
 from .datasets import (
     lasso_diabetes,
     load_dataset,
@@ -84,6 +91,8 @@ __all__ = [
     "NonnegativeLasso",
     "bcd_paper_problem",
     "MatrixCompletion",
+    "from_dask",
+    "from_parquet",
     "from_ratings",
     "movielens100k",
     "synthetic_incoherent",

@@ -5,7 +5,7 @@ import pytest
 
 import optim
 from optim.completion.common import svd_init
-from problems.completion import synthetic_incoherent
+from problems.completion import from_ratings, synthetic_incoherent
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -69,3 +69,98 @@ def client_stub():
             raise AssertionError
 
     return Stub()
+
+
+# ---------------------------------------------------------------- ratings as a Dask DataFrame (parquet files)
+COLS = dict(user="userId", item="movieId", rating="score")
+
+
+@pytest.fixture(scope="module")
+def ratings_files(tmp_path_factory):
+    """A rank-3 ratings table in four parquet files (shuffled rows, string user ids) and a test file."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(7)
+    m, n, k = 60, 40, 3
+    uid = np.array([f"user-{v:03d}" for v in rng.permutation(m)])  # ids unrelated to the sorted order
+    iid = 1000 + 7 * rng.permutation(n)
+    A, B = rng.standard_normal((m, k)), rng.standard_normal((n, k))
+    cells = rng.choice(m * n, size=1150, replace=False)
+    r, c = np.divmod(cells, n)
+    score = np.round(3 + np.einsum("ij,ij->i", A[r], B[c]) + 0.1 * rng.standard_normal(r.size), 1)
+    train = pd.DataFrame({"userId": uid[r[:1000]], "movieId": iid[c[:1000]], "score": score[:1000]})
+    test = pd.DataFrame({"userId": uid[r[1000:]], "movieId": iid[c[1000:]], "score": score[1000:]})
+    cold = pd.DataFrame({"userId": ["user-new", "user-new"], "movieId": [iid[0], 5], "score": [4.0, 2.0]})
+    test = pd.concat([test, cold], ignore_index=True)  # a cold-start user and a cold-start item
+    root = tmp_path_factory.mktemp("ratings")
+    (root / "train").mkdir()
+    for j, piece in enumerate(np.array_split(np.arange(len(train)), 4)):
+        train.iloc[piece].to_parquet(root / "train" / f"part.{j}.parquet", index=False)
+    test.to_parquet(root / "test.parquet", index=False)
+    return root, train, test
+
+
+def _from_pandas(train, test, **kw):
+    triple = [df[c].to_numpy() for df in (train, test) for c in ("userId", "movieId", "score")]
+    return from_ratings(*triple[:3], test=tuple(triple[3:]), **kw)
+
+
+def test_from_parquet_equals_from_ratings(client, ratings_files):
+    from problems.completion import from_dask, from_parquet
+
+    dd = pytest.importorskip("dask.dataframe")
+    root, train, test = ratings_files
+    df = dd.read_parquet(str(root / "train" / "*.parquet"))
+    assert df.npartitions == 4
+    expected = _from_pandas(train, test, rank=3)
+    got = [
+        from_parquet(str(root / "train" / "*.parquet"), test=str(root / "test.parquet"), rank=3, client=client, **COLS),
+        from_dask(df, test=(test.userId.to_numpy(), test.movieId.to_numpy(), test.score.to_numpy()), rank=3, **COLS),
+    ]
+    for p in got:
+        assert p.shape == expected.shape == (61, 41)
+        for attr in ("row_ids", "col_ids", "rows", "cols", "vals", "test_rows", "test_cols", "test_vals"):
+            np.testing.assert_array_equal(getattr(p, attr), getattr(expected, attr), err_msg=attr)
+        assert p.rating_range == expected.rating_range and p.meta == expected.meta
+        assert p.meta["cold_test_entries"] == 2
+
+
+def test_altmin_on_dask_dataframe_problem_equals_local(client, ratings_files):
+    from problems.completion import from_parquet
+
+    root, train, test = ratings_files
+    remote_problem = from_parquet(str(root / "train"), test=str(root / "test.parquet"), rank=3, client=client, **COLS)
+    local_problem = _from_pandas(train, test, rank=3)
+    U, s, V = svd_init(local_problem, 3, np.random.default_rng(0))
+    opts = dict(x0=local_problem.stack(U * s, V), max_iter=3, tol=0.0, verbose=False)
+    with pytest.warns(UserWarning, match="user-new"):  # the cold-start user has no training entries
+        local = optim.solve(local_problem, method="altmin", **opts)
+    with pytest.warns(UserWarning, match="user-new"):
+        remote = optim.solve(remote_problem, method="altmin", client=client, **opts)
+    _same_predictions(local_problem, local, remote)
+
+
+def test_from_dask_bad_input(ratings_files):
+    from problems.completion import from_dask
+
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    _, train, test = ratings_files
+    df = dd.from_pandas(train, npartitions=2)
+    with pytest.raises(ValueError, match=r"df has no column\(s\) \['stars'\]"):
+        from_dask(df, user="userId", item="movieId", rating="stars")
+    with pytest.raises(ValueError, match=r"test has no column\(s\) \['movieId'\]"):
+        from_dask(df, test=dd.from_pandas(test.drop(columns="movieId"), npartitions=1), **COLS)
+    with pytest.raises(TypeError, match="must be a dask.dataframe.DataFrame"):
+        from_dask(train, **COLS)
+    dup = pd.concat([train, train.iloc[[5]]], ignore_index=True)
+    with pytest.raises(ValueError, match="duplicate observed entry") as got:
+        from_dask(dd.from_pandas(dup, npartitions=3), **COLS)
+    with pytest.raises(ValueError, match="duplicate observed entry") as want:
+        from_ratings(dup.userId.to_numpy(), dup.movieId.to_numpy(), dup.score.to_numpy())
+    assert str(got.value) == str(want.value)
+    holes = train.assign(score=train.score.where(train.index != 3))
+    with pytest.raises(ValueError, match=r"missing values .* \{'score': 1\}"):
+        from_dask(dd.from_pandas(holes, npartitions=2), **COLS)
+    with pytest.raises(TypeError, match="'userId' must be numeric"):
+        from_dask(df, user="movieId", item="score", rating="userId")

@@ -132,6 +132,14 @@ def from_ratings(
     row_ids, rows_all = np.unique(np.concatenate([user, tu]), return_inverse=True)
     col_ids, cols_all = np.unique(np.concatenate([item, ti]), return_inverse=True)
     nt = len(vals)
+    train = (rows_all[:nt], cols_all[:nt], vals)
+    test_part = (rows_all[nt:], cols_all[nt:], tv)
+    return _assemble(row_ids, col_ids, train, test_part, rank=rank, rating_range=rating_range, name=name)
+
+
+def _assemble(row_ids, col_ids, train, test, *, rank, rating_range, name: str) -> MatrixCompletion:
+    """The problem from id maps and encoded entries (shared by ``from_ratings`` and ``from_dask``)."""
+    rows, cols, vals = train
     clip_to: tuple[float, float] | None
     if isinstance(rating_range, str):
         as_choice(rating_range, "rating_range", ["auto"])
@@ -140,11 +148,11 @@ def from_ratings(
         clip_to = rating_range
     problem = MatrixCompletion(
         (len(row_ids), len(col_ids)),
-        rows_all[:nt],
-        cols_all[:nt],
+        rows,
+        cols,
         vals,
         rank,
-        test=(rows_all[nt:], cols_all[nt:], tv),
+        test=test,
         rating_range=clip_to,
         meta={"source": "ratings", "cold_test_entries": 0},
         name=name,
