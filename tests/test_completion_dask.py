@@ -153,6 +153,8 @@ def test_from_dask_bad_input(ratings_files):
         from_dask(df, test=dd.from_pandas(test.drop(columns="movieId"), npartitions=1), **COLS)
     with pytest.raises(TypeError, match="must be a dask.dataframe.DataFrame"):
         from_dask(train, **COLS)
+    with pytest.raises(TypeError, match="test must be a Dask DataFrame"):
+        from_dask(df, test=test, **COLS)
     dup = pd.concat([train, train.iloc[[5]]], ignore_index=True)
     with pytest.raises(ValueError, match="duplicate observed entry") as got:
         from_dask(dd.from_pandas(dup, npartitions=3), **COLS)

@@ -90,6 +90,8 @@ def from_dask(
         tdf = _select(test, cols, "test")
         lazy += [tdf.isna().sum(), tdf[user].unique(), tdf[item].unique()]
     elif test is not None:
+        if hasattr(test, "columns"):
+            raise TypeError(f"test must be a Dask DataFrame (dd.from_pandas) or a triple, got {type(test).__name__}")
         try:
             tu, ti, tr = test
         except (TypeError, ValueError):
