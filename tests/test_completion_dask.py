@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import optim
 from optim.completion.common import svd_init
@@ -166,3 +168,35 @@ def test_from_dask_bad_input(ratings_files):
         from_dask(dd.from_pandas(holes, npartitions=2), **COLS)
     with pytest.raises(TypeError, match="'userId' must be numeric"):
         from_dask(df, user="movieId", item="score", rating="userId")
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=0, max_value=2**31 - 1),
+    st.booleans(),
+)
+def test_from_dask_equals_from_ratings_property(npartitions, seed, float_ids):
+    """Random tables, random partitioning, integer or float ids: the same problem as from_ratings."""
+    from problems.completion import from_dask
+
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+    cells = rng.choice(m * n, size=int(rng.integers(2, m * n + 1)), replace=False)
+    r, c = np.divmod(cells, n)
+    uid = rng.permutation(50)[:m] - 20 + (0.5 if float_ids else 0)
+    train = pd.DataFrame({"user": uid[r], "item": rng.permutation(30)[:n][c], "rating": rng.normal(size=r.size)})
+    cut = max(1, len(train) * 3 // 4)
+    fit, held = train.iloc[:cut], train.iloc[cut:]
+    p = from_dask(
+        dd.from_pandas(fit, npartitions=npartitions, sort=False),
+        test=dd.from_pandas(held, npartitions=2, sort=False),
+        rank=1,
+    )
+    cols = ("user", "item", "rating")
+    q = from_ratings(*(fit[k].to_numpy() for k in cols), test=tuple(held[k].to_numpy() for k in cols), rank=1)
+    assert p.shape == q.shape and p.rating_range == q.rating_range and p.meta == q.meta
+    for attr in ("row_ids", "col_ids", "rows", "cols", "vals", "test_rows", "test_cols", "test_vals"):
+        np.testing.assert_array_equal(getattr(p, attr), getattr(q, attr), err_msg=attr)
