@@ -321,8 +321,9 @@ class Solver(abc.ABC):
         """Every keyword the constructor accepts (its own and the common ones)."""
         names = set()
         for klass in cls.__mro__:
-            if "__init__" in vars(klass):
-                sig = inspect.signature(klass.__init__)
+            init = vars(klass).get("__init__")
+            if init is not None:
+                sig = inspect.signature(init)
                 names |= {
                     p.name
                     for p in sig.parameters.values()

@@ -13,7 +13,7 @@ import json
 import math
 import pickle
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,7 +46,7 @@ class Suite:
     methods: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     seed: int = 0
-    runner: object = None
+    runner: Callable[[], Comparison] | None = None
     notes: str = ""
 
     def run(self, *, seeds=None, executor=None) -> Comparison:
@@ -253,7 +253,8 @@ def compare(
     common = {
         k: v for k, v in dict(budget=budget, max_iter=max_iter, tol=tol, time_limit=time_limit).items() if v is not None
     }
-    tasks, slots = [], []
+    tasks: list[tuple] = []
+    slots: list[int | dict] = []  # a task's index in ``tasks``, or the record of a refused pair
     for p_label, problem in problems.items():
         for m_label, (method, options) in methods.items():
             options = {**common, "verbose": verbose, **options}
@@ -351,7 +352,7 @@ def _labelled(items, default_label) -> dict:
     if isinstance(items, dict):
         return dict(items)
     if isinstance(items, (list, tuple)):
-        out = {}
+        out: dict = {}
         for item in items:
             label = default_label(item)
             out[label if label not in out else f"{label}#{len(out)}"] = item

@@ -55,19 +55,19 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
             indptr.append(len(indices))
     if not labels:
         raise ValueError(f"{path}: no samples found")
-    indices = np.asarray(indices, dtype=np.int64)
+    cols = np.asarray(indices, dtype=np.int64)
     if zero_based == "auto":
-        zero_based = bool(indices.size) and indices.min() == 0
+        zero_based = bool(cols.size) and cols.min() == 0
     if not zero_based:
-        if indices.size and indices.min() == 0:
+        if cols.size and cols.min() == 0:
             raise ValueError(f"{path}: index 0 found but zero_based=False")
-        indices = indices - 1
-    width = int(indices.max()) + 1 if indices.size else 0
+        cols = cols - 1
+    width = int(cols.max()) + 1 if cols.size else 0
     if n_features is not None:
         if width > n_features:
             raise ValueError(f"{path}: a feature index needs {width} columns but n_features={n_features}")
         width = n_features
-    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, np.asarray(indptr)), shape=(len(labels), width))
+    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), cols, np.asarray(indptr)), shape=(len(labels), width))
     A.sum_duplicates()
     return A, np.asarray(labels, dtype=np.float64)
 

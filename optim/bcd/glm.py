@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from .kernels import RULE_CODES, TINY, _argmax_score
+from .kernels import RULE_CODES, TINY, _argmax_score, csc_csr_arrays
 
 
 @njit(cache=True)
@@ -101,14 +101,7 @@ class GLMEngine:
         self.bp = bp
         self.y = np.asarray(bp.model.y, dtype=float)
         csc, csr = sp.csc_matrix(bp.A), sp.csr_matrix(bp.A)
-        self.arrays = tuple(
-            np.asarray(a, dtype=t)
-            for a, t in zip(
-                (csc.indptr, csc.indices, csc.data, csr.indptr, csr.indices, csr.data),
-                (np.int64, np.int64, float) * 2,
-                strict=True,
-            )
-        )
+        self.arrays = csc_csr_arrays(csc, csr)
         self.columns_computed = 0
         self.block = np.zeros(1, dtype=np.int64)
         self.resync(x)

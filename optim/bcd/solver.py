@@ -84,6 +84,11 @@ class BCD(Solver):
     requires = ()
     default_max_iter = 1000
     error_name = "the problem's stopping error (prox-gradient residual ||x - prox(x - grad f(x))||_inf)"
+    # set on the copy that ``configured`` returns (declared, not assigned: ``hasattr(self, "_bp")``
+    # tells a configured copy from the caller's solver)
+    glm: bool  # the compiled logistic-regression engine runs
+    compiled: bool  # a compiled engine (Gram form or logistic regression) runs
+    _bp: Any  # the block view of the problem the copy was configured for
 
     def __init__(
         self,
@@ -203,6 +208,8 @@ class BCD(Solver):
         st.chol = {}
         st.last_block = np.zeros(0, dtype=np.int64)
         st.tau = min(cfg.block_size, n)
+        # configured() resolved every default
+        assert cfg.selection is not None and cfg.update is not None and cfg.partition is not None
         sel, upd, part = selection_for(cfg.selection, cfg.partition), UPDATES[cfg.update], PARTITIONS[cfg.partition]
         st.sel, st.upd = sel, upd
         if cfg.update == "lipschitz_search":

@@ -36,6 +36,10 @@ class LabelPropagation(BlockBounds, Problem):
     """
 
     work_unit = "epochs"
+    # set only by ``moons_label_propagation`` (data set E): the points, their classes, the seed drawn
+    points: np.ndarray
+    classes: np.ndarray
+    seed_used: int
     is_quadratic = True
     nonnegative = False
     l1 = 0.0
