@@ -33,7 +33,7 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
             if not body:
                 continue
             tokens = body.split()
-            labels.append(_number(tokens[0], path, lineno, "label"))
+            labels.append(parse_number(tokens[0], path, lineno, "label"))
             last = -1
             for tok in tokens[1:]:
                 if tok.startswith("qid:"):
@@ -51,7 +51,7 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
                     raise ValueError(f"{path}, line {lineno}: feature indices must increase, got {idx} after {last}")
                 last = idx
                 indices.append(idx)
-                data.append(_number(val_str, path, lineno, f"value of feature {idx}"))
+                data.append(parse_number(val_str, path, lineno, f"value of feature {idx}"))
             indptr.append(len(indices))
     if not labels:
         raise ValueError(f"{path}: no samples found")
@@ -72,7 +72,9 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
     return A, np.asarray(labels, dtype=np.float64)
 
 
-def _number(token: str, path, lineno: int, what: str) -> float:
+def parse_number(token: str, path: str | os.PathLike, lineno: int, what: str) -> float:
+    """``float(token)``, or ``ValueError`` naming the file, the line and ``what`` the token is when it is
+    not a finite number (the check every text loader shares)."""
     try:
         value = float(token)
     except ValueError:

@@ -97,7 +97,7 @@ def _contribution(rule, gi, xi, Li, l1, nonneg, norm2):
 
 
 @njit(cache=True)
-def _argmax_score(rule, g, x, L, r, l1, nonneg):
+def argmax_score(rule, g, x, L, r, l1, nonneg):
     """The single best coordinate (ties: the smaller index), one specialised pass per rule."""
     n = g.shape[0]
     best, best_i = -np.inf, 0
@@ -138,7 +138,7 @@ def _select_variable(rule, tau, g, x, L, r, l1, nonneg, scores, block):
     """The tau largest per-coordinate scores (block sorted ascending; ties: smaller index first)."""
     n = g.shape[0]
     if tau == 1:
-        block[0] = _argmax_score(rule, g, x, L, r, l1, nonneg)
+        block[0] = argmax_score(rule, g, x, L, r, l1, nonneg)
         return 1
     best_v = np.full(tau, -np.inf)
     best_i = np.full(tau, -1, dtype=np.int64)

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from ..linear_models import LeastSquares, MultinomialLogistic, _RegularizedLinearModel
+from ..linear_models import LeastSquares, MultinomialLogistic, RegularizedLinearModel
 from .protocol import BlockBounds, BlockState
 
 
@@ -47,7 +47,7 @@ class BlockLinearModel(BlockBounds):
     """
 
     def __init__(self, model):
-        if not isinstance(model, _RegularizedLinearModel):
+        if not isinstance(model, RegularizedLinearModel):
             raise TypeError(
                 f"model must be a LeastSquares, Logistic or MultinomialLogistic problem, got {type(model).__name__}"
             )
@@ -55,7 +55,7 @@ class BlockLinearModel(BlockBounds):
         self.counts = model.counts
         self.name = model.name
         self.A = model.A.tocsc() if sp.issparse(model.A) else np.asfortranarray(model.A)
-        self.w, self.l1, self.l2 = model._weight, model.l1, model.l2
+        self.w, self.l1, self.l2 = model.loss_weight, model.l1, model.l2
         self.nonnegative = bool(getattr(model, "nonnegative", False))
         self.K = model.n_classes if isinstance(model, MultinomialLogistic) else None
         self.dim = model.dim
@@ -105,7 +105,7 @@ class BlockLinearModel(BlockBounds):
 
     def _loss_and_dloss(self, state):
         if state.dZ is None:
-            state.loss, state.dZ = self.model._loss_and_dloss(state.Z)
+            state.loss, state.dZ = self.model.loss_and_dloss(state.Z)
         return state.loss, state.dZ
 
     def _added(self, Z, b, delta):
@@ -131,7 +131,7 @@ class BlockLinearModel(BlockBounds):
         return self.w * loss + 0.5 * self.l2 * state.xsq
 
     def trial_value(self, state: Any, b: np.ndarray, delta: np.ndarray) -> float:
-        loss, _ = self.model._loss_and_dloss(self._added(state.Z, b, delta), need_grad=False)
+        loss, _ = self.model.loss_and_dloss(self._added(state.Z, b, delta), need_grad=False)
         xb = state.x[b]
         return self.w * loss + 0.5 * self.l2 * (state.xsq + float((xb + delta) @ (xb + delta) - xb @ xb))
 
@@ -253,7 +253,7 @@ class NonnegativeLasso(LeastSquares):
             import cvxpy as cp
 
             x = cp.Variable(self.dim, nonneg=True)
-            obj = self._weight * 0.5 * cp.sum_squares(self.A @ x - self.b) + self.l1 * cp.sum(x)
+            obj = self.loss_weight * 0.5 * cp.sum_squares(self.A @ x - self.b) + self.l1 * cp.sum(x)
             prob = cp.Problem(cp.Minimize(obj))
             prob.solve(
                 solver=cp.CLARABEL,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Capability
-from ..linear_models import _RegularizedLinearModel
+from ..linear_models import RegularizedLinearModel
 
 BlockSmooth = Capability(
     "BlockSmooth",
@@ -75,7 +75,7 @@ def block_problem(problem: Any) -> Any:
     state), otherwise ``TypeError`` naming what is missing."""
     if BlockSmooth.satisfied_by(problem):
         return problem
-    if isinstance(problem, _RegularizedLinearModel):
+    if isinstance(problem, RegularizedLinearModel):
         from .linear import BlockLinearModel
 
         return BlockLinearModel(problem)
