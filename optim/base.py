@@ -59,9 +59,10 @@ class Solver(abc.ABC):
     message reads ``"converged: <error_name> <value> <= tol <tol>"``. Override ``optimality`` where
     the stopping error needs the solver's state (a dual gap, inner iterates) and ``report`` for
     solver-side reporting columns. Stopping on outside knowledge happens only through ``target``.
+    The parameters below are common to every solver.
 
-    Parameters common to every solver
-    ---------------------------------
+    Parameters
+    ----------
     tol : stop with status ``"converged"`` when the stopping error is ``<= tol`` (default 1e-8)
     target : the caller's target: a float ``v`` means ``{"fun": v}``; a dict maps history columns
         (``"fun"``, ``"optimality"``, a reporting column such as ``"gap"``, or a solver column) to

@@ -30,7 +30,7 @@ from .validation import as_choice, as_matrix, as_nonnegative, as_vector, check_r
 
 
 def soft_threshold(z: np.ndarray, threshold: float) -> np.ndarray:
-    """prox of ``threshold * ||.||_1``: sign(z) max(|z| - threshold, 0)."""
+    """prox of ``threshold * ||.||_1``: ``sign(z) max(|z| - threshold, 0)``."""
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
 
 
@@ -129,7 +129,7 @@ class RegularizedLinearModel(Problem):
         return float(np.max(np.abs(x - self.prox(x - g, 1.0)), initial=0.0))
 
     def kkt_violation(self, x) -> float:
-        """max_i dist(0, grad_i f(x) + l1 * subdifferential |x_i|)."""
+        """``max_i dist(0, grad_i f(x) + l1 * subdifferential |x_i|)``."""
         with self.counts.paused():
             g = self.grad(x)
         nz = x != 0

@@ -64,7 +64,7 @@ class BCD(Solver):
         iterations, as the official code).
     engine : "auto" (compiled Gram-form kernels where they apply), "compiled" (require them) or "numpy".
     gram_budget_mb : memory for the cached Gram columns (default 256 MB).
-    f_star : caller's target; the stopping error becomes (F(x) - f_star) / max(1, |f_star|).
+    f_star : caller's target; the stopping error becomes ``(F(x) - f_star) / max(1, |f_star|)``.
     reference_support : optimal support; ``result.identified_at`` is the first iteration whose support
         {x_i != 0} equals it. ``result.support_settled_at``: the last support change.
 

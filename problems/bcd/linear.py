@@ -39,7 +39,7 @@ class BlockLinearModel(BlockBounds):
     """Block oracles and incremental state for a foundation linear model (a view, sharing ``counts``).
 
     State: the linear predictor Z = A W (m, or m x K for softmax) and the loss derivative at Z,
-    cached until the next step. A step on block b costs O(m |b|) (dense) or O(nnz(A_b)) (sparse):
+    cached until the next step. A step on block b costs ``O(m |b|)`` (dense) or O(nnz(A_b)) (sparse):
     Z += A_b d. Curvature bounds (Nutini et al. 2022, Section 2): M = c A^T A (+ l2 I) with c = 1
     (least squares), 1/4 (logistic); softmax: Boehning's 0.5 (I - 11^T/K) kron A^T A, with K replaced
     by K' = min(K, #classes in the block + 1) inside a block [official code]. L_i = c ||a_i||^2 with
@@ -89,7 +89,7 @@ class BlockLinearModel(BlockBounds):
         return G
 
     def gram_columns(self, js: np.ndarray) -> np.ndarray:
-        """H[:, js] (p x |js|) without forming H: w A^T A[:, js] + l2 e_js."""
+        """``H[:, js]`` (``p x |js|``) without forming H: ``w A^T A[:, js] + l2 e_js``."""
         cols = self.A.T @ self._columns(js)
         out = np.asarray(cols.toarray() if sp.issparse(cols) else cols, dtype=float) * self.w
         out[js, np.arange(len(js))] += self.l2
@@ -160,7 +160,7 @@ class BlockLinearModel(BlockBounds):
 
     # -------------------------------------------------------------- curvature
     def bound_block(self, b: np.ndarray) -> np.ndarray:
-        """H_b = M_bb (|b| x |b|), M the global Hessian upper bound."""
+        """H_b = M_bb (``|b| x |b|``), M the global Hessian upper bound."""
         f, c = self._split(b)
         cols = self._columns(f)
         G = self.w * (cols.T @ cols)
@@ -197,7 +197,7 @@ class BlockLinearModel(BlockBounds):
         return 0.5 * self.w * (T - T.mean(axis=1, keepdims=True)).ravel() + self.l2 * v
 
     def bound_rowsums(self) -> np.ndarray:
-        """sum_j |M_ij| (the row-sum diagonal bound), computed once in column chunks."""
+        """``sum_j |M_ij|`` (the row-sum diagonal bound), computed once in column chunks."""
         if self._rowsums is None:
             rs = _gram_abs_rowsums(self.A)
             if self.K is None:
@@ -242,6 +242,8 @@ class NonnegativeLasso(LeastSquares):
         return np.maximum(np.asarray(x, dtype=float) - step * self.l1, 0.0)
 
     def kkt_violation(self, x: np.ndarray) -> float:
+        """``max_i`` of the KKT violation of x >= 0: ``|grad_i f(x) + l1|`` where x_i > 0,
+        ``max(0, -(grad_i f(x) + l1))`` where x_i = 0."""
         with self.counts.paused():
             gt = self.grad(x) + self.l1
         viol = np.where(x > 0, np.abs(gt), np.maximum(-gt, 0.0))
