@@ -1,7 +1,7 @@
 """Monotone inclusions: VR-Halpern and its baselines, side by side with the tools a user would pick.
 
 1. Residual ||z - J(z - F(z))|| against epochs for every method, with the official step sizes
-   (spec Sect. 5), on the policeman-and-burglar games (n = 100 and, full mode, 500), the Ouyang-Xu
+   of the authors' scripts, on the policeman-and-burglar games (n = 100 and, full mode, 500), the Ouyang-Xu
    quadratic min-max (n = 200) and a8a logistic regression (mu = 1e-3). Each problem is also solved by
    its peer: scipy's HiGHS LP (games), numpy.linalg.solve (QP), scikit-learn's LogisticRegression
    (a8a); the table reports our time to residual 1e-3 (games) over the peer's time, and the
@@ -25,6 +25,14 @@ from _common import RESULTS, markdown_table, pin_threads, write_json
 pin_threads()  # HiGHS and lbfgs peers run on one thread; so do our numpy mat-vecs
 
 import numpy as np
+from monotone_crossover import (
+    cost_growth,
+    crossover,
+    crossover_points,
+    crossover_summary,
+    plot_crossover,
+    step_costs,
+)
 
 import optim
 from optim.compare import Comparison
@@ -32,7 +40,7 @@ from optim.monotone import official_options
 from optim.monotone.suite import METHOD_ORDER
 from problems.monotone import MatrixGame, QuadraticMinMax, logistic_operator_a8a
 
-SLOW = ("vr-eg", "vr-forb", "inexact-halpern")  # per-sample Python loops
+SLOW = ("vr-eg", "vr-forb", "inexact-halpern")  # budgets of their own (the quick mode keeps them short)
 
 
 def epochs_to(history, threshold, key="epochs"):
@@ -160,9 +168,62 @@ def fmt(v, digits=3):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small budgets (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="small budgets and sizes (a few minutes)")
+    parser.add_argument(
+        "--part", choices=("all", "residuals", "crossover"), default="all", help="run one part only (default: all)"
+    )
+    parser.add_argument("--sizes", type=int, nargs="*", help="crossover sizes (default 100 300 [1000 3000])")
+    parser.add_argument("--time-limit", type=float, help="seconds per first-order run (default 20, full 150)")
+    parser.add_argument("--lp-limit", type=float, help="seconds per LP (default 60, full 400)")
     args = parser.parse_args(argv)
     quick = args.quick
+    payload = {"quick": quick}
+    if args.part in ("all", "crossover"):
+        payload.update(crossover_part(quick, args.sizes, args.time_limit, args.lp_limit))
+    if args.part in ("all", "residuals"):
+        payload.update(residual_part(quick))
+    path = write_json("monotone", payload)
+    print(f"\nwrote {path}")
+
+
+def crossover_part(quick, sizes=None, limit=None, lp_limit=None):
+    """Section 3: the first-order / LP crossover, cost growth and step costs."""
+    sizes = sizes or ([100, 300] if quick else [100, 300, 1000, 3000])
+    limit = limit or (20.0 if quick else 150.0)
+    lp_limit = lp_limit or (60.0 if quick else 400.0)
+    print(f"crossover on n = {sizes} (first-order time limit {limit:g}s, LP {lp_limit:g}s)", flush=True)
+    rows = crossover(sizes, limit, lp_limit)
+    summary = crossover_summary(rows)
+    growth = cost_growth(rows)
+    steps = step_costs([100] if quick else [100, 500])
+    tcols = ["game", "n", "solver", "status", "residual", "t@0.001", "t@0.0001", "s_per_epoch"]
+    print("\n## Crossover: seconds to natural residual 1e-3 / 1e-4 (one thread)\n")
+    print(markdown_table(rows, tcols, missing="not reached"))
+    print("\n## Who is faster (fastest first-order method against the faster HiGHS LP)\n")
+    scols = ["game", "target", "n", "best_first_order", "fo_s", "best_lp", "lp_s", "lp_over_fo", "faster"]
+    print(markdown_table(summary, scols, missing="not reached"))
+    points = crossover_points(summary)
+    print("\n" + "\n".join(f"- {line}" for line in points))
+    gcols = ["game", "solver", "unit", *[f"n={n}" for n in sizes], "exponent"]
+    print("\n## Cost growth against n (fitted exponent of log time on log n)\n")
+    print(markdown_table(growth, gcols))
+    print("\n## Microseconds per stochastic step on PB(n): numba kernels against the numpy path\n")
+    kcols = ["n", "method", "numba_cpu_us", "numba_wall_us", "numpy_cpu_us", "numpy_wall_us", "speedup_cpu"]
+    print(markdown_table(steps, kcols))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plots = plot_crossover(rows, RESULTS)
+    return {
+        "crossover": rows,
+        "crossover_summary": summary,
+        "crossover_points": points,
+        "cost_growth": growth,
+        "step_costs": steps,
+        "crossover_plots": [str(p) for p in plots],
+    }
+
+
+def residual_part(quick):
+    """Sections 1 and 2: residual against epochs with the peers, and epochs against n."""
     # (problem, budget for the fast methods, budget for the per-sample loops)
     cases = [
         (MatrixGame.policeman_burglar(100, seed=1), 1500 if quick else 3000, 1000 if quick else 3000),
@@ -214,10 +275,7 @@ def main(argv=None):
     print(markdown_table(scale, scols, missing="not reached"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     plots = Comparison(all_records, title="monotone").plot(RESULTS, "monotone")
-    path = write_json(
-        "monotone", {"quick": quick, "residuals": all_rows, "scaling": scale, "plots": [str(p) for p in plots]}
-    )
-    print(f"\nwrote {path} and {len(plots)} plots")
+    return {"residuals": all_rows, "scaling": scale, "plots": [str(p) for p in plots]}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Lion / AuON / Hybrid-AuON against torch.optim (AdamW, SGD, Muon) and the Python Lion peers.
 
-Part 1, step cost (spec lion_auon.md section 5.2): a transformer-like shape list (per layer
+Part 1, step cost: a transformer-like shape list (per layer
 (3d, d), (d, d), (ff, d), (d, ff); d = 512, ff = 1536, 2 layers in quick mode, 3 in full) with
 pre-filled random gradients, so only ``step()`` is timed; 2 warm-up steps allocate the state; then
 the optimizers take turns (interleaved rounds, so a loaded machine slows all alike) and the median
@@ -8,7 +8,10 @@ CPU time (``time.process_time``, all threads of the process) per step is reporte
 ``torch.set_num_threads`` fixed at 1 and at 2. State memory is exact: bytes of tensor state / bytes
 of the parameters. Ratios are against AdamW foreach and fused in the same run.
 
-Part 2, loss curves (section 5.3): the tiny character-level GPT on the stdlib's sources, same
+Part 1b, cost growth: time per step of AdamW, Lion, AuON and Hybrid-AuON for one layer of widths
+d = 128 ... 512 (1024 in full mode), one thread, with the fitted exponent b of time ~ params^b.
+
+Part 2, loss curves: the tiny character-level GPT on the stdlib's sources, same
 init, batches and schedule (warm-up + cosine) for every optimizer through ``optim.nn.Train``;
 matrix optimizers get the hidden matrices and AdamW (lr 3e-3) the rest; lr sweep x{1/3, 1, 3}
 around AdamW 3e-3, Lion 3e-4 (wd 1.0), Muon 0.02 (wd 0.1), AuON 0.08, Hybrid-AuON 0.08;
@@ -101,7 +104,7 @@ def step_cost(layers: int, threads: int, repeats: int) -> list[dict]:
         opt.step()
         runs[name] = (opt, params, first, [], [])
     for _ in range(repeats):  # interleaved rounds
-        for name, (opt, params, _, cpu, wall) in runs.items():
+        for opt, _params, _, cpu, wall in runs.values():
             c, w = time.process_time(), time.perf_counter()
             opt.step()
             cpu.append(time.process_time() - c)
@@ -126,6 +129,44 @@ def step_cost(layers: int, threads: int, repeats: int) -> list[dict]:
     muon = next(r["cpu_ms"] for r in rows if r["optimizer"].startswith("torch.optim.Muon"))
     for r in rows:
         r["vs Muon"] = r["cpu_ms"] / muon
+    return rows
+
+
+# ----------------------------------------------------------------------------- part 1b: cost growth
+GROWTH = {
+    "AdamW foreach": lambda ps: torch.optim.AdamW(ps, lr=1e-3, foreach=True),
+    "Lion (ours)": lambda ps: onn.Lion(ps, lr=1e-4, weight_decay=0.1),
+    "AuON (ours)": lambda ps: onn.AuON(ps, lr=0.055),
+    "Hybrid-AuON (ours, fp32)": lambda ps: onn.HybridAuON(ps, lr=0.055),
+}
+
+
+def cost_growth(widths, repeats: int) -> list[dict]:
+    """Seconds per ``step()`` against the parameter count (one transformer-like layer of width d, one
+    thread, median of interleaved repeats) and the fitted exponent b of ``time ~ params^b``: 1 for
+    elementwise updates (AdamW, Lion), up to 1.5 for the matrix ones (a d x d product costs d^3 = params^1.5)."""
+    import numpy as np
+
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for name, make in GROWTH.items():
+        sizes, times = [], []
+        for d in widths:
+            params = [torch.nn.Parameter(0.02 * torch.randn(s, generator=gen)) for s in shape_list(1, d, 3 * d)]
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt = make(params)
+            opt.step()
+            samples = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                opt.step()
+                samples.append(time.perf_counter() - t0)
+            sizes.append(sum(p.numel() for p in params))
+            times.append(statistics.median(samples))
+        slope = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+        rows.append({"optimizer": name, "params": sizes, "ms": [1e3 * t for t in times], "exponent": slope})
     return rows
 
 
@@ -163,13 +204,13 @@ def gpt_curves(steps: int, multipliers, seeds, problem) -> list[dict]:
                         "lr": base * mult,
                         "multiplier": mult,
                         "seed": seed,
-                        "val_loss": float(result.optimality),
+                        "val_loss": float(result.report["test_loss"]),
                         "train_loss": float(result.fun),
                         "status": result.status,
                         "cpu_s": time.process_time() - t0,
                         "curve": {
                             "step": result.history["nit"].tolist(),
-                            "val_loss": result.history["optimality"].tolist(),
+                            "val_loss": result.history["test_loss"].tolist(),
                         },
                     }
                 )
@@ -197,8 +238,21 @@ def best_of_sweep(rows) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- report
-def markdown(cost, sweep, missing) -> str:
+def markdown(cost, sweep, missing, growth=()) -> str:
     lines = []
+    if growth:
+        sizes = growth[0]["params"]
+        lines += [
+            "### Cost growth: ms per step against parameter count (1 thread), fitted exponent",
+            "",
+            "| optimizer | " + " | ".join(f"{n / 1e6:.2f} M" for n in sizes) + " | exponent |",
+            "|---|" + "---:|" * (len(sizes) + 1),
+        ]
+        lines += [
+            f"| {r['optimizer']} | " + " | ".join(f"{t:.2f}" for t in r["ms"]) + f" | {r['exponent']:.2f} |"
+            for r in growth
+        ]
+        lines.append("")
     for threads in sorted({r["threads"] for r in cost}):
         rows = [r for r in cost if r["threads"] == threads]
         lines += [
@@ -238,6 +292,7 @@ def main(argv=None):
     quick = args.quick
     layers, repeats = (2, 5) if quick else (3, 9)
     cost = [row for threads in (1, 2) for row in step_cost(layers, threads, repeats)]
+    growth = cost_growth((128, 256, 512) if quick else (128, 256, 512, 1024), repeats)
     gpt = problems.char_gpt(eval_size=160 if quick else 320)
     if quick:
         curves = gpt_curves(40, [1.0], [0], gpt)
@@ -260,9 +315,10 @@ def main(argv=None):
             "gpt_runs": curves,
             "gpt_best": sweep,
             "missing_peers": missing,
+            "cost_growth": growth,
         },
     )
-    print(markdown(cost, sweep, missing))
+    print(markdown(cost, sweep, missing, growth))
     print(f"\nwrote {out}")
 
 

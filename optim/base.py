@@ -127,9 +127,10 @@ class Solver(abc.ABC):
         """One iteration: the next state."""
 
     # ------------------------------------------------------------------ hooks
-    def iteration_cap(self, problem) -> int:
-        """The number of iterations this run may take (``max_iter``; an online pass over a sequence of
-        ``T`` instances also stops after the last one). Must not change the solver."""
+    def iteration_cap(self, problem, state: State) -> int:
+        """The number of iterations this run may take, known once ``init`` has built ``state``
+        (``max_iter``; an online pass over ``T`` instances or a pruning plan of k steps also stops after
+        the last one). Must not change the solver."""
         return self.max_iter
 
     def check(self, problem) -> None:
@@ -179,10 +180,10 @@ class Solver(abc.ABC):
         self.check(problem)
         problem.counts.reset()
         history = History()
-        cap = self.iteration_cap(problem)
         clock = _Clock()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             state = self.init(problem, x0)
+            cap = self.iteration_cap(problem, state)
             if not self.is_finite(state):
                 raise ValueError("x0 must be finite")
             nit, status = 0, None
@@ -200,8 +201,13 @@ class Solver(abc.ABC):
                         break
                     state = self.step(problem, state)
                     nit += 1
-                    if nit % self.check_every and nit < cap and not self._out_of_budget(problem):
-                        continue
+                    if (
+                        nit % self.check_every
+                        and nit < cap
+                        and not self._out_of_budget(problem)
+                        and not self._out_of_time(clock)
+                    ):
+                        continue  # a run never stops on an iterate it has not checked
                     finite = self.is_finite(state)
                     good = self._evaluate(problem, state, clock) if finite else None
                     if good is None:
@@ -297,9 +303,12 @@ class Solver(abc.ABC):
             return "max_iter"
         if self._out_of_budget(problem):
             return "budget"
-        if self.time_limit is not None and clock.elapsed() >= self.time_limit:
+        if self._out_of_time(clock):
             return "time_limit"
         return None
+
+    def _out_of_time(self, clock) -> bool:
+        return self.time_limit is not None and clock.elapsed() >= self.time_limit
 
     def _callback_stops(self, problem, state, nit, clock, values) -> bool:
         if self.callback is None:

@@ -30,6 +30,10 @@ METHODS: dict[str, str] = {
     "adamw": "optim.nn.train:AdamWTrainer",
     "sgd": "optim.nn.train:SGDTrainer",
     "muon": "optim.nn.train:MuonTrainer",
+    # --- second-order torch optimizers (MKOR, MKOR-H, KFAC; optim.nn.Train on a TrainingProblem)
+    "mkor": "optim.nn.train:MKORTrainer",
+    "mkor-h": "optim.nn.train:MKORHTrainer",
+    "kfac": "optim.nn.train:KFACTrainer",
     # --- monotone inclusions (VR-Halpern family)
     "vr-halpern": "optim.monotone:VRHalpern",
     "inexact-halpern": "optim.monotone:InexactHalpern",
@@ -59,6 +63,21 @@ METHODS: dict[str, str] = {
     "softimpute": "optim.completion:SoftImpute",
     "svp": "optim.completion:SVP",
     "nuclear-norm": "optim.completion:NuclearNorm",
+    # --- bilevel: multi-block bilevel optimization (BSVRB and baselines)
+    "bsvrb-v1": "optim.bilevel:BSVRBv1",
+    "bsvrb-v2": "optim.bilevel:BSVRBv2",
+    "rsvrb": "optim.bilevel:RSVRB",
+    "bsgd": "optim.bilevel:BSGD",
+    "bsvrb-ma": "optim.bilevel:BSVRBMovingAverage",
+    "soba": "optim.bilevel:SOBA",
+    "stocbio": "optim.bilevel:StocBiO",
+    "hypergradient-descent": "optim.bilevel:HypergradientDescent",
+    # --- pruning (quantum/pruning: one-shot baselines, CBS selection, iterative CBS)
+    "magnitude": "quantum.pruning:Magnitude",
+    "wanda": "quantum.pruning:Wanda",
+    "sparsegpt": "quantum.pruning:SparseGPT",
+    "cbs": "quantum.pruning:CBS",
+    "icbs": "quantum.pruning:ICBS",
 }
 
 SUITES: dict[str, str] = {
@@ -68,6 +87,8 @@ SUITES: dict[str, str] = {
     "qubo": "quantum.suite:qubo_suite",
     # --- optimizers
     "optimizers": "optim.nn.suite:optimizers_suite",
+    # --- second-order torch optimizers
+    "second-order": "optim.nn.suite:second_order_suite",
     # --- monotone inclusions
     "monotone": "optim.monotone.suite:monotone_suite",
     # --- sor
@@ -76,6 +97,10 @@ SUITES: dict[str, str] = {
     "bcd": "optim.bcd.suite:bcd_suite",
     # --- completion
     "completion": "optim.completion.suite:completion_suite",
+    # --- bilevel
+    "bilevel": "optim.bilevel.suite:bilevel_suite",
+    # --- pruning
+    "pruning": "quantum.pruning.suite:pruning_suite",
 }
 
 

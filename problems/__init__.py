@@ -2,6 +2,7 @@
 
 from .base import Capability, Composite, Counts, HasReference, Objective, Problem, Smooth, counted, require
 from .bcd import BlockLinearModel, LabelPropagation, NonnegativeLasso, bcd_paper_problem  # greedy BCD
+from .bilevel import HyperparameterLogistic, MultiBlockBilevel, MultiTaskRidge, QuadraticBilevel  # bilevel
 from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
 from .catalog import PROBLEMS, make_problem
 from .completion import MatrixCompletion, from_ratings, movielens100k, synthetic_incoherent  # completion
@@ -25,7 +26,9 @@ from .linear_systems import (
 )
 from .loaders_binary import instance_path, list_instances
 from .monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax  # monotone inclusions
+from .pruning import LayerPruning, NetworkPruning, digits_pruning  # pruning (torch-free at import)
 from .training import TensorData, TokenStream, TrainingProblem, char_gpt, digits_mlp  # torch-free at import
+from .training_digits import digits_autoencoder, digits_cnn  # second-order torch optimizers
 
 __all__ = [
     "Capability",
@@ -63,6 +66,8 @@ __all__ = [
     "TrainingProblem",
     "char_gpt",
     "digits_mlp",
+    "digits_cnn",
+    "digits_autoencoder",
     "FiniteSumOperator",
     "LogisticOperator",
     "MatrixGame",
@@ -81,4 +86,11 @@ __all__ = [
     "from_ratings",
     "movielens100k",
     "synthetic_incoherent",
+    "HyperparameterLogistic",
+    "MultiBlockBilevel",
+    "MultiTaskRidge",
+    "QuadraticBilevel",
+    "LayerPruning",
+    "NetworkPruning",
+    "digits_pruning",
 ]

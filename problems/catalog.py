@@ -20,6 +20,9 @@ PROBLEMS: dict[str, str] = {
     # --- optimizers (torch training problems)
     "digits-mlp": "problems.training:digits_mlp",
     "char-gpt": "problems.training:char_gpt",
+    # --- second-order torch optimizers (digits CNN and deep autoencoder)
+    "digits-cnn": "problems.training:digits_cnn",
+    "digits-autoencoder": "problems.training:digits_autoencoder",
     # --- monotone inclusions
     "game-pb": "problems.monotone:policeman_burglar_game",
     "game-random": "problems.monotone:random_game",
@@ -45,6 +48,13 @@ PROBLEMS: dict[str, str] = {
     # --- completion (MovieLens-100k is read from a local file: python3 benchmarks/fetch_data.py)
     "completion-synthetic": "problems.completion:synthetic_incoherent",
     "movielens100k": "problems.completion:movielens100k",
+    # --- bilevel (multi-block bilevel problems)
+    "bilevel-quadratic": "problems.bilevel:quadratic_bilevel",
+    "bilevel-ridge-digits": "problems.bilevel:ridge_digits",
+    "bilevel-ho-a8a": "problems.bilevel:ho_a8a",
+    # --- pruning (the ReLU digits MLP, trained on first use)
+    "digits-pruning": "problems.pruning:digits_pruning",
+    "minilm-pruning": "problems.pruning.minilm:minilm_pruning",  # needs the minilm extra and model wheel
 }
 
 

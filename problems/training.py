@@ -2,9 +2,13 @@
 
 ``TrainingProblem`` is what ``optim.nn.Train`` (and so ``optim.solve(p, method="lion")``) trains.
 Minibatches are drawn from seeded epoch permutations, so two runs with the same seed see the same
-batches; work is counted in minibatch gradient evaluations (``counts["grad"]``). The optimality
-measure is the held-out loss (it is not zero at a solution: a training problem has no certificate,
-so comparisons plot the test loss, and ``value`` is the training loss).
+batches; work is counted in minibatch gradient evaluations (``counts["grad"]``). The stopping error
+(``optimality``) is the norm of the gradient of the training loss over the evaluation items of the
+training split (all of them unless ``eval_size`` is set): zero exactly at a stationary point and known
+to the solver. ``value`` is that training loss; the held-out loss and metric are reporting columns
+(``report``), never a stopping rule. ``recommended`` maps a registered method name to the
+hyper-parameters it should use on this problem (``optim.nn.Train`` applies them under the caller's
+options).
 
 Built-in problems (real data, no download):
 
@@ -12,7 +16,7 @@ Built-in problems (real data, no download):
   (``default_rng(0)``), first 1500 train / 297 test, MLP 64-128-64-10 with tanh, cross-entropy.
 * ``char_gpt``: next-character prediction on the Python standard library's own sources (the
   sorted ``[a-m]*.py`` files of the interpreter's stdlib folder, first 1 MB, 96 symbols, 90/10
-  split) with the tiny GPT of spec ``lion_auon.md`` section 5.3 (2 layers, d = 128, 4 heads,
+  split) with a tiny GPT (2 layers, d = 128, 4 heads,
   context 64, MLP 4x, LayerNorm, no biases in matrices; 0.43 M parameters).
 
 torch is imported only when a problem is built, so ``import problems`` stays light.
@@ -116,6 +120,8 @@ class TrainingProblem(Problem):
     batch_size : minibatch size
     eval_size : at most this many test (and train) items enter ``evaluate`` (evenly spaced, fixed)
     dtype : "float32" or "float64" (model and float data)
+    recommended : ``{method: {option: value}}``, hyper-parameters a registered method uses on this
+        problem unless the caller overrides them
     """
 
     work_unit = "grad"
@@ -132,6 +138,7 @@ class TrainingProblem(Problem):
         eval_size=None,
         dtype="float32",
         name="training",
+        recommended=None,
     ):
         super().__init__()
         import torch
@@ -147,6 +154,7 @@ class TrainingProblem(Problem):
         self.batch_size = as_int(batch_size, "batch_size", low=1)
         self.eval_size = None if eval_size is None else as_int(eval_size, "eval_size", low=1)
         self.name = name
+        self.recommended = _check_recommended(recommended)
         self._dim = None
 
     # ------------------------------------------------------------------ models and data
@@ -184,6 +192,30 @@ class TrainingProblem(Problem):
 
     def metric(self, output, target) -> float:
         return float((output.argmax(-1) == target).to(float).mean()) if self.metric_name else math.nan
+
+    def gradient_norm(self, model) -> float:
+        """``||grad f_train||_2`` of the mean training loss over the training evaluation items
+        (model in eval mode; one backward per chunk of 512 items, gradients written to a private copy)."""
+        import torch
+
+        data = self.train_data
+        idx = _eval_indices(data.n, self.eval_size)
+        params = [p for p in model.parameters() if p.requires_grad]
+        total = [torch.zeros_like(p) for p in params]
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.enable_grad():
+                for chunk in np.array_split(idx, max(1, math.ceil(len(idx) / 512))):
+                    inputs, targets = data.batch(chunk)
+                    loss = self.loss(model(inputs), targets) * (len(chunk) / len(idx))
+                    grads = torch.autograd.grad(loss, params, allow_unused=True)
+                    for t, g in zip(total, grads, strict=True):
+                        if g is not None:
+                            t.add_(g)
+        finally:
+            model.train(was_training)
+        return float(torch.sqrt(sum((t.double() ** 2).sum() for t in total)))
 
     def evaluate(self, model, split: str = "test") -> dict:
         """``{"loss", "metric"}`` of ``model`` on the fixed evaluation items of ``split``."""
@@ -229,8 +261,29 @@ class TrainingProblem(Problem):
         return self.value(x)
 
     def optimality(self, x) -> float:
-        """Held-out loss at the flat parameter vector ``x``."""
-        return self.evaluate(self._model_at(x), "test")["loss"]
+        """Stopping error: norm of the training-loss gradient at the flat parameter vector ``x``."""
+        return self.gradient_norm(self._model_at(x))
+
+    def report(self, x) -> dict:
+        """Reporting columns at ``x``: held-out loss and (if the problem has one) the held-out metric."""
+        return report_columns(self, self.evaluate(self._model_at(x), "test"))
+
+
+def report_columns(problem, test: dict) -> dict:
+    out = {"test_loss": test["loss"]}
+    if problem.metric_name:
+        out[f"test_{problem.metric_name}"] = test["metric"]
+    return out
+
+
+def _check_recommended(recommended) -> dict:
+    if recommended is None:
+        return {}
+    if not isinstance(recommended, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) for k, v in recommended.items()
+    ):
+        raise TypeError("recommended must be a dict {method name: {option: value}}")
+    return {k: dict(v) for k, v in recommended.items()}
 
 
 def flat_parameters(model) -> np.ndarray:
@@ -268,23 +321,24 @@ def _eval_indices(n: int, size: int | None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- built-in problems
-def digits_mlp(hidden=(128, 64), batch_size: int = 64, dtype: str = "float32") -> TrainingProblem:
-    """MLP 64-128-64-10 (tanh) on scikit-learn's digits: 1500 train / 297 test, cross-entropy."""
-    from sklearn.datasets import load_digits
-
-    hidden = tuple(as_int(h, "hidden", low=1) for h in hidden)
-    X, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(y))
-    X, y = X[order] / 16.0, y[order].astype(np.int64)
-
-    def factory():
-        from problems.training_models import mlp
-
-        return mlp((64, *hidden, 10))
-
-    return TrainingProblem(
-        factory, (X[:1500], y[:1500]), (X[1500:], y[1500:]), batch_size=batch_size, dtype=dtype, name="digits-mlp"
-    )
+#: hyper-parameters per registered method on ``char_gpt``: the tiny-GPT base values (batch 16, warm-up
+#: and cosine), Lion at ~AdamW's lr / 10 with 10x the decay (Chen et al. 2023)
+CHAR_GPT_RECOMMENDED = {
+    "lion": {"lr": 3e-4, "weight_decay": 1.0},
+    "lion-k": {"lr": 0.2, "weight_decay": 0.1, "K": "l2"},
+    "auon": {"lr": 0.08},
+    "hybrid-auon": {"lr": 0.08},
+    "adamw": {"lr": 3e-3, "betas": (0.9, 0.95), "weight_decay": 0.1},
+    "sgd": {"lr": 0.1, "momentum": 0.9},
+    "muon": {"lr": 0.02, "weight_decay": 0.1},
+}
+CHAR_GPT_RECOMMENDED.update(
+    {
+        "mkor": {"backbone": "adamw", "lr": 3e-3, "betas": (0.9, 0.95), "weight_decay": 0.1},
+        "mkor-h": {"backbone": "adamw", "lr": 3e-3, "betas": (0.9, 0.95), "weight_decay": 0.1},
+        "kfac": {"backbone": "adamw", "lr": 3e-3, "betas": (0.9, 0.95), "weight_decay": 0.1},
+    }
+)
 
 
 VOCAB = "\n" + "".join(chr(c) for c in range(32, 127))
@@ -340,4 +394,14 @@ def char_gpt(
         eval_size=eval_size,
         dtype=dtype,
         name="char-gpt",
+        recommended=CHAR_GPT_RECOMMENDED,
     )
+
+
+# the digits problems (MLP, CNN, autoencoder) live in their own module; re-exported here
+from problems.training_digits import (  # noqa: E402, F401
+    DIGITS_RECOMMENDED,
+    digits_autoencoder,
+    digits_cnn,
+    digits_mlp,
+)

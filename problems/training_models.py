@@ -17,6 +17,29 @@ def mlp(sizes, activation=nn.Tanh) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def small_cnn() -> nn.Sequential:
+    """1x8x8 -> Conv(1->16, 3, pad 1) ReLU -> Conv(16->32, 3, pad 1, stride 2) ReLU -> Linear(512->10)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1, stride=2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 10),
+    )
+
+
+def autoencoder(sizes=(64, 256, 128, 16, 128, 256, 64)) -> nn.Sequential:
+    """Deep autoencoder: tanh after every hidden layer except the (linear) code layer; linear output."""
+    code = len(sizes) // 2  # index of the code width
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 and i + 1 != code:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, d_model: int, heads: int):
         super().__init__()

@@ -1,4 +1,4 @@
-"""Monotone-inclusion problems and resolvents against independent references: the spec's published
+"""Monotone-inclusion problems and resolvents against independent references: the published
 instance facts, HiGHS/cvxpy optima, scikit-learn, and properties the theory guarantees."""
 
 import numpy as np
@@ -12,12 +12,12 @@ from problems.monotone import FiniteSumOperator, LogisticOperator, MatrixGame, Q
 from problems.resolvents import L1, Ball, Box, Product, Simplex, Zero, project_simplex
 
 
-# ---------------------------------------------------------------------- instances (spec Sect. 5)
+# ---------------------------------------------------------------------- instances
 def test_policeman_burglar_matches_the_official_generator_facts():
     game = MatrixGame.policeman_burglar(500, seed=1)
     assert np.linalg.norm(game.A, 2) == pytest.approx(492.3318778562581, rel=1e-12)
     assert game.frobenius == pytest.approx(493.0695535206966, rel=1e-12)
-    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns (spec Sect. 8.1)
+    assert game.A[0, 1] == pytest.approx(0.33687654, rel=1e-7)  # w on the columns (numpy broadcasting)
     assert game.A[1, 0] == pytest.approx(0.89447994, rel=1e-7)
     assert game.dim == 1000 and game.n == 500
 
@@ -161,8 +161,20 @@ def test_simplex_projection_satisfies_the_projection_inequality(v, radius, seed)
     assert np.all((others - x) @ (v - x) <= 1e-8 * (1 + np.abs(v).max()))  # <v - Pv, y - Pv> <= 0
 
 
+def test_simplex_projection_ends_on_ties_at_the_threshold():
+    """Sixteen entries tie at the threshold (a game's LP solution, z - F(z)): rounding once made the
+    kept set grow back and Michelot's passes cycle forever."""
+    c = 0.012664598918425887
+    v = np.r_[1.007161932838732, np.full(16, c), 0.01816726499811972]
+    x = project_simplex(v, 1.0)
+    u = np.sort(v)[::-1]  # the sort-based threshold, independently
+    css = np.cumsum(u) - 1.0
+    rho = np.nonzero(u * np.arange(1, v.size + 1) > css)[0][-1]
+    np.testing.assert_allclose(x, np.maximum(v - css[rho] / (rho + 1), 0.0), atol=1e-15)
+
+
 def test_simplex_projection_keeps_points_of_the_simplex():
-    x = np.array([0.2, 0.3, 0.5])  # the official projection crashes here (spec Sect. 8.13)
+    x = np.array([0.2, 0.3, 0.5])  # the authors' projection crashes here
     np.testing.assert_array_equal(project_simplex(x), x)
     np.testing.assert_allclose(project_simplex(np.array([0.0, 0.0, 1.0])), [0, 0, 1])
 
@@ -236,7 +248,9 @@ def test_sampled_monotonicity_check_flags_a_non_monotone_operator():
 def test_named_problems_build_from_the_catalog():
     assert isinstance(problems.make_problem("game-pb", n=20), MatrixGame)
     assert isinstance(problems.make_problem("quadratic-minmax", n=10), QuadraticMinMax)
-    assert "vr-halpern" in optim.solvers(problems.make_problem("game-random", n=3, m=4))
+    listed = optim.solvers(problems.make_problem("game-random", n=3, m=4))
+    assert "inexact-halpern" in listed and "vr-halpern" not in listed  # no default step on a merely monotone F
+    assert "vr-halpern" in optim.solvers(LogisticOperator(np.eye(3), [1, -1, 1]))
     assert "vr-halpern" not in optim.solvers(problems.lasso_diabetes())
     assert isinstance(LogisticOperator(np.eye(3), [1, -1, 1]), FiniteSumOperator)
 
@@ -245,7 +259,7 @@ def test_named_problems_build_from_the_catalog():
 @given(seed=st.integers(0, 10_000), step=st.floats(0.05, 5.0))
 def test_natural_residual_is_below_the_operator_residual(seed, step):
     """For x = J_{step G}(u), g = (u - x)/step lies in G(x) and ||x - J(x - F(x))|| <= ||F(x) + g||
-    for every g in G(x) (spec Sect. 1: the natural residual bounds the operator residual from below)."""
+    for every g in G(x) (the natural residual bounds the operator residual from below)."""
     game = MatrixGame.random(5, 7, seed=seed % 50)
     u = np.random.default_rng(seed).standard_normal(game.dim)
     x = game.resolvent(u, step)

@@ -1,5 +1,5 @@
 """AuON / Hybrid-AuON: the transform against a float64 numpy evaluation of the paper's formulas,
-scale invariance, the brake bounds of spec lion_auon.md section 4.5, Newton-Schulz against
+scale invariance, the brake bounds of the AuON paper, Newton-Schulz against
 torch.optim.Muon's, and the official code's (scale-dependent) variant."""
 
 import math

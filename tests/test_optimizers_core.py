@@ -1,4 +1,4 @@
-"""Contract of every optimizer of optim.nn (spec lion_auon.md section 0): foreach == for-loop,
+"""Contract of every optimizer of optim.nn (docs/optimizers.md): foreach == for-loop,
 bit-exact state_dict resumption, untouched grads and grad-less params, closures, maximize,
 param groups, bf16 state, and clear errors for bad input."""
 

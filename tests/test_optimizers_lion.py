@@ -1,5 +1,5 @@
-"""Lion and Lion-K: peer parity (lucidrains/lion-pytorch) and the constraint claims T1-T4 of spec
-lion_auon.md section 2.4 (closed forms and cvxpy solutions of the constrained problems)."""
+"""Lion and Lion-K: peer parity (lucidrains/lion-pytorch) and the constraint claims T1-T4 of
+Chen, Liu, Liang, Liu (ICLR 2024) (closed forms and cvxpy solutions of the constrained problems)."""
 
 import math
 

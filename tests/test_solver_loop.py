@@ -111,3 +111,20 @@ def test_same_seed_same_history_for_every_registered_method(least_squares):
         runs = [optim.solve(least_squares, method=name, seed=7, max_iter=60, tol=0) for _ in range(2)]
         _histories_equal_but_time(runs[0].history, runs[1].history)
         np.testing.assert_array_equal(runs[0].x, runs[1].x)
+
+
+def test_a_run_stopped_by_its_time_limit_between_checks_returns_a_checked_iterate():
+    """With check_every > 1, a time limit that fires between checks still ends on an evaluated iterate."""
+    import time
+
+    class SlowGD(optim.GradientDescent):
+        def step(self, problem, state):
+            time.sleep(0.02)
+            return super().step(problem, state)
+
+    p = problems.lasso_diabetes(0.1)
+    res = SlowGD(check_every=1000, max_iter=10_000, time_limit=0.1, verbose=False).solve(p)
+    assert res.status == "time_limit"
+    assert res.nit < 1000
+    assert res.history["nit"][-1] == res.nit  # the returned iterate is the last checked one
+    assert res.optimality == pytest.approx(p.optimality(res.x), rel=1e-12)

@@ -157,7 +157,7 @@ class OnlineTuner(Solver):
             raise TypeError(f"table must be an optim.linear.CostTable (from cost_table), got {type(table).__name__}")
         self.table = table
 
-    def iteration_cap(self, problem) -> int:
+    def iteration_cap(self, problem, state: State) -> int:
         return min(self.max_iter, int(problem.T))
 
     def check(self, problem) -> None:

@@ -1,4 +1,4 @@
-"""Deterministic baselines for 0 in F(x) + G(x), each with J = J_{eta G} (spec Sect. 4).
+"""Deterministic baselines for 0 in F(x) + G(x), each with J = J_{eta G}. Notes in docs/monotone.md.
 
 * ``EG``, extragradient (Korpelevich 1976): y = J(x - eta F(x)), x+ = J(x - eta F(y)); cost 2n;
   default eta = 0.99/L_F.
@@ -11,10 +11,14 @@
   cost 2n; default eta = 0.99/L_F.
 
 Each reports the residual at x+ (the point the method returns; the official EG script reports it
-at y, spec Sect. 8.3).
+at y).
 """
 
 from __future__ import annotations
+
+import numpy as np
+
+from problems.monotone import FiniteSumOperator
 
 from ..base import State
 from .common import MonotoneSolver, constant
@@ -25,10 +29,10 @@ class _Deterministic(MonotoneSolver):
     #: default step = factor / L_F
     step_factor = 1.0
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         return self.step_factor / constant(problem, "lipschitz")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
         return State(x=x, x0=x.copy(), k=0, step=self.resolve_step(problem))
 
@@ -39,7 +43,7 @@ class EG(_Deterministic):
     name = "eg"
     step_factor = 0.99
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         eta = state.step
         y = problem.resolvent(state.x - eta * problem.operator(state.x), eta)
         state.x = problem.resolvent(state.x - eta * problem.operator(y), eta)
@@ -53,7 +57,7 @@ class EAG(_Deterministic):
     name = "eag"
     step_factor = 1.0 / 8.0
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         eta, lam = state.step, anchor_weight(state.k, "classical")
         anchor = lam * state.x0 + state.x - lam * state.x
         y = problem.resolvent(anchor - eta * problem.operator(state.x), eta)
@@ -68,12 +72,12 @@ class Popov(_Deterministic):
     name = "popov"
     step_factor = 1.0 / 3.0
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         state = super().init(problem, x0)
         state.F_prev = problem.operator(state.x)  # y_{-1} = x_0
         return state
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         eta = state.step
         y = problem.resolvent(state.x - eta * state.F_prev, eta)
         state.F_prev = problem.operator(y)
@@ -88,7 +92,7 @@ class FBF(_Deterministic):
     name = "fbf"
     step_factor = 0.99
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         eta = state.step
         Fx = problem.operator(state.x)
         y = problem.resolvent(state.x - eta * Fx, eta)

@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import math
 
-from problems.monotone import FiniteSum
+from problems.monotone import FiniteSum, FiniteSumOperator
 from problems.validation import as_real
 
-from ..base import Solver
+from ..base import Solver, State
 
 
-def positive_or_none(value, name):
+def positive_or_none(value: float | None, name: str) -> float | None:
     """``None`` or a finite float > 0 (``ValueError`` naming ``name`` otherwise)."""
     if value is None:
         return None
     return as_real(value, name, low=0.0, low_open=True)
 
 
-def as_probability(value, name, default=None):
+def as_probability(value: float | None, name: str, default: float | None = None) -> float | None:
     """``None`` (use ``default``) or a probability in (0, 1]."""
     if value is None:
         return default
     return as_real(value, name, low=0.0, high=1.0, low_open=True)
 
 
-def constant(problem, *names) -> float:
+def constant(problem: FiniteSumOperator, *names) -> float:
     """The first known positive constant among ``names`` (e.g. "cocoercive_constant", "lipschitz")."""
     for name in names:
         value = getattr(problem, name, None)
@@ -36,25 +36,50 @@ def constant(problem, *names) -> float:
     )
 
 
+#: the family's default work budget, in epochs (component evaluations / n), the same for every method
+DEFAULT_EPOCHS = 20_000
+#: the family's default tolerance on the natural residual
+DEFAULT_TOL = 1e-6
+
+
 class MonotoneSolver(Solver):
-    """Base of the family: ``step`` (None = the method's safe default) times ``step_mult``."""
+    """Base of the family: ``step`` (None = the method's safe default) times ``step_mult``.
+
+    Every method of the family stops on the natural residual ||x - J_G(x - F(x))|| (``error_name``),
+    by default at ``tol = 1e-6`` or after ``budget = 20,000`` epochs (component evaluations / n, the
+    same unit for deterministic and stochastic methods); ``max_iter`` is unlimited by default.
+    ``Result.fun`` is the duality gap for matrix games, the objective for problems that have one (the
+    logistic loss, the saddle value of the quadratic min-max) and the natural residual otherwise.
+    """
 
     requires = (FiniteSum,)
-    default_max_iter = 10_000
+    default_max_iter = 10**12  # no iteration cap: the epoch budget bounds every run
+    error_name = "natural residual ||x - J_G(x - F(x))||"
 
-    def __init__(self, step=None, step_mult=1.0, **options):
+    def __init__(self, step: float | None = None, step_mult: float = 1.0, **options: object) -> None:
+        options.setdefault("tol", DEFAULT_TOL)
+        if options.get("budget") is None and options.get("max_iter") is None:
+            options["budget"] = DEFAULT_EPOCHS
         super().__init__(**options)
         self.step_size = positive_or_none(step, "step")
         self.step_mult = as_real(step_mult, "step_mult", low=0.0, low_open=True)
 
-    def default_step(self, problem) -> float:  # pragma: no cover - interface
+    def objective(self, problem: FiniteSumOperator, state: State) -> float:
+        """``Result.fun``: the duality gap (games), else the problem's objective, else the residual."""
+        for name in ("duality_gap", "objective"):
+            fn = getattr(problem, name, None)
+            if fn is not None:
+                return float(fn(state.x))
+        return float(problem.optimality(state.x))
+
+    def default_step(self, problem: FiniteSumOperator) -> float:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def resolve_step(self, problem) -> float:
+    def resolve_step(self, problem: FiniteSumOperator) -> float:
         base = self.step_size if self.step_size is not None else self.default_step(problem)
         return self.step_mult * base
 
-    def extra_history(self, problem, state) -> dict:
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         extra = {"epochs": problem.work}
         gap = getattr(problem, "duality_gap", None)
         if gap is not None:
@@ -63,14 +88,5 @@ class MonotoneSolver(Solver):
 
 
 class StochasticSolver(MonotoneSolver):
-    """Adds ``check_every`` defaulting to about n stochastic steps (an O(n) residual per O(n) work)."""
-
-    default_max_iter = 500_000
-
-    def __init__(self, **options):
-        self._check_every_given = options.get("check_every")
-        super().__init__(**options)
-
-    def set_check_every(self, problem, steps_per_epoch: float) -> None:
-        if self._check_every_given is None:
-            self.check_every = max(1, int(round(steps_per_epoch)))
+    """Base of the stochastic methods: one iteration is a block of stochastic steps (``block_steps``),
+    so the O(n) residual of a check is paid once per block, not once per O(1) step."""

@@ -27,10 +27,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from problems.monotone import FiniteSumOperator
 from problems.validation import as_choice, as_int
 
 from ..base import State
+from . import kernels
 from .common import MonotoneSolver, constant
+from .variance_reduced import uses_kernel
 
 SCHEDULES = ("official", "classical")
 FORMS = ("official", "classical")
@@ -50,7 +55,15 @@ def snapshot_probability(k: int, n: int) -> float:
     return 4.0 / (math.sqrt(n) + 5)
 
 
-def anchored_step(problem, x0, x, est, lam, step, form):
+def anchored_step(
+    problem: FiniteSumOperator,
+    x0: np.ndarray | None,
+    x: np.ndarray,
+    est: np.ndarray,
+    lam: float,
+    step: float,
+    form: str,
+) -> np.ndarray:
     """One anchored forward-backward step, official or classical form (module docstring)."""
     if form == "official":
         return problem.resolvent(lam * x0 + (1.0 - lam) * x - step * est, step)
@@ -62,26 +75,42 @@ class Halpern(MonotoneSolver):
 
     ``schedule``: "official" (lambda_k = 2/(k+4), default) or "classical" (1/(k+2)); ``form``:
     "official" (anchor inside the resolvent) or "classical" (x+ = lambda x0 + (1 - lambda) T x),
-    by default the same as ``schedule``. Default step 1/L with L the cocoercivity constant (A2) when
-    the problem gives one, else 1/L_F (then without a guarantee: T is nonexpansive only for a
-    cocoercive F).
+    by default the same as ``schedule``. Default step 1/L with L the cocoercivity constant (A2); on a
+    problem without one (T is nonexpansive only for a cocoercive F) ``step`` must be passed.
     """
 
     name = "halpern"
 
-    def __init__(self, step=None, schedule="official", form=None, **options):
+    def __init__(
+        self, step: float | None = None, schedule: str = "official", form: str | None = None, **options: object
+    ) -> None:
         super().__init__(step=step, **options)
         self.schedule = as_choice(schedule, "schedule", SCHEDULES)
         self.form = self.schedule if form is None else as_choice(form, "form", FORMS)
 
-    def default_step(self, problem):
-        return 1.0 / constant(problem, "cocoercive_constant", "lipschitz")
+    @classmethod
+    def accepts(cls, problem: FiniteSumOperator) -> bool:
+        """Only problems known to be cocoercive: there the default step has a guarantee."""
+        return super().accepts(problem) and getattr(problem, "cocoercive_constant", None) is not None
 
-    def init(self, problem, x0=None):
+    def check(self, problem: FiniteSumOperator) -> None:
+        super().check(problem)
+        if self.step_size is None and getattr(problem, "cocoercive_constant", None) is None:
+            raise ValueError(
+                f"{self.name} has no default step for {getattr(problem, 'name', 'this problem')}: F is not known to "
+                "be cocoercive, and on a merely monotone F (a bilinear game) the forward-backward map is expansive, "
+                "so no constant step converges. Pass step=... explicitly (the paper's game runs use 5/||A||_F, see "
+                "optim.monotone.official_options) or use 'inexact-halpern', 'eag' or 'eg', which converge there."
+            )
+
+    def default_step(self, problem: FiniteSumOperator) -> float:
+        return 1.0 / constant(problem, "cocoercive_constant")
+
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
         return State(x=x, x0=x.copy(), k=0, step=self.resolve_step(problem))
 
-    def step(self, problem, state):
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
         lam = anchor_weight(state.k, self.schedule)
         state.x = anchored_step(problem, state.x0, state.x, problem.operator(state.x), lam, state.step, self.form)
         state.k += 1
@@ -92,25 +121,38 @@ class VRHalpern(Halpern):
     """VR-Halpern (Alg. 1): Halpern with the PAGE estimator of F (module docstring).
 
     ``batch_size`` b (default floor(sqrt(n))); ``step`` default 1/L with L the cocoercivity constant
-    of A2, else the Lipschitz-in-mean constant (A3), else L_F (the official game runs use
-    5/||A||_F: see ``official_options``). With non-uniform ``problem.sampling`` the batch is drawn
+    of A2; required on merely monotone problems (the official game runs use 5/||A||_F: see
+    ``official_options``). With non-uniform ``problem.sampling`` the batch is drawn
     with replacement and weighted by 1/(b n q_i). The state counts full snapshots (``n_full``) and
     batch steps (``n_batch``); ``last_full`` tells which branch the last step took.
-    Default ``check_every`` 10 (the official logging period).
+    One iteration is a block of ``block_steps`` Halpern steps (default 10, the official logging
+    period); its draws come first: one uniform coin per step, then the batches (b uniforms per step,
+    turned into b distinct indices by Floyd's algorithm). ``compiled``: numba kernel on matrix games.
     """
 
     name = "vr-halpern"
-    default_check_every = 10
-    default_max_iter = 100_000
 
-    def __init__(self, step=None, batch_size=None, schedule="official", form=None, **options):
+    def __init__(
+        self,
+        step: float | None = None,
+        batch_size: int | None = None,
+        schedule: str = "official",
+        form: str | None = None,
+        block_steps: int | None = 10,
+        compiled: bool = True,
+        **options: object,
+    ) -> None:
         super().__init__(step=step, schedule=schedule, form=form, **options)
         self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
+        self.block_steps = as_int(block_steps, "block_steps", low=1)
+        if not isinstance(compiled, bool):
+            raise TypeError(f"compiled must be True or False, got {compiled!r}")
+        self.compiled = compiled
 
-    def default_step(self, problem):
-        return 1.0 / constant(problem, "cocoercive_constant", "mean_lipschitz", "lipschitz")
+    def default_step(self, problem: FiniteSumOperator) -> float:
+        return 1.0 / constant(problem, "cocoercive_constant")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         state = super().init(problem, x0)
         b = self.batch_size if self.batch_size is not None else max(1, math.isqrt(problem.n))
         if b > problem.n:
@@ -120,22 +162,56 @@ class VRHalpern(Halpern):
         )
         return state
 
-    def step(self, problem, state):
+    def draws(self, problem: FiniteSumOperator, state: State, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The block's coins (one per step), then its batches (steps x b indices)."""
+        coins = state.rng.random(steps)
+        if problem.sampling is None:
+            batches = kernels.floyd_batches(state.rng.random((steps, state.batch)), problem.n)
+        else:
+            batches = problem.sample_iid(state.rng, steps * state.batch).reshape(steps, state.batch)
+        return coins, batches
+
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
+        coins, batches = self.draws(problem, state, self.block_steps)
+        work_left = math.inf if self.budget is None else (self.budget - problem.work) * problem.n
+        if uses_kernel(problem, self.compiled):
+            if state.est is None:
+                state.est = np.zeros(problem.dim)
+            official = (self.schedule == "official", self.form == "official")
+            t, n_full, n_batch, last = kernels.vr_halpern_block(
+                problem.A, problem.AT, problem.n, state.x0, state.x, state.x_prev, state.est, state.k,
+                float(state.step), *official, coins, batches, float(min(work_left, 1e300)),
+            )  # fmt: skip
+            problem.counts.add("component", problem.n * n_full + 2 * state.batch * n_batch)
+            state.n_full += n_full
+            state.n_batch += n_batch
+            state.k += t
+            state.last_full = last
+            return state
+        spent = 0.0
+        for t in range(self.block_steps):
+            if spent >= work_left:
+                break
+            before = problem.counts["component"]
+            self._numpy_step(problem, state, coins[t], batches[t])
+            spent += problem.counts["component"] - before
+        return state
+
+    def _numpy_step(self, problem: FiniteSumOperator, state: State, coin: float, batch: np.ndarray) -> None:
+        """One step of the numpy path (the arithmetic of ``kernels.vr_halpern_block``)."""
         p = snapshot_probability(state.k, problem.n)
-        full = p >= 1.0 or state.rng.random() < p
+        full = p >= 1.0 or coin < p
         if full:
             state.est = problem.operator(state.x)
             state.n_full += 1
         else:
-            idx = problem.sample(state.rng, state.batch)
-            state.est = state.est + problem.component_diff(idx, state.x, state.x_prev)
+            state.est = state.est + problem.component_diff(batch, state.x, state.x_prev)
             state.n_batch += 1
         state.last_full = full
         lam = anchor_weight(state.k, self.schedule)
-        state.x_prev = state.x
+        state.x_prev = state.x.copy()
         state.x = anchored_step(problem, state.x0, state.x, state.est, lam, state.step, self.form)
         state.k += 1
-        return state
 
-    def extra_history(self, problem, state):
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         return {**super().extra_history(problem, state), "full_snapshots": state.n_full}

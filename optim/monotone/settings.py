@@ -1,4 +1,4 @@
-"""The official experiments' settings (spec Sect. 5), as solver options for ``optim.solve``.
+"""The settings of the authors' experiment scripts, as solver options for ``optim.solve``.
 
 The authors' scripts tune step sizes beyond the theory (5/||A||_2 for EG and EAG, 5/||A||_F for
 Alg. 1, 3 sqrt(p)/||A||_F for VR-EG, a 5x inner step for Alg. 2); the library's own defaults are the
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from problems.monotone import LogisticOperator, MatrixGame, QuadraticMinMax
+from problems.monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax
 
 
-def official_options(problem) -> dict:
+def official_options(problem: FiniteSumOperator) -> dict:
     """method name -> options of the official scripts for ``problem`` (a game, the QP or logistic).
 
     Popov, FBF and VR-FoRB do not appear in the official scripts. For games Popov gets half of EG's
@@ -24,7 +22,7 @@ def official_options(problem) -> dict:
     n = problem.n
     p = 1.0 / n
     if isinstance(problem, MatrixGame):
-        op, fro = float(np.linalg.norm(problem.A, 2)), problem.frobenius
+        op, fro = problem.lipschitz, problem.frobenius
         return {
             "eg": {"step": 5 / op},
             "eag": {"step": 5 / op},

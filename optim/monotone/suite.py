@@ -1,10 +1,12 @@
 """The ``monotone`` comparison suite: every method of the family on the policeman-and-burglar game
-(n = 100, the official settings of spec Sect. 5 scaled to n) and, in full mode, on the Ouyang-Xu
+(n = 100, the authors' step sizes scaled to n) and, in full mode, on the Ouyang-Xu
 quadratic min-max and a8a logistic regression. Budgets are in epochs."""
 
 from __future__ import annotations
 
-from problems.monotone import MatrixGame, QuadraticMinMax, logistic_operator_a8a
+import numpy as np
+
+from problems.monotone import FiniteSumOperator, MatrixGame, QuadraticMinMax, logistic_operator_a8a
 
 from ..compare import Comparison, Suite, compare
 from .settings import official_options
@@ -12,7 +14,14 @@ from .settings import official_options
 METHOD_ORDER = ("eg", "eag", "popov", "fbf", "halpern", "vr-halpern", "vr-eg", "vr-forb", "inexact-halpern")
 
 
-def run_official(problem, budget, *, seed=0, methods=METHOD_ORDER, title="monotone") -> Comparison:
+def run_official(
+    problem: FiniteSumOperator,
+    budget: float,
+    *,
+    seed: int | np.random.Generator = 0,
+    methods: tuple[str, ...] = METHOD_ORDER,
+    title: str = "monotone",
+) -> Comparison:
     """Every method in ``methods`` on ``problem`` with its official options and ``budget`` epochs."""
     options = official_options(problem)
     return compare(
@@ -23,7 +32,7 @@ def run_official(problem, budget, *, seed=0, methods=METHOD_ORDER, title="monoto
 def monotone_suite(quick: bool = True) -> Suite:
     """VR-Halpern, inexact Halpern and seven baselines on the PB game (and QP, a8a in full mode)."""
 
-    def runner():
+    def runner() -> Comparison:
         runs = [(MatrixGame.policeman_burglar(100, seed=1), 1000 if quick else 3000)]
         if not quick:
             runs += [(QuadraticMinMax(200), 5000), (logistic_operator_a8a(1e-3), 300)]
@@ -37,7 +46,7 @@ def monotone_suite(quick: bool = True) -> Suite:
             records,
             title="monotone",
             notes="Residual ||z - J(z - F(z))|| against epochs (component evaluations / n); "
-            "official step sizes (spec Sect. 5).",
+            "official step sizes of the authors' scripts.",
         )
 
     return Suite(name="monotone", description=monotone_suite.__doc__.split("\n")[0], runner=runner)

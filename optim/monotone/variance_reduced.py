@@ -16,19 +16,28 @@ alpha = 1 - p; i ~ Q; F_Q,i as in ``problems.monotone``.
       v+   = J_gamma(vbar - gamma [F(w) + F_Q,i(v) - F_Q,i(w_old)])  (cost 2)
       w_old <- w;  w <- v+ with probability p
 
-  step gamma = c sqrt(p (1 - p)) / L (default c = 0.5). ``forb_step`` runs the same update on the
+  step gamma = c sqrt(p (1 - p)) / L (default c = 0.5). ``forb_run`` runs the same update on the
   shifted operator Phi_u(v) = eta F(v) + v - u, the resolvent subproblem of ``InexactHalpern``.
 
-Each stochastic step costs 2 component evaluations; a refresh costs n.
+Each stochastic step costs 2 component evaluations; a refresh costs n. One solver iteration is a block
+of ``block_steps`` stochastic steps (default n, about two epochs). The draws of a block are generated
+before it from the run's Generator: the block's indices i ~ Q (``problem.sample_iid``), then one
+uniform coin per step for the refresh. On matrix games with uniform sampling the block runs in a
+compiled kernel (``optim.monotone.kernels``); ``compiled=False`` runs the numpy path, which gives the
+same iterates.
 """
 
 from __future__ import annotations
 
 import math
 
-from problems.validation import as_real
+import numpy as np
+
+from problems.monotone import FiniteSumOperator
+from problems.validation import as_int, as_real
 
 from ..base import State
+from . import kernels
 from .common import StochasticSolver, as_probability, constant
 
 
@@ -37,41 +46,110 @@ def forb_factor(p: float) -> float:
     return math.sqrt(p * (1.0 - p)) if p < 1.0 else 0.5
 
 
-def forb_start(problem, u, scale=1.0, anchored=False) -> State:
-    """Inner state at v = w = w_old = u with Phi(w) = scale F(u) (cost n)."""
+def uses_kernel(problem: FiniteSumOperator, compiled: bool) -> bool:
+    """True on a uniformly sampled matrix game (``A``, ``AT`` arrays) when compiled kernels are asked for."""
+    return compiled and getattr(problem, "AT", None) is not None and getattr(problem, "sampling", 1) is None
+
+
+def forb_start(problem: FiniteSumOperator, u: np.ndarray, scale: float = 1.0, anchored: bool = False) -> State:
+    """Inner state at v = w = w_old = u with Phi(w) = scale F(u) (cost n); private arrays."""
     return State(
-        v=u.copy(), w=u, w_old=u, Phi_w=scale * problem.operator(u), u=u, scale=scale, anchored=anchored, refreshes=0
+        v=u.copy(),
+        w=u.copy(),
+        w_old=u.copy(),
+        Phi_w=scale * problem.operator(u),
+        u=u,
+        scale=scale,
+        anchored=anchored,
+        refreshes=0,
     )
 
 
-def forb_step(problem, s: State, rng, *, gamma, p, snapshot="iterate") -> None:
-    """One loopless VR-FoRB step on Phi(v) = scale F(v) (+ v - u when anchored), resolvent
-    J_{gamma scale G}. ``snapshot="anchor"`` resets w to u on a refresh, as the official
-    ``subsolver_FoRB`` does (spec Sect. 3); "iterate" (VR-FoRB proper) sets w to the new v."""
+def _forb_numpy(
+    problem: FiniteSumOperator, s: State, gamma: float, p: float, idx: np.ndarray, coins: np.ndarray, t: int, stop: int
+) -> int:
+    """The numpy path of ``kernels.forb_block`` (same arithmetic, same return)."""
     alpha = 1.0 - p
-    vbar = alpha * s.v + (1.0 - alpha) * s.w
-    d = s.Phi_w + s.scale * problem.component_diff(problem.sample(rng), s.v, s.w_old)
-    if s.anchored:
-        d = d + (s.v - s.w_old)
-    s.v = problem.resolvent(vbar - gamma * d, gamma * s.scale)
-    s.w_old = s.w
-    if rng.random() < p:
-        s.w = s.v if snapshot == "iterate" else s.u
-        s.Phi_w = s.scale * problem.operator(s.w)
+    beta = 1.0 - alpha
+    while t < stop:
+        d = s.Phi_w + s.scale * problem.component_diff(idx[t : t + 1], s.v, s.w_old)
         if s.anchored:
-            s.Phi_w = s.Phi_w + (s.w - s.u)
-        s.refreshes += 1
+            d = d + (s.v - s.w_old)
+        arg = (alpha * s.v + beta * s.w) - gamma * d
+        s.w_old = s.w.copy()
+        s.v = problem.resolvent(arg, gamma * s.scale)
+        t += 1
+        if coins[t - 1] < p:
+            return t
+    return t
+
+
+def forb_run(
+    problem: FiniteSumOperator,
+    s: State,
+    rng: np.random.Generator,
+    steps: int,
+    *,
+    gamma: float,
+    p: float,
+    snapshot: str = "iterate",
+    compiled: bool = True,
+) -> int:
+    """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), resolvent
+    J_{gamma scale G}. ``snapshot="anchor"`` resets w to u on a refresh, as the authors' inner solver
+    does; "iterate" (VR-FoRB proper) sets w to the new v. Returns the number of refreshes."""
+    idx = problem.sample_iid(rng, steps)
+    coins = rng.random(steps)
+    kernel = uses_kernel(problem, compiled)
+    t, refreshes = 0, 0
+    while t < steps:
+        start = t
+        if kernel:
+            t = kernels.forb_block(
+                problem.A, problem.AT, problem.n, s.v, s.w, s.w_old, s.Phi_w, float(s.scale),
+                bool(s.anchored), 1.0 - p, float(gamma), float(p), idx, coins, t, steps,
+            )  # fmt: skip
+            problem.counts.add("component", 2 * (t - start))
+        else:
+            t = _forb_numpy(problem, s, gamma, p, idx, coins, t, steps)
+        if coins[t - 1] < p:
+            s.w = s.v.copy() if snapshot == "iterate" else s.u.copy()
+            s.Phi_w = s.scale * problem.operator(s.w)
+            if s.anchored:
+                s.Phi_w = s.Phi_w + (s.w - s.u)
+            refreshes += 1
+    s.refreshes += refreshes
+    return refreshes
 
 
 class _Loopless(StochasticSolver):
-    def __init__(self, step=None, probability=None, **options):
+    def __init__(
+        self,
+        step: float | None = None,
+        probability: float | None = None,
+        block_steps: int | None = None,
+        compiled: bool = True,
+        **options: object,
+    ) -> None:
         super().__init__(step=step, **options)
         self.p_given = as_probability(probability, "probability")
+        self.block_steps = None if block_steps is None else as_int(block_steps, "block_steps", low=1)
+        if not isinstance(compiled, bool):
+            raise TypeError(f"compiled must be True or False, got {compiled!r}")
+        self.compiled = compiled
 
-    def snapshot_p(self, problem) -> float:
+    def snapshot_p(self, problem: FiniteSumOperator) -> float:
         return self.p_given if self.p_given is not None else 1.0 / problem.n
 
-    def extra_history(self, problem, state):
+    def steps_now(self, problem: FiniteSumOperator, state: State) -> int:
+        """The block's length, cut so that the run stops at its epoch budget."""
+        steps = state.block
+        if self.budget is not None:
+            left = (self.budget - problem.work) * problem.n
+            steps = max(1, min(steps, math.ceil(left / 2)))
+        return steps
+
+    def extra_history(self, problem: FiniteSumOperator, state: State) -> dict:
         return {**super().extra_history(problem, state), "full_snapshots": state.refreshes}
 
 
@@ -79,22 +157,24 @@ class VREG(_Loopless):
     """Loopless VR extragradient (Alacaoglu and Malitsky 2022).
 
     ``step`` tau (default gamma sqrt(p)/L, L = Lipschitz in mean), ``gamma`` (default 0.99),
-    ``probability`` p of a snapshot refresh (default 1/n). ``check_every`` defaults to n steps.
+    ``probability`` p of a snapshot refresh (default 1/n), ``block_steps`` stochastic steps per
+    iteration (default n), ``compiled`` (numba kernel on matrix games, default True).
     """
 
     name = "vr-eg"
 
-    def __init__(self, step=None, gamma=0.99, probability=None, **options):
+    def __init__(
+        self, step: float | None = None, gamma: float = 0.99, probability: float | None = None, **options: object
+    ) -> None:
         super().__init__(step=step, probability=probability, **options)
         self.gamma = as_real(gamma, "gamma", low=0.0, low_open=True)
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         p = self.snapshot_p(problem)
         return self.gamma * math.sqrt(p) / constant(problem, "mean_lipschitz", "lipschitz")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
-        self.set_check_every(problem, problem.n)
         return State(
             x=x,
             w=x.copy(),
@@ -103,51 +183,82 @@ class VREG(_Loopless):
             step=self.resolve_step(problem),
             rng=self.new_rng(),
             refreshes=0,
+            block=self.block_steps or problem.n,
         )
 
-    def step(self, problem, state):
-        tau, p = state.step, state.p
-        xbar = (1.0 - p) * state.x + p * state.w
-        y = problem.resolvent(xbar - tau * state.Fw, tau)
-        d = state.Fw + problem.component_diff(problem.sample(state.rng), y, state.w)
-        state.x = problem.resolvent(xbar - tau * d, tau)
-        if state.rng.random() < p:
-            state.w = state.x
-            state.Fw = problem.operator(state.w)
-            state.refreshes += 1
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
+        steps, tau, p = self.steps_now(problem, state), state.step, state.p
+        idx = problem.sample_iid(state.rng, steps)
+        coins = state.rng.random(steps)
+        kernel = uses_kernel(problem, self.compiled)
+        t = 0
+        while t < steps:
+            start = t
+            if kernel:
+                t = kernels.vr_eg_block(
+                    problem.A, problem.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p),
+                    idx, coins, t, steps,
+                )  # fmt: skip
+                problem.counts.add("component", 2 * (t - start))
+            else:
+                t = self._numpy_block(problem, state, idx, coins, t, steps)
+            if coins[t - 1] < p:
+                state.w = state.x.copy()
+                state.Fw = problem.operator(state.w)
+                state.refreshes += 1
         return state
+
+    @staticmethod
+    def _numpy_block(
+        problem: FiniteSumOperator, state: State, idx: np.ndarray, coins: np.ndarray, t: int, stop: int
+    ) -> int:
+        """The numpy path of ``kernels.vr_eg_block``."""
+        tau, p = state.step, state.p
+        while t < stop:
+            xbar = (1.0 - p) * state.x + p * state.w
+            y = problem.resolvent(xbar - tau * state.Fw, tau)
+            d = state.Fw + problem.component_diff(idx[t : t + 1], y, state.w)
+            state.x = problem.resolvent(xbar - tau * d, tau)
+            t += 1
+            if coins[t - 1] < p:
+                return t
+        return t
 
 
 class VRForb(_Loopless):
     """Loopless VR forward-reflected-backward (Alacaoglu and Malitsky 2022).
 
     ``step`` gamma (default c sqrt(p(1-p))/L, L = Lipschitz in mean), ``c`` (default 0.5),
-    ``probability`` p (default 1/n), ``snapshot`` "iterate" (default) or "anchor".
+    ``probability`` p (default 1/n), ``snapshot`` "iterate" (default) or "anchor", ``block_steps``
+    (default n) and ``compiled`` as for ``VREG``.
     """
 
     name = "vr-forb"
 
-    def __init__(self, step=None, c=0.5, probability=None, **options):
+    def __init__(
+        self, step: float | None = None, c: float = 0.5, probability: float | None = None, **options: object
+    ) -> None:
         super().__init__(step=step, probability=probability, **options)
         self.c = as_real(c, "c", low=0.0, low_open=True)
 
-    def default_step(self, problem):
+    def default_step(self, problem: FiniteSumOperator) -> float:
         return self.c * forb_factor(self.snapshot_p(problem)) / constant(problem, "mean_lipschitz", "lipschitz")
 
-    def init(self, problem, x0=None):
+    def init(self, problem: FiniteSumOperator, x0: np.ndarray | None = None) -> State:
         x = self.initial_point(problem, x0)
-        self.set_check_every(problem, problem.n)
         inner = forb_start(problem, x)
         return State(
-            x=inner.v,
+            x=inner.v.copy(),
             inner=inner,
             p=self.snapshot_p(problem),
             step=self.resolve_step(problem),
             rng=self.new_rng(),
             refreshes=0,
+            block=self.block_steps or problem.n,
         )
 
-    def step(self, problem, state):
-        forb_step(problem, state.inner, state.rng, gamma=state.step, p=state.p)
-        state.x, state.refreshes = state.inner.v, state.inner.refreshes
+    def step(self, problem: FiniteSumOperator, state: State) -> State:
+        steps = self.steps_now(problem, state)
+        forb_run(problem, state.inner, state.rng, steps, gamma=state.step, p=state.p, compiled=self.compiled)
+        state.x, state.refreshes = state.inner.v.copy(), state.inner.refreshes
         return state

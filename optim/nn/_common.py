@@ -1,6 +1,6 @@
 """Pieces every optimizer of ``optim.nn`` shares: argument checks, closures, gradients, weight decay.
 
-Conventions (spec ``lion_auon.md`` section 0): hyper-parameters live in ``param_groups``; ``p.grad``
+Conventions (see ``docs/optimizers.md``): hyper-parameters live in ``param_groups``; ``p.grad``
 is never written to (``maximize`` negates into a new tensor); parameters without a gradient are
 skipped; decoupled weight decay ``p <- p (1 - lr wd)`` ("lr_coupled", torch AdamW style) or
 ``p <- p (1 - wd)`` ("fixed", pytorch-optimizer's ``fixed_decay``) is applied before the update.
@@ -16,8 +16,20 @@ DECAY_MODES = ("lr_coupled", "fixed")
 STATE_DTYPES = (None, torch.bfloat16, torch.float16, torch.float32, torch.float64)
 
 
-def check_lr(lr) -> float:
+def check_lr(lr):
+    """A float ``lr >= 0``, or (as torch.optim accepts) a one-element tensor holding one, kept as a tensor."""
+    if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1 or not lr.dtype.is_floating_point:
+            raise ValueError(f"lr as a tensor must hold one floating-point value, got shape {tuple(lr.shape)}")
+        as_real(float(lr), "lr", low=0.0)
+        return lr
     return as_real(lr, "lr", low=0.0)
+
+
+def lr_of(group) -> float:
+    """The group's learning rate as a float (a tensor lr is read once per step)."""
+    lr = group["lr"]
+    return float(lr) if isinstance(lr, torch.Tensor) else lr
 
 
 def check_beta(beta, name: str) -> float:
@@ -80,7 +92,7 @@ def decay_factor(group) -> float | None:
     wd = group["weight_decay"]
     if wd == 0:
         return None
-    return 1.0 - (group["lr"] * wd if group["decay_mode"] == "lr_coupled" else wd)
+    return 1.0 - (lr_of(group) * wd if group["decay_mode"] == "lr_coupled" else wd)
 
 
 def apply_decay(group, params, foreach: bool) -> None:

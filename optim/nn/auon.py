@@ -11,7 +11,8 @@ AuON, paper variant (section 3.1)::
     p <- p (1 - lr wd) - lr sqrt(max(1, rows/cols)) U
 
 cosh only sets the scalar "brake" r; U is a rescaled Frobenius-normalised momentum, so the update
-is scale invariant in the gradient and, since r >= cosh(1/sqrt(N)), ||U||_F <= 1 (spec 4.5).
+is scale invariant in the gradient and, since r >= cosh(1/sqrt(N)), ||U||_F <= 1
+(``docs/optimizers.md``).
 
 Hybrid-AuON (section 3.2): ``ns_steps`` quintic Newton-Schulz iterations (Muon's coefficients,
 default one) on the wide orientation of X before the brake.
@@ -195,7 +196,7 @@ class AuON(C.GroupOptimizer):
         return out
 
     def _apply(self, group, p, G):
-        lr = group["lr"]
+        lr = C.lr_of(group)
         if group["variant"] == "code_head":
             p.add_(self._code_head_update(group, G), alpha=-lr)
             return

@@ -34,8 +34,14 @@ from . import _common as C
 # Each entry maps a (fresh, may be overwritten) tensor v to grad K(v); all are odd.
 
 
+def _surface_nan(direction, v):
+    """``direction + 0 * v``: a NaN or inf in ``v`` becomes NaN in the update (torch's ``sign(nan)`` is 0,
+    which would silently freeze the parameter; AdamW lets the NaN reach the parameter)."""
+    return direction.add_(v.mul_(0.0))
+
+
 def _sign(v):
-    return v.sign_()
+    return _surface_nan(torch.sign(v), v)
 
 
 def _l2(v):
@@ -66,7 +72,7 @@ def _linf(v):
     """K = ||v||_inf: sign(v_i) e_i on the argmax set, ties split evenly; constraint ||x||_1 <= 1/wd."""
     a = v.abs()
     mask = a == a.max()
-    return v.sign_().mul_(mask).div_(mask.sum())
+    return _surface_nan(v.sign().mul_(mask).div_(mask.sum().clamp_min(1)), v)
 
 
 def _quadratic(v):
@@ -83,7 +89,7 @@ def _deadzone(threshold):
     """K = sum max(|v_i| - e, 0): sign(v) 1[|v| > e]; adds e ||x||_1 inside the box."""
 
     def grad_k(v):
-        return v.sign().mul_(v.abs_() > threshold)
+        return _surface_nan(v.sign().mul_(v.abs() > threshold), v)
 
     return grad_k
 
@@ -227,7 +233,7 @@ class LionK(C.GroupOptimizer):
         super().add_param_group(param_group)
 
     def _update(self, group, params, grads):
-        lr, (beta1, beta2) = group["lr"], group["betas"]
+        lr, (beta1, beta2) = C.lr_of(group), group["betas"]
         foreach = C.use_foreach(group, params)
         is_sign = group["K"] == "sign"
         direction = direction_function(group["K"], group["K_options"])
@@ -240,7 +246,10 @@ class LionK(C.GroupOptimizer):
             moms = [C.compute_view(b, p) for b, p in zip(bufs, params, strict=False)]
             c = torch._foreach_lerp(moms, grads, 1.0 - beta1)
             if is_sign:
-                torch._foreach_sign_(c)
+                signs = torch._foreach_sign(c)
+                torch._foreach_mul_(c, 0.0)
+                torch._foreach_add_(signs, c)
+                c = signs
             else:
                 c = [direction(ci) for ci in c]
             torch._foreach_add_(params, c, alpha=-lr)
@@ -264,7 +273,7 @@ class LionK(C.GroupOptimizer):
             self._lr_tensors[key] = torch.zeros(2, dtype=torch.float64)
         scalars = self._lr_tensors[key]
         factor = C.decay_factor(group)
-        scalars[0], scalars[1] = group["lr"], 1.0 if factor is None else factor
+        scalars[0], scalars[1] = C.lr_of(group), 1.0 if factor is None else factor
         _fused_lion()(params, grads, bufs, scalars, *group["betas"])
 
 
@@ -320,7 +329,7 @@ def _fused_lion():
         lr, factor = scalars[0], scalars[1]
         for p, g, m in zip(params, grads, moms, strict=False):
             c = m * beta1 + g * (1.0 - beta1)
-            p.copy_(p * factor.to(p.dtype) - lr.to(p.dtype) * torch.sign(c))
+            p.copy_(p * factor.to(p.dtype) - lr.to(p.dtype) * (torch.sign(c) + c * 0.0))
             m.copy_(m * beta2 + g * (1.0 - beta2))
 
     return torch.compile(update, fullgraph=True)

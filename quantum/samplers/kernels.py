@@ -18,7 +18,8 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2^-53
 
 
 @njit(cache=True, inline="always")
-def _next(state):
+def xorshift128plus(state):
+    """Next 53-bit draw of the xorshift128+ generator whose two-word ``state`` is updated in place."""
     s1 = state[0]
     s0 = state[1]
     state[0] = s0
@@ -67,7 +68,7 @@ def _sweep(indptr, indices, data, x, field, beta, rng):
         if de > 0.0:
             if de >= skip:
                 continue
-            if np.exp(-beta * de) * 9007199254740992.0 <= float(_next(rng)):
+            if np.exp(-beta * de) * 9007199254740992.0 <= float(xorshift128plus(rng)):
                 continue
         _flip(indptr, indices, data, x, field, i)
         de_total += de
@@ -142,7 +143,7 @@ def temper(
             for t in range(s % 2, T - 1, 2):
                 a, c = slot[t], slot[t + 1]
                 arg = (betas[t] - betas[t + 1]) * (energy[a] - energy[c])
-                if arg >= 0.0 or np.exp(arg) * 9007199254740992.0 > float(_next(rng)):
+                if arg >= 0.0 or np.exp(arg) * 9007199254740992.0 > float(xorshift128plus(rng)):
                     slot[t], slot[t + 1] = c, a
     return best_e
 

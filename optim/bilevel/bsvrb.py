@@ -1,0 +1,309 @@
+"""BSVRB (Hu, Qiu, Guo, Zhang and Yang, "Blockwise Stochastic Variance-Reduced Methods with Parallel
+Speedup for Multi-Block Bilevel Optimization", ICML 2023), versions 1 and 2, and two ablations.
+
+Per iteration t: sample I blocks J_t and, per block, a lower batch and an upper batch. For i in J_t the
+MSVR estimators (Jiang et al., NeurIPS 2022) move as
+
+    e_i <- (1 - alpha) e_i + (alpha + gamma) Q_i(x_t, y_i,t) - gamma Q_i(x_t-1, y_i,t-1)
+
+(the same batch at the current and the previous point): u_i tracks grad_y g_i; version 1 tracks
+H_i ~ grad^2_yy g_i (then projected), version 2 tracks s_i ~ grad^2_yy g_i v_i - grad_y f_i. With
+Phi_i = grad_x f_i - grad^2_xy g_i q_i (q_i = H_i^{-1} grad_y f_i in v1, q_i = v_i in v2) the upper
+direction is the STORM estimator z_t = (1 - beta)(z_t-1 - mean Phi_old) + mean Phi_new (z_0 = mean
+Phi_new), x_t+1 = x_t - eta z_t, y_i <- y_i - tau u_i and, in v2, v_i <- Pi_R(v_i - tau_v s_i).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from problems.validation import as_choice, as_real
+
+from ..base import State
+from .common import BilevelSolver
+
+CODE_FAITHFUL = {
+    1: dict(upper_step=1e-3, lower_step=0.5, alpha=0.9, gamma=1.0, beta=0.9, projection="frobenius", hessian_bound=10.0,
+            hessian_lag=1, init="code", lower_update="all", sampling="epochs", batch_size=32, blocks_per_iter=10),
+    2: dict(upper_step=1e-3, lower_step=1.0, alpha=0.9, gamma=1.0, beta=0.9, radius=10.0, init="code",
+            lower_update="lazy", sampling="epochs", batch_size=32, blocks_per_iter=10),
+}  # fmt: skip
+
+
+def code_faithful_options(version: int) -> dict:
+    """The options of the official hyper-parameter-optimisation scripts (m = 100, I = 10, B = 32)."""
+    return dict(CODE_FAITHFUL[int(as_choice(version, "version", (1, 2)))])
+
+
+def project_hessians(H, mode: str, floor: float, cap: float, bound: float, blocks=None) -> np.ndarray:
+    """The v1 safeguard on a stack of tracked Hessians (I, d, d).
+
+    "eig": symmetrise and clip the eigenvalues into [floor, cap] (skipped when a Cholesky factor of
+    H - (1 - 1e-9) floor I exists and cap is infinite); "frobenius": the official code's floor H <- bound H / ||H||_F
+    when ||H||_F < bound; "none": symmetrise and require positive definiteness.
+    """
+    if mode == "frobenius":
+        norms = np.linalg.norm(H, axis=(1, 2))
+        scale = np.where(norms < bound, bound / np.maximum(norms, 1e-300), 1.0)
+        return H * scale[:, None, None]
+    S = 0.5 * (H + H.transpose(0, 2, 1))
+    eye = np.eye(S.shape[1])
+    if mode == "none":
+        try:
+            np.linalg.cholesky(S)
+        except np.linalg.LinAlgError:
+            bad = [int(b) for b, h in zip(blocks if blocks is not None else range(len(S)), S, strict=True)
+                   if np.linalg.eigvalsh(h)[0] <= 0]  # fmt: skip
+            raise ValueError(
+                f"the tracked lower Hessian of block(s) {bad} is not positive definite; "
+                "use projection='eig' (or 'frobenius')"
+            ) from None
+        return S
+    if np.isinf(cap):
+        try:
+            np.linalg.cholesky(S - (1.0 - 1e-9) * floor * eye)
+            return S
+        except np.linalg.LinAlgError:
+            pass
+    lam, Q = np.linalg.eigh(S)
+    return np.matmul(Q * np.clip(lam, floor, cap)[:, None, :], Q.transpose(0, 2, 1))
+
+
+class BSVRB(BilevelSolver):
+    """BSVRB v1/v2 (module docstring). Options beyond ``BilevelSolver``'s:
+
+    version : 1 (tracked Hessians, solve with H_i) or 2 (tracked Hessian-vector products, no inverse)
+    alpha, gamma : MSVR weights (gamma="theory": (m - I)/(I (1 - alpha)) + (1 - alpha)); beta : STORM weight
+    v_step : tau_v of v2 (default tau); radius : R of the ball Pi_R of v2
+    lower_update : "all" (every y_i steps on its stored u_i, the official v1 code), "sampled" (only the
+        sampled blocks) or "lazy" (a sampled block steps (k_i + 1) tau after k_i skipped iterations,
+        the official v2 code)
+    hessian_lag : 0 (Phi_new uses H_t, Phi_old H_t-1) or 1 (the official code: H_t-1 and H_t-2)
+    projection : v1 safeguard "eig" (eigenvalues clipped into [hessian_floor, hessian_cap], default
+        floor mu_g), "frobenius" (the official floor with ``hessian_bound``) or "none"
+    init : "minibatch" (x_-1 = x_0, estimators from one batch per block, v = 0), "zeros" or "code"
+        (the official code: every variable and estimator i.i.d. U[0, 1), z too)
+    """
+
+    name = "bsvrb-v2"
+    default_version = 2
+
+    def __init__(
+        self,
+        *,
+        version=None,
+        alpha=0.9,
+        gamma=1.0,
+        beta=0.5,
+        v_step=None,
+        radius=10.0,
+        lower_update="sampled",
+        hessian_lag=0,
+        projection="eig",
+        hessian_floor=None,
+        hessian_cap=None,
+        hessian_bound=10.0,
+        init="minibatch",
+        moving_average=False,
+        **options,
+    ):
+        super().__init__(**options)
+        self.version = as_choice(self.default_version if version is None else version, "version", (1, 2))
+        self.alpha = as_real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
+        self.gamma = "theory" if gamma == "theory" else as_real(gamma, "gamma", low=0.0)
+        if self.gamma == "theory" and self.alpha == 1.0:
+            raise ValueError('gamma="theory" needs alpha < 1')
+        self.beta = as_real(beta, "beta", low=0.0, high=1.0, low_open=True)
+        self.v_step = None if v_step is None else as_real(v_step, "v_step", low=0.0, low_open=True)
+        self.radius = as_real(radius, "radius", low=0.0, low_open=True)
+        self.lower_update = as_choice(lower_update, "lower_update", ("all", "sampled", "lazy"))
+        self.hessian_lag = as_choice(hessian_lag, "hessian_lag", (0, 1))
+        self.projection = as_choice(projection, "projection", ("eig", "frobenius", "none"))
+        self.hessian_floor = None if hessian_floor is None else as_real(hessian_floor, "hessian_floor", low=0.0)
+        self.hessian_cap = np.inf if hessian_cap is None else as_real(hessian_cap, "hessian_cap", low=0.0)
+        self.hessian_bound = as_real(hessian_bound, "hessian_bound", low=0.0, low_open=True)
+        self.init_mode = as_choice(init, "init", ("minibatch", "zeros", "code"))
+        self.moving_average = bool(moving_average)
+
+    # ------------------------------------------------------------------ helpers
+    def _project(self, st, H, blocks):
+        return project_hessians(H, self.projection, st.floor, self.hessian_cap, self.hessian_bound, blocks)
+
+    def _solve(self, H, rhs):
+        return np.linalg.solve(H, rhs[..., None])[..., 0]
+
+    def _solve_lagged(self, H_1, H_2, gf_new, gf_old, same):
+        """H_1^{-1} gf_new and H_2^{-1} gf_old, with one two-column solve where H_1 = H_2."""
+        q_new, q_old = np.empty_like(gf_new), np.empty_like(gf_old)
+        if same.any():
+            q = np.linalg.solve(H_1[same], np.stack([gf_new[same], gf_old[same]], axis=2))
+            q_new[same], q_old[same] = q[..., 0], q[..., 1]
+        diff = ~same
+        if diff.any():
+            k = int(diff.sum())
+            q = self._solve(np.concatenate([H_1[diff], H_2[diff]]), np.concatenate([gf_new[diff], gf_old[diff]]))
+            q_new[diff], q_old[diff] = q[:k], q[k:]
+        return q_new, q_old
+
+    def init(self, problem, x0=None) -> State:
+        st = self.setup(problem)
+        st.x, st.Y = self.start(problem, x0)
+        m, d = problem.m, problem.dim_y
+        st.gamma = (m - st.I) / (st.I * (1 - self.alpha)) + (1 - self.alpha) if self.gamma == "theory" else self.gamma
+        st.floor = problem.mu_g if self.hessian_floor is None else self.hessian_floor
+        st.tau_v = st.tau if self.v_step is None else self.v_step
+        st.k = np.zeros(m, dtype=int)
+        st.last = None
+        st.z = None
+        if self.init_mode == "code":
+            r = st.rng.random
+            st.x_prev, st.x = r(problem.dim_x), (r(problem.dim_x) if x0 is None else st.x)
+            st.Y_prev, st.Y, st.U = r((m, d)), r((m, d)), r((m, d))
+            if self.version == 1:
+                st.H_prev, st.H = r((m, d, d)), r((m, d, d))
+            else:
+                st.V_prev, st.V, st.S = r((m, d)), r((m, d)), r((m, d))
+            st.z = r(problem.dim_x)
+            return st
+        st.x_prev, st.Y_prev = st.x.copy(), st.Y.copy()
+        if self.version == 2:
+            st.V, st.V_prev = np.zeros((m, d)), np.zeros((m, d))
+        if self.init_mode == "zeros":
+            st.U = np.zeros((m, d))
+            if self.version == 1:
+                st.H = self._project(st, np.zeros((m, d, d)), np.arange(m))
+            else:
+                st.S = np.zeros((m, d))
+        else:
+            allb = np.arange(m)
+            bg, bf = problem.sample_lower(allb, st.B, st.rng), problem.sample_upper(allb, st.Bf, st.rng)
+            st.U = problem.grad_y_g(allb, st.x, st.Y, bg)
+            if self.version == 1:
+                st.H = self._project(st, problem.hess_yy_g(allb, st.x, st.Y, bg), allb)
+            else:
+                st.S = problem.hvp_yy_g(allb, st.x, st.Y, st.V, bg) - problem.grad_y_f(allb, st.x, st.Y, bf)
+        if self.version == 1:
+            st.H_prev = st.H.copy()
+        return st
+
+    def step(self, problem, st: State) -> State:
+        J, bg, bf = self.sample(problem, st)
+        J, bg, bf, rows = self.local_blocks(st, J, bg, bf)
+        phi_new, phi_old = self.block_directions(problem, st, J, bg, bf, rows)
+        g_new, g_old = self.reduce_sums(st, phi_new.sum(axis=0), phi_old.sum(axis=0))
+        self.upper_update(st, g_new / st.I, g_old / st.I)
+        self.lower_update_(st, rows)
+        st.t += 1
+        return st
+
+    def local_blocks(self, st, J, bg, bf):
+        """The sampled blocks this process handles and their rows in the state (all of them here)."""
+        return J, bg, bf, J
+
+    def reduce_sums(self, st, g_new, g_old):
+        """Sum of the per-process sums of Phi_new and Phi_old (one process: nothing to add)."""
+        return g_new, g_old
+
+    def block_directions(self, problem, st, J, bg, bf, rows=None):
+        """Refresh the estimators of the blocks J (state rows ``rows``); return Phi_new, Phi_old (|J|, dim_x)."""
+        a, g = self.alpha, st.gamma
+        if rows is None:
+            rows = J
+        x, xp, Yj, Ypj = st.x, st.x_prev, st.Y[rows], st.Y_prev[rows]
+        gy_new, gy_old = problem.grad_y_g(J, x, Yj, bg), problem.grad_y_g(J, xp, Ypj, bg)
+        st.U[rows] = (1 - a) * st.U[rows] + (a + g) * gy_new - g * gy_old
+        gf_new, gf_old = problem.grad_y_f(J, x, Yj, bf), problem.grad_y_f(J, xp, Ypj, bf)
+        if self.version == 1:
+            H_1, H_2 = st.H[rows], st.H_prev[rows]  # H_t-1 and H_t-2 on J
+            # H_t-2 = H_t-1 for a block not refreshed at t-1: one factorisation serves both solves
+            same = np.ones(len(rows), bool) if st.last is None else ~np.isin(rows, st.last)
+            if st.last is None:
+                same[:] = False
+            if st.last is None:
+                st.H_prev = st.H.copy()
+            else:
+                st.H_prev[st.last] = st.H[st.last]
+            hh_new, hh_old = problem.hess_yy_g(J, x, Yj, bg), problem.hess_yy_g(J, xp, Ypj, bg)
+            st.H[rows] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
+            if self.hessian_lag == 0:
+                q = self._solve(np.concatenate([st.H[rows], H_1]), np.concatenate([gf_new, gf_old]))
+                q_new, q_old = q[: len(J)], q[len(J) :]
+            else:
+                q_new, q_old = self._solve_lagged(H_1, H_2, gf_new, gf_old, same)
+        else:
+            q_new, q_old = st.V[rows], st.V_prev[rows]
+            s_new = problem.hvp_yy_g(J, x, Yj, q_new, bg) - gf_new
+            s_old = problem.hvp_yy_g(J, xp, Ypj, q_old, bg) - gf_old
+            st.S[rows] = (1 - a) * st.S[rows] + (a + g) * s_new - g * s_old
+        phi_new = problem.grad_x_f(J, x, Yj, bf) - problem.jvp_xy_g(J, x, Yj, q_new, bg)
+        phi_old = problem.grad_x_f(J, xp, Ypj, bf) - problem.jvp_xy_g(J, xp, Ypj, q_old, bg)
+        st.last = rows
+        return phi_new, phi_old
+
+    def upper_update(self, st, g_new, g_old) -> None:
+        """z by STORM (or a moving average), then x_t+1 = x_t - eta z_t."""
+        b = self.beta
+        if st.z is None:
+            st.z = g_new.copy()
+        elif self.moving_average:
+            st.z = (1 - b) * st.z + b * g_new
+        else:
+            st.z = (1 - b) * (st.z - g_old) + g_new
+        st.x_prev = st.x
+        st.x = st.x - self.upper_step * st.z
+
+    def lower_update_(self, st, J) -> None:
+        st.Y_prev = st.Y.copy()
+        if self.version == 2:
+            st.V_prev = st.V.copy()
+        if self.lower_update == "all":
+            idx, mult = slice(None), st.tau
+        elif self.lower_update == "sampled":
+            idx, mult = J, st.tau
+        else:
+            st.k += 1
+            idx, mult = J, st.tau * st.k[J][:, None]
+            st.k[J] = 0
+        st.Y[idx] -= mult * st.U[idx]
+        if self.version == 2:
+            Vn = st.V[idx] - (mult / st.tau) * st.tau_v * st.S[idx]
+            norms = np.linalg.norm(Vn, axis=1, keepdims=True)
+            st.V[idx] = Vn * np.minimum(1.0, self.radius / np.maximum(norms, 1e-300))
+
+
+class BSVRBv1(BSVRB):
+    """BSVRB version 1: tracked Hessian matrices, one d_y x d_y solve per sampled block."""
+
+    name = "bsvrb-v1"
+    default_version = 1
+
+
+class BSVRBv2(BSVRB):
+    """BSVRB version 2: tracked Hessian-vector products; no inverse of any Hessian."""
+
+    name = "bsvrb-v2"
+    default_version = 2
+
+
+class BSGD(BSVRB):
+    """No-variance-reduction ablation: plain minibatch estimators (alpha = 1, gamma = 0, beta = 1)."""
+
+    name = "bsgd"
+
+    def __init__(self, **options):
+        for key in ("alpha", "gamma", "beta"):
+            if key in options:
+                raise ValueError(f"bsgd fixes {key}; use bsvrb-v1/bsvrb-v2 to set it")
+        super().__init__(alpha=1.0, gamma=0.0, beta=1.0, **options)
+
+
+class BSVRBMovingAverage(BSVRB):
+    """Moving-average ablation: gamma = 0 in every MSVR estimator and z = (1 - beta) z + beta mean Phi_new.
+    An ablation of BSVRB, not the published BSGM method."""
+
+    name = "bsvrb-ma"
+
+    def __init__(self, **options):
+        if "gamma" in options:
+            raise ValueError("bsvrb-ma fixes gamma = 0")
+        super().__init__(gamma=0.0, moving_average=True, **options)

@@ -1,0 +1,293 @@
+"""MKOR: Kronecker-factored preconditioning kept as inverses and refreshed by rank-1 Sherman-Morrison updates.
+
+M. Mozaffari, S. Li, Z. Zhang, M. Mehri Dehnavi, "MKOR: Momentum-Enabled Kronecker-Factor-Based Optimizer
+Using Rank-1 Updates", NeurIPS 2023 (Algorithm 1), and the authors' code (Mohammad-Mozaffari/mkor).
+
+For a layer with gradient matrix ``Gmat`` (``d_out x d_in``), MKOR keeps ``J_G ~ L^{-1}`` (``d_out x d_out``)
+and ``J_A ~ R^{-1}`` (``d_in x d_in``) and hands ``D = J_G Gmat J_A``, rescaled to the raw gradient's norm,
+to a first-order backbone. On collect steps (``t % inv_freq == 0`` or ``t < warmup_steps``) the hooks
+record the batch means ``a_bar`` of the layer inputs and ``g_bar`` of the per-sample output gradients,
+and each inverse takes one rank-1 update with ``v = a_bar`` or ``g_bar``:
+
+* ``variant="code"`` (the authors' code, default): ``K = 0.95 J + 0.05 I``,
+  ``J <- K - (K v)(K v)^T / (1 + v^T K v) = (K^{-1} + v v^T)^{-1}``: from ``J = I`` the eigenvalues stay in (0, 1].
+* ``variant="paper"``: the exact inverse of the EMA ``F <- gamma F + (1 - gamma) v v^T`` by
+  Sherman-Morrison, ``J <- J / gamma - ((1 - gamma) / gamma^2) u u^T / (1 + ((1 - gamma) / gamma) v^T u)``
+  with ``u = J v``. (Algorithm 1 as printed has the sign and the gamma placement wrong; this is the
+  correct inverse, checked against ``torch.linalg.inv`` in the tests.)
+
+Norm-based stabilizer (``eps`` on the max-abs entry, ``zeta``): ``stabilizer="code"`` flags both factors
+of a layer when an update leaves an entry above ``eps`` and replaces that factor's next update by a reset
+to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 - zeta) I`` instead
+(the paper's form; in the paper variant it is applied before an update whenever ``max|J| > eps``);
+``"none"`` disables it. The first collect round only initialises both factors to ``I``. See
+``docs/second_order.md`` for every option and the deviations from the paper.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from problems.validation import as_choice, as_int, as_real
+
+from ._kron import KroneckerOptimizer, Layer, stat_dtype, with_ones
+
+VARIANTS = ("code", "paper")
+STABILIZERS = ("code", "mix", "none")
+RESCALES = ("sum", "joint", "none")
+FACTOR_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def code_update(J: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The authors' update: ``K = 0.95 J + 0.05 I``; ``K - (Kv)(Kv)^T / (1 + v^T K v)`` = ``(K^{-1} + v v^T)^{-1}``
+    (three passes over the matrix: scale, diagonal, rank-1 subtraction)."""
+    K = J * 0.95
+    K.diagonal().add_(0.05)
+    Kv = K @ v
+    return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(v @ Kv)))
+
+
+def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Sherman-Morrison inverse of ``gamma F + (1 - gamma) v v^T`` given ``J = F^{-1}``."""
+    u = J @ v
+    c = (1.0 - gamma) / gamma
+    return J / gamma - (c / gamma) * torch.outer(u, u) / (1.0 + c * (v @ u))
+
+
+class MKOR(KroneckerOptimizer):
+    """MKOR (Mozaffari et al. 2023) wrapped around a first-order backbone.
+
+    Parameters
+    ----------
+    model : the ``nn.Module`` whose ``nn.Linear`` / ``nn.Conv2d`` (groups=1) layers are preconditioned
+    backbone : an optimizer instance over the model's parameters, or "sgd", "adamw", "adam", "lion",
+        "lamb" (pytorch-optimizer's LAMB) built on ``model.parameters()`` with ``**backbone_options``
+    inv_freq : factor-update period f (collect statistics and update on ``t % f == 0``); default 10
+    warmup_steps : update the factors on every step while ``t < warmup_steps``
+    variant : "code" (authors' inverse-space mix, default) or "paper" (exact SM of the EMA)
+    gamma : factor momentum of the paper variant, in (0, 1)
+    eps, zeta : stabilizer threshold on ``max|J_ij|`` and mixing weight ``zeta J + (1 - zeta) I``
+    stabilizer : "code" (flag both factors, reset to I on the next round), "mix" or "none"
+    clamp : clamp every entry of the input rows and per-sample gradient rows to [-clamp, clamp]
+    rescale : "sum" (``(||W.grad|| + ||b.grad||) / (||dW|| + ||db||)``, the code's), "joint" (norms of the
+        joined matrices, the paper's) or "none"
+    exclude : module names or modules to leave to the backbone alone
+    max_factor_dim : layers with ``max(d_in, d_out)`` above it are left to the backbone (a warning names them)
+    factor_dtype : storage dtype of ``J_A``, ``J_G`` (updates computed in at least float32)
+    grad_scaler : a ``torch.amp.GradScaler`` (its scale is divided out of the output gradients) or a number
+    grad_accum_steps : backward passes per ``step()``; the loss is assumed divided by it
+    accum_g_scale : "mean" (``g_bar`` is the mean per-sample gradient of the unscaled loss) or "code"
+        (the authors' ``grad_accum_steps`` times smaller value)
+    process_group : torch.distributed group whose ranks average ``a_bar`` and ``g_bar`` (default: world)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        backbone="sgd",
+        *,
+        inv_freq: int = 10,
+        warmup_steps: int = 0,
+        variant: str = "code",
+        gamma: float = 0.95,
+        eps: float = 2.0,
+        zeta: float = 0.9,
+        stabilizer: str = "code",
+        clamp: float = 100.0,
+        rescale: str = "sum",
+        exclude=(),
+        max_factor_dim: int = 8192,
+        factor_dtype: torch.dtype = torch.float32,
+        grad_scaler=None,
+        grad_accum_steps: int = 1,
+        accum_g_scale: str = "mean",
+        process_group=None,
+        **backbone_options,
+    ):
+        self.inv_freq = as_int(inv_freq, "inv_freq", low=1)
+        self.warmup_steps = as_int(warmup_steps, "warmup_steps", low=0)
+        self.variant = as_choice(variant, "variant", VARIANTS)
+        self.gamma = as_real(gamma, "gamma", low=0.0, high=1.0, low_open=True, high_open=True)
+        self.eps = as_real(eps, "eps", low=0.0, low_open=True)
+        self.zeta = as_real(zeta, "zeta", low=0.0, high=1.0)
+        self.stabilizer = as_choice(stabilizer, "stabilizer", STABILIZERS)
+        self.clamp = as_real(clamp, "clamp", low=0.0, low_open=True)
+        self.rescale = as_choice(rescale, "rescale", RESCALES)
+        if factor_dtype not in FACTOR_DTYPES:
+            raise ValueError(f"factor_dtype must be one of {FACTOR_DTYPES}, got {factor_dtype!r}")
+        self.factor_dtype = factor_dtype
+        self.grad_accum_steps = as_int(grad_accum_steps, "grad_accum_steps", low=1)
+        self.accum_g_scale = as_choice(accum_g_scale, "accum_g_scale", ("mean", "code"))
+        super().__init__(
+            model,
+            backbone,
+            backbone_options,
+            exclude=exclude,
+            max_factor_dim=max_factor_dim,
+            grad_scaler=grad_scaler,
+            process_group=process_group,
+        )
+        self.n_rounds = 0
+        self.skipped_rounds = 0
+        for layer in self.layers:
+            device = layer.module.weight.device
+            layer.stats = {
+                "J_A": torch.eye(layer.d_in, dtype=factor_dtype, device=device),
+                "J_G": torch.eye(layer.d_out, dtype=factor_dtype, device=device),
+                "initialised": False,
+                "reset_A": False,
+                "reset_G": False,
+                "n_resets": 0,
+            }
+
+    # ------------------------------------------------------------------ statistics
+    def collecting(self, t: int) -> bool:
+        return t % self.inv_freq == 0 or t < self.warmup_steps
+
+    _collecting = collecting
+
+    def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
+        if layer.conv:
+            rows = layer.patches(x).mean(dim=2)
+        else:
+            rows = x.reshape(-1, x.shape[-1])
+        rows = rows.to(stat_dtype(rows))
+        return with_ones(rows) if layer.has_bias else rows
+
+    def _input_stat(self, layer: Layer, x: torch.Tensor):
+        rows = self._rows(layer, x).clamp(-self.clamp, self.clamp)  # out of place: rows may view the input
+        return rows.sum(dim=0), rows.shape[0]
+
+    def _grad_stat(self, layer: Layer, grad: torch.Tensor):
+        """Per-sample output gradients: ``n * grad`` (undoing a mean-reduced loss), positional mean for
+        convolutions, divided by the loss scale, times the accumulation steps in "mean" mode, clamped."""
+        n = grad.shape[0] if layer.conv else grad.reshape(-1, grad.shape[-1]).shape[0]
+        g = grad.to(stat_dtype(grad))
+        rows = g.flatten(2).mean(dim=2) if layer.conv else g.reshape(-1, g.shape[-1])
+        scale = n / self.loss_scale()
+        if self.accum_g_scale == "mean":
+            scale *= self.grad_accum_steps
+        rows = (rows * scale).clamp_(-self.clamp, self.clamp)
+        return rows.sum(dim=0), rows.shape[0]
+
+    def _commit(self, layer: Layer, a_stat, g_stat) -> None:
+        buf = layer.buf
+        for side, (total, count) in (("a", a_stat), ("g", g_stat)):
+            if side in buf:
+                buf[side] = (buf[side][0] + total, buf[side][1] + count)
+            else:
+                buf[side] = (total, count)
+        layer.fired = True
+
+    # ------------------------------------------------------------------ factor round
+    def _update_factors(self) -> None:
+        if not self.collecting(self.t):
+            return
+        ready = [layer for layer in self.layers if "a" in layer.buf and "g" in layer.buf]
+        if not ready:
+            return
+        a = torch.cat([(layer.buf["a"][0] / layer.buf["a"][1]) for layer in ready])
+        g = torch.cat([(layer.buf["g"][0] / layer.buf["g"][1]) for layer in ready])
+        for layer in self.layers:
+            layer.buf = {}
+        a, g = self.all_reduce_mean(a), self.all_reduce_mean(g)
+        if not (torch.isfinite(a).all() and torch.isfinite(g).all()):
+            self.skipped_rounds += 1  # an overflow step (AMP) or a NaN batch: leave every factor as is
+            return
+        a_parts = torch.split(a, [layer.d_in for layer in ready])
+        g_parts = torch.split(g, [layer.d_out for layer in ready])
+        self.n_rounds += 1
+        for side, parts in (("A", a_parts), ("G", g_parts)):  # all A-factors first, then all G-factors
+            for layer, v in zip(ready, parts, strict=True):
+                self._update_one(layer, side, v)
+        for layer in ready:
+            layer.stats["initialised"] = True
+
+    def _update_one(self, layer: Layer, side: str, v: torch.Tensor) -> None:
+        st = layer.stats
+        key = "J_" + side
+        if not st["initialised"]:
+            return  # the first round only initialises the factors to I
+        J = st[key]
+        work = torch.promote_types(J.dtype, torch.float32)
+        Jw, vw = J.to(work), v.to(work)
+        if self.variant == "code":
+            if st["reset_" + side]:
+                st["reset_" + side] = False
+                st[key] = self._reset(Jw).to(J.dtype)
+                return
+            new = code_update(Jw, vw)
+        else:
+            if self.stabilizer != "none" and float(Jw.abs().max()) > self.eps:
+                Jw = self._reset(Jw)
+            new = paper_update(Jw, vw, self.gamma)
+        if J.dtype in (torch.float16, torch.bfloat16):
+            new = 0.5 * (new + new.T)
+        peak = float(new.abs().max())  # one pass: NaN/inf show up here too
+        if not math.isfinite(peak):
+            st[key] = torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
+            st["n_resets"] += 1
+            return
+        st[key] = new if new.dtype == J.dtype else new.to(J.dtype)
+        if self.variant == "code" and self.stabilizer != "none" and peak > self.eps:
+            st["reset_A"] = st["reset_G"] = True
+            st["n_resets"] += 1
+
+    def _reset(self, J: torch.Tensor) -> torch.Tensor:
+        if self.stabilizer == "code":
+            return torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
+        out = J * self.zeta
+        out.diagonal().add_(1.0 - self.zeta)
+        return out
+
+    # ------------------------------------------------------------------ preconditioning
+    def _precondition(self) -> None:
+        """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm; the norms of
+        all layers come from one multi-tensor call (the step's cost is dominated by per-op overhead)."""
+        work = []
+        for layer in self.layers:
+            if layer.module.weight.grad is None:
+                continue
+            G = layer.grad_matrix()
+            D = layer.stats["J_G"].to(G.dtype) @ G @ layer.stats["J_A"].to(G.dtype)
+            work.append((layer, G, D))
+        if not work:
+            return
+        if self.rescale != "none":
+            parts = []
+            for layer, G, D in work:
+                k = layer.d_in - int(layer.has_bias)
+                if layer.has_bias:
+                    parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
+                else:
+                    parts += [G, G[:0], D, D[:0]]
+            n = torch.stack(torch._foreach_norm(parts)).view(-1, 4)
+            if self.rescale == "sum":
+                raw, pre = n[:, 0] + n[:, 1], n[:, 2] + n[:, 3]
+            else:
+                raw, pre = n[:, :2].square().sum(1).sqrt(), n[:, 2:].square().sum(1).sqrt()
+            # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
+            scales = (raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind()
+        else:
+            scales = [None] * len(work)
+        for (layer, _, D), s in zip(work, scales, strict=True):
+            layer.write_grad(D, s)
+
+    # ------------------------------------------------------------------ state
+    def _layer_state(self, layer: Layer) -> dict:
+        return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in layer.stats.items()}
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("t", "n_rounds", "skipped_rounds")
+
+    @property
+    def n_resets(self) -> int:
+        """Stabilizer resets and guard resets over all layers."""
+        return sum(layer.stats["n_resets"] for layer in self.layers)
+
+    def communicated_elements(self) -> int:
+        """Elements one collect step all-reduces: ``sum over layers (d_in + d_out)``."""
+        return sum(layer.d_in + layer.d_out for layer in self.layers)
