@@ -3,6 +3,7 @@
 from .base import Capability, Composite, Counts, HasReference, Objective, Problem, Smooth, counted, require
 from .bcd import BlockLinearModel, LabelPropagation, NonnegativeLasso, bcd_paper_problem  # greedy BCD
 from .bilevel import HyperparameterLogistic, MultiBlockBilevel, MultiTaskRidge, QuadraticBilevel  # bilevel
+from .bilevel.ndcg import TopKNDCG, ndcg_at_k  # bilevel (top-K NDCG)
 from .binary import MDKP, MIS, QAP, TSP, ConstrainedBinary, MarketSplit
 from .catalog import PROBLEMS, make_problem
 from .completion import MatrixCompletion, from_ratings, movielens100k, synthetic_incoherent  # completion
@@ -93,4 +94,6 @@ __all__ = [
     "LayerPruning",
     "NetworkPruning",
     "digits_pruning",
+    "TopKNDCG",
+    "ndcg_at_k",
 ]

@@ -55,6 +55,7 @@ PROBLEMS: dict[str, str] = {
     # --- pruning (the ReLU digits MLP, trained on first use)
     "digits-pruning": "problems.pruning:digits_pruning",
     "minilm-pruning": "problems.pruning.minilm:minilm_pruning",  # needs the minilm extra and model wheel
+    "bilevel-ndcg-movielens": "problems.bilevel:ndcg_movielens",  # needs the MovieLens-100k file
 }
 
 

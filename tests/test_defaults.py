@@ -53,6 +53,7 @@ SMALL = {
     "minilm-pruning": {"calibration": 8, "evaluation": 8},
     "digits-cnn": {"batch_size": 16},
     "digits-autoencoder": {"batch_size": 16},
+    "bilevel-ndcg-movielens": {"n_users": 10, "n_items": 60},
 }
 
 #: the budget of every run: a few iterations (steps, instances, dual iterations) and a time cap

