@@ -56,7 +56,9 @@ class Counts(Counter):
 
     def add(self, oracle: str, amount: float = 1) -> None:
         if not self._paused:
-            self[oracle] += amount
+            # typeshed declares Counter values as int; Counter documents any number as a valid count
+            # (fractional counts are how partial oracle calls are charged)
+            self[oracle] += amount  # type: ignore[assignment]
 
     def as_dict(self) -> dict:
         return {k: (int(v) if float(v).is_integer() else float(v)) for k, v in sorted(self.items())}
