@@ -29,6 +29,26 @@ from .base import Problem, counted
 from .validation import as_choice, as_matrix, as_nonnegative, as_vector, check_rows
 
 
+def reference_minimize(objective, variable) -> np.ndarray:
+    """Minimise a cvxpy ``objective`` over ``variable`` with Clarabel at tolerances of 1e-12 and return
+    the minimiser (``RuntimeError`` with the solver status if none is found): the independent
+    reference every linear-model problem is checked against."""
+    import cvxpy as cp
+
+    prob = cp.Problem(cp.Minimize(objective))
+    prob.solve(
+        solver=cp.CLARABEL,
+        tol_gap_abs=1e-12,
+        tol_gap_rel=1e-12,
+        tol_feas=1e-12,
+        tol_ktratio=1e-10,
+        max_iter=500,
+    )
+    if variable.value is None:
+        raise RuntimeError(f"cvxpy could not solve the reference problem: {prob.status}")
+    return np.asarray(variable.value, dtype=float)
+
+
 def soft_threshold(z: np.ndarray, threshold: float) -> np.ndarray:
     """prox of ``threshold * ||.||_1``: ``sign(z) max(|z| - threshold, 0)``."""
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
@@ -160,18 +180,7 @@ class RegularizedLinearModel(Problem):
             x = cp.Variable(self.dim)
             loss = self._cvxpy_loss(x)
             obj = self._weight * loss + 0.5 * self.l2 * cp.sum_squares(x) + self.l1 * cp.norm1(x)
-            prob = cp.Problem(cp.Minimize(obj))
-            prob.solve(
-                solver=cp.CLARABEL,
-                tol_gap_abs=1e-12,
-                tol_gap_rel=1e-12,
-                tol_feas=1e-12,
-                tol_ktratio=1e-10,
-                max_iter=500,
-            )
-            if x.value is None:
-                raise RuntimeError(f"cvxpy could not solve the reference problem: {prob.status}")
-            x_star = np.asarray(x.value, dtype=float)
+            x_star = reference_minimize(obj, x)
             with self.counts.paused():
                 self._reference = (x_star, self.objective(x_star))
         x_star, f_star = self._reference

@@ -49,14 +49,20 @@ def svd_init(problem, k: int, rng, mu=None, clip: str = "entry", observed=None):
         U, s, Vt = np.linalg.svd(mat.toarray(), full_matrices=False)
         U, s, V = U[:, :k], s[:k], Vt[:k].T
     if mu is not None:
-        thresh = 2.0 * float(mu) * math.sqrt(k / m)
-        U = U.copy()
-        if clip == "row":
-            U[np.linalg.norm(U, axis=1) > thresh] = 0.0
-        else:
-            U[np.abs(U) > thresh] = 0.0
-        U = np.linalg.qr(U)[0]
+        U = clip_incoherent(U, mu, k, clip)
     return U, s, V
+
+
+def clip_incoherent(U: np.ndarray, mu: float, k: int, clip: str = "entry") -> np.ndarray:
+    """Zero the entries (``clip="entry"``) or whole rows (``"row"``) of the m x k basis ``U`` above the
+    incoherence bound ``2 mu sqrt(k/m)``, then re-orthonormalize (QR). ``U`` itself is not modified."""
+    thresh = 2.0 * float(mu) * math.sqrt(k / U.shape[0])
+    U = U.copy()
+    if clip == "row":
+        U[np.linalg.norm(U, axis=1) > thresh] = 0.0
+    else:
+        U[np.abs(U) > thresh] = 0.0
+    return np.linalg.qr(U)[0]
 
 
 def warn_underdetermined(problem, k: int, method: str) -> None:

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from .common import clip_incoherent
 from .sides import Side, shifted, solve_exact
 from .sketch import solve_sketched
 
@@ -118,11 +119,5 @@ class DaskSides:
         U, s, Vt = da.linalg.svd_compressed(A, k, n_power_iter=4, seed=int(rng.integers(2**31)), compute=False)
         U, s, Vt = dask.compute(U, s, Vt, scheduler=self.client.get)
         if mu is not None:
-            thresh = 2.0 * float(mu) * math.sqrt(k / m)
-            U = U.copy()
-            if clip == "row":
-                U[np.linalg.norm(U, axis=1) > thresh] = 0.0
-            else:
-                U[np.abs(U) > thresh] = 0.0
-            U = np.linalg.qr(U)[0]
+            U = clip_incoherent(U, mu, k, clip)
         return U, s, Vt.T

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from ..linear_models import LeastSquares, MultinomialLogistic, RegularizedLinearModel
+from ..linear_models import LeastSquares, MultinomialLogistic, RegularizedLinearModel, reference_minimize
 from .protocol import BlockBounds, BlockState
 
 
@@ -256,18 +256,7 @@ class NonnegativeLasso(LeastSquares):
 
             x = cp.Variable(self.dim, nonneg=True)
             obj = self.loss_weight * 0.5 * cp.sum_squares(self.A @ x - self.b) + self.l1 * cp.sum(x)
-            prob = cp.Problem(cp.Minimize(obj))
-            prob.solve(
-                solver=cp.CLARABEL,
-                tol_gap_abs=1e-12,
-                tol_gap_rel=1e-12,
-                tol_feas=1e-12,
-                tol_ktratio=1e-10,
-                max_iter=500,
-            )
-            if x.value is None:
-                raise RuntimeError(f"cvxpy could not solve the reference problem: {prob.status}")
-            x_star = np.maximum(np.asarray(x.value, dtype=float), 0.0)
+            x_star = np.maximum(reference_minimize(obj, x), 0.0)
             with self.counts.paused():
                 self._reference = (x_star, self.objective(x_star))
         x_star, f_star = self._reference
