@@ -206,7 +206,8 @@ class BSVRB(BilevelSolver):
         return g_new, g_old
 
     def block_directions(self, problem, st, J, bg, bf, rows=None):
-        """Refresh the estimators of the blocks J (state rows ``rows``); return Phi_new, Phi_old of shape ``(len(J), dim_x)``."""
+        """Refresh the estimators of the blocks J (state rows ``rows``); return Phi_new and Phi_old,
+        each of shape ``(len(J), dim_x)``."""
         a, g = self.alpha, st.gamma
         if rows is None:
             rows = J
