@@ -56,7 +56,8 @@ class Counts(Counter):
 
     def add(self, oracle: str, amount: float = 1) -> None:
         if not self._paused:
-            self[oracle] += amount
+            # typeshed types Counter values as int; fractional counts (e.g. grad += len(b) / dim) work at runtime
+            self[oracle] += amount  # type: ignore[assignment]
 
     def as_dict(self) -> dict:
         return {k: (int(v) if float(v).is_integer() else float(v)) for k, v in sorted(self.items())}
