@@ -21,7 +21,7 @@ def glm_suite(quick: bool = True) -> Suite:
     }
     return Suite(
         name="glm",
-        description=glm_suite.__doc__.split("\n")[0],
+        description=(glm_suite.__doc__ or "").split("\n")[0],
         problems=problems,
         methods=methods,
         settings={"tol": 1e-9, "max_iter": 3000 if quick else 20_000},
