@@ -59,9 +59,10 @@ class Solver(abc.ABC):
     message reads ``"converged: <error_name> <value> <= tol <tol>"``. Override ``optimality`` where
     the stopping error needs the solver's state (a dual gap, inner iterates) and ``report`` for
     solver-side reporting columns. Stopping on outside knowledge happens only through ``target``.
+    The parameters below are common to every solver.
 
-    Parameters common to every solver
-    ---------------------------------
+    Parameters
+    ----------
     tol : stop with status ``"converged"`` when the stopping error is ``<= tol`` (default 1e-8)
     target : the caller's target: a float ``v`` means ``{"fun": v}``; a dict maps history columns
         (``"fun"``, ``"optimality"``, a reporting column such as ``"gap"``, or a solver column) to
@@ -330,8 +331,9 @@ class Solver(abc.ABC):
         """Every keyword the constructor accepts (its own and the common ones)."""
         names = set()
         for klass in cls.__mro__:
-            if "__init__" in vars(klass):
-                sig = inspect.signature(klass.__init__)
+            init = vars(klass).get("__init__")
+            if init is not None:
+                sig = inspect.signature(init)
                 names |= {
                     p.name
                     for p in sig.parameters.values()

@@ -13,12 +13,13 @@ import json
 import math
 import pickle
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Suite:
     methods: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     seed: int = 0
-    runner: object = None
+    runner: Callable[[], Comparison] | None = None
     notes: str = ""
 
     def run(self, *, seeds=None, executor=None) -> Comparison:
@@ -106,8 +107,8 @@ class Comparison:
                 continue
             rows.append(
                 f"| {r['problem']} | {r['method']} | {r['status']} | {r['nit']} | "
-                f"{_fmt(r['work'])} {r['work_unit']} | {r['time']:.3g} | {_fmt(r['optimality'])} | "
-                f"{_fmt(r['fun'], 10)} |"
+                f"{format_number(r['work'])} {r['work_unit']} | {r['time']:.3g} | "
+                f"{format_number(r['optimality'])} | {format_number(r['fun'], 10)} |"
             )
         return "\n".join(rows + self._reasons())
 
@@ -125,10 +126,11 @@ class Comparison:
                 rows.append(f"| {e['problem']} | {e['method']} | {statuses} |" + " - |" * 9)
                 continue
             rows.append(
-                f"| {e['problem']} | {e['method']} | {statuses} | {_fmt(e['nit_mean'])} | "
-                f"{_fmt(e['work_mean'])} {e['work_unit']} | {_fmt(e['work_std'])} | {_fmt(e['time_mean'])} | "
-                f"{_fmt(e['time_std'])} | {_fmt(e['optimality_mean'])} | {_fmt(e['optimality_std'])} | "
-                f"{_fmt(e['fun_mean'], 10)} | {_fmt(e['fun_std'])} |"
+                f"| {e['problem']} | {e['method']} | {statuses} | {format_number(e['nit_mean'])} | "
+                f"{format_number(e['work_mean'])} {e['work_unit']} | {format_number(e['work_std'])} | "
+                f"{format_number(e['time_mean'])} | {format_number(e['time_std'])} | "
+                f"{format_number(e['optimality_mean'])} | {format_number(e['optimality_std'])} | "
+                f"{format_number(e['fun_mean'], 10)} | {format_number(e['fun_std'])} |"
             )
         return "\n".join(rows + self._reasons())
 
@@ -142,7 +144,7 @@ class Comparison:
 
     def to_json(self, path=None) -> str:
         text = json.dumps(
-            _finite(
+            finite_json(
                 {
                     "title": self.title,
                     "notes": self.notes,
@@ -152,7 +154,7 @@ class Comparison:
                 }
             ),
             indent=1,
-            default=_jsonable,
+            default=json_default,
             allow_nan=False,
         )
         if path is not None:
@@ -253,7 +255,8 @@ def compare(
     common = {
         k: v for k, v in dict(budget=budget, max_iter=max_iter, tol=tol, time_limit=time_limit).items() if v is not None
     }
-    tasks, slots = [], []
+    tasks: list[tuple] = []
+    slots: list[int | dict] = []  # a task's index in ``tasks``, or the record of a refused pair
     for p_label, problem in problems.items():
         for m_label, (method, options) in methods.items():
             options = {**common, "verbose": verbose, **options}
@@ -277,7 +280,7 @@ def run_task(task: tuple) -> dict:
     p_label, m_label, method, options, problem, seed = task
     solver = make_solver(method, **{**options, "seed": seed})
     result = solver.solve(problem)
-    return _record(p_label, m_label, method, problem, result, seed, getattr(solver, "plot_kind", "convergence"))
+    return result_record(p_label, m_label, method, problem, result, seed, getattr(solver, "plot_kind", "convergence"))
 
 
 def _execute(tasks: list, executor) -> list[dict]:
@@ -326,7 +329,11 @@ def _not_applicable(p_label, m_label, method, problem, seed, exc) -> dict:
     }
 
 
-def _record(p_label, m_label, method, problem, result, seed, kind="convergence") -> dict:
+def result_record(
+    p_label: str, m_label: str, method: str, problem: Any, result: Any, seed: Any, kind: str = "convergence"
+) -> dict[str, Any]:
+    """The record of one run, as ``Comparison.records`` holds it: labels, status, iterations, work,
+    time, final value and stopping error, the reporting columns and the history as lists."""
     return {
         "problem": p_label,
         "method": m_label,
@@ -351,7 +358,7 @@ def _labelled(items, default_label) -> dict:
     if isinstance(items, dict):
         return dict(items)
     if isinstance(items, (list, tuple)):
-        out = {}
+        out: dict = {}
         for item in items:
             label = default_label(item)
             out[label if label not in out else f"{label}#{len(out)}"] = item
@@ -363,7 +370,8 @@ def _float(v):
     return float(v) if v is not None else math.nan
 
 
-def _fmt(v, digits=3) -> str:
+def format_number(v: float | None, digits: int = 3) -> str:
+    """``v`` with ``digits`` significant digits, or "-" for None and NaN (the tables' empty cell)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     return f"{v:.{digits}g}"
@@ -373,20 +381,23 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text)).strip("_") or "run"
 
 
-def _finite(obj):
-    """NaN and inf become null so the JSON is strict (every reader accepts it)."""
+def finite_json(obj: Any) -> Any:
+    """``obj`` with NaN and inf replaced by None (null in JSON) and arrays by lists, recursively, so
+    the JSON is strict (every reader accepts it)."""
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite_json(v) for v in obj]
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, np.ndarray):
-        return _finite(obj.tolist())
+        return finite_json(obj.tolist())
     return obj
 
 
-def _jsonable(obj):
+def json_default(obj: Any) -> Any:
+    """``default=`` hook for ``json.dumps``: arrays to lists, numpy scalars to Python numbers, paths to
+    strings; anything else is a ``TypeError``."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):

@@ -116,7 +116,7 @@ def json_safe(obj):
 class History:
     """Column store for per-iteration records; ``as_arrays()`` gives the final dict of arrays."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._columns: dict[str, list] = {}
         self._rows = 0
 

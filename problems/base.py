@@ -56,7 +56,8 @@ class Counts(Counter):
 
     def add(self, oracle: str, amount: float = 1) -> None:
         if not self._paused:
-            # typeshed types Counter values as int; fractional counts (e.g. grad += len(b) / dim) work at runtime
+            # typeshed declares Counter values as int; Counter documents any number as a valid count
+            # (fractional counts are how partial oracle calls are charged)
             self[oracle] += amount  # type: ignore[assignment]
 
     def as_dict(self) -> dict:

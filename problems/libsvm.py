@@ -33,7 +33,7 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
             if not body:
                 continue
             tokens = body.split()
-            labels.append(_number(tokens[0], path, lineno, "label"))
+            labels.append(parse_number(tokens[0], path, lineno, "label"))
             last = -1
             for tok in tokens[1:]:
                 if tok.startswith("qid:"):
@@ -51,28 +51,30 @@ def load_libsvm(path, n_features: int | None = None, zero_based="auto"):
                     raise ValueError(f"{path}, line {lineno}: feature indices must increase, got {idx} after {last}")
                 last = idx
                 indices.append(idx)
-                data.append(_number(val_str, path, lineno, f"value of feature {idx}"))
+                data.append(parse_number(val_str, path, lineno, f"value of feature {idx}"))
             indptr.append(len(indices))
     if not labels:
         raise ValueError(f"{path}: no samples found")
-    indices = np.asarray(indices, dtype=np.int64)
+    cols = np.asarray(indices, dtype=np.int64)
     if zero_based == "auto":
-        zero_based = bool(indices.size) and indices.min() == 0
+        zero_based = bool(cols.size) and cols.min() == 0
     if not zero_based:
-        if indices.size and indices.min() == 0:
+        if cols.size and cols.min() == 0:
             raise ValueError(f"{path}: index 0 found but zero_based=False")
-        indices = indices - 1
-    width = int(indices.max()) + 1 if indices.size else 0
+        cols = cols - 1
+    width = int(cols.max()) + 1 if cols.size else 0
     if n_features is not None:
         if width > n_features:
             raise ValueError(f"{path}: a feature index needs {width} columns but n_features={n_features}")
         width = n_features
-    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), indices, np.asarray(indptr)), shape=(len(labels), width))
+    A = sp.csr_matrix((np.asarray(data, dtype=np.float64), cols, np.asarray(indptr)), shape=(len(labels), width))
     A.sum_duplicates()
     return A, np.asarray(labels, dtype=np.float64)
 
 
-def _number(token: str, path, lineno: int, what: str) -> float:
+def parse_number(token: str, path: str | os.PathLike, lineno: int, what: str) -> float:
+    """``float(token)``, or ``ValueError`` naming the file, the line and ``what`` the token is when it is
+    not a finite number (the check every text loader shares)."""
     try:
         value = float(token)
     except ValueError:

@@ -30,12 +30,16 @@ from .validation import as_choice, as_matrix, as_nonnegative, as_vector, check_r
 
 
 def soft_threshold(z: np.ndarray, threshold: float) -> np.ndarray:
-    """prox of ``threshold * ||.||_1``: sign(z) max(|z| - threshold, 0)."""
+    """prox of ``threshold * ||.||_1``: ``sign(z) max(|z| - threshold, 0)``."""
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
 
 
-class _RegularizedLinearModel(Problem):
-    """Shared machinery: data, scaling, penalties, prox, residuals and the cvxpy reference."""
+class RegularizedLinearModel(Problem):
+    """Base of the three models: data, scaling, penalties, prox, residuals and the cvxpy reference.
+
+    A subclass gives the data loss through ``loss_and_dloss`` (and ``_cvxpy_loss`` for the reference);
+    the smooth part is then f(x) = ``loss_weight`` * loss(A x) + (l2/2) ||x||^2.
+    """
 
     work_unit = "grad"
     _curvature = 1.0  # sup of loss'' (1 for squares, 1/4 logistic, 1/2 Boehning bound for softmax)
@@ -55,7 +59,16 @@ class _RegularizedLinearModel(Problem):
         self._reference = None
 
     # ---------------------------------------------------------------- model specific
-    def _loss_and_dloss(self, Z, need_value=True, need_grad=True):  # pragma: no cover - interface
+    @property
+    def loss_weight(self) -> float:
+        """The factor w in front of the summed data loss: 1/n for ``scale="mean"``, 1 for ``"sum"``."""
+        return self._weight
+
+    def loss_and_dloss(
+        self, Z: np.ndarray, need_value: bool = True, need_grad: bool = True
+    ) -> tuple[float | None, np.ndarray | None]:  # pragma: no cover - interface
+        """The summed data loss sum_i loss_i(Z_i) at the linear predictor Z = A W (unweighted, no
+        penalties) and its derivative dloss/dZ (shape of Z); either is None when not asked for."""
         raise NotImplementedError
 
     def _as_weights(self, x):
@@ -72,20 +85,20 @@ class _RegularizedLinearModel(Problem):
     @counted("value")
     def value(self, x) -> float:
         """Smooth part f(x): scaled data loss plus (l2/2)||x||^2."""
-        loss, _ = self._loss_and_dloss(self.A @ self._as_weights(x), need_grad=False)
+        loss, _ = self.loss_and_dloss(self.A @ self._as_weights(x), need_grad=False)
         return self._weight * loss + 0.5 * self.l2 * float(x @ x)
 
     @counted("grad")
     def grad(self, x) -> np.ndarray:
         """Gradient of the smooth part: scale * A^T loss'(Ax) + l2 x."""
-        _, dZ = self._loss_and_dloss(self.A @ self._as_weights(x), need_value=False)
+        _, dZ = self.loss_and_dloss(self.A @ self._as_weights(x), need_value=False)
         return self._weight * self._from_weights(self.A.T @ dZ) + self.l2 * x
 
     def value_and_grad(self, x):
         """Both at the cost of one data pass (counted as one value and one gradient)."""
         self.counts.add("value")
         self.counts.add("grad")
-        loss, dZ = self._loss_and_dloss(self.A @ self._as_weights(x))
+        loss, dZ = self.loss_and_dloss(self.A @ self._as_weights(x))
         f = self._weight * loss + 0.5 * self.l2 * float(x @ x)
         return f, self._weight * self._from_weights(self.A.T @ dZ) + self.l2 * x
 
@@ -116,7 +129,7 @@ class _RegularizedLinearModel(Problem):
         return float(np.max(np.abs(x - self.prox(x - g, 1.0)), initial=0.0))
 
     def kkt_violation(self, x) -> float:
-        """max_i dist(0, grad_i f(x) + l1 * subdifferential |x_i|)."""
+        """``max_i dist(0, grad_i f(x) + l1 * subdifferential |x_i|)``."""
         with self.counts.paused():
             g = self.grad(x)
         nz = x != 0
@@ -168,7 +181,7 @@ class _RegularizedLinearModel(Problem):
         raise NotImplementedError
 
 
-class LeastSquares(_RegularizedLinearModel):
+class LeastSquares(RegularizedLinearModel):
     """(1/2n)||Ax - b||^2 + (l2/2)||x||^2 + l1||x||_1 (``sklearn.linear_model.Lasso`` scaling).
 
     Parameters: ``A`` (n x p, dense or scipy.sparse), ``b`` (n,), ``l1``, ``l2`` >= 0,
@@ -182,7 +195,9 @@ class LeastSquares(_RegularizedLinearModel):
         self.b = as_vector(b, "b")
         check_rows(self.n_samples, self.b, "b")
 
-    def _loss_and_dloss(self, Z, need_value=True, need_grad=True):
+    def loss_and_dloss(
+        self, Z: np.ndarray, need_value: bool = True, need_grad: bool = True
+    ) -> tuple[float | None, np.ndarray | None]:
         r = Z - self.b
         return (0.5 * float(r @ r) if need_value else None), r
 
@@ -192,7 +207,7 @@ class LeastSquares(_RegularizedLinearModel):
         return 0.5 * cp.sum_squares(self.A @ x - self.b)
 
 
-class Logistic(_RegularizedLinearModel):
+class Logistic(RegularizedLinearModel):
     """mean_i log(1 + exp(-y_i a_i^T x)) + (l2/2)||x||^2 + l1||x||_1, labels in {-1,1} or {0,1}.
 
     Labels {0, 1} are mapped to {-1, 1}. The curvature bound 1/4 gives ``lipschitz``.
@@ -209,7 +224,9 @@ class Logistic(_RegularizedLinearModel):
             raise ValueError(f"y must hold labels in {{-1, 1}} or {{0, 1}}, got values {sorted(values)[:5]}")
         self.y = np.where(labels > 0, 1.0, -1.0)
 
-    def _loss_and_dloss(self, Z, need_value=True, need_grad=True):
+    def loss_and_dloss(
+        self, Z: np.ndarray, need_value: bool = True, need_grad: bool = True
+    ) -> tuple[float | None, np.ndarray | None]:
         margins = self.y * Z
         value = float(np.logaddexp(0.0, -margins).sum()) if need_value else None
         return value, (-self.y * expit(-margins) if need_grad else None)
@@ -220,7 +237,7 @@ class Logistic(_RegularizedLinearModel):
         return cp.sum(cp.logistic(-cp.multiply(self.y, self.A @ x)))
 
 
-class MultinomialLogistic(_RegularizedLinearModel):
+class MultinomialLogistic(RegularizedLinearModel):
     """Mean softmax cross-entropy of A W (W = x reshaped p x K, row-major) plus the penalties.
 
     ``y`` holds class labels (any integers); ``classes`` lists them in sorted order. The Lipschitz
@@ -252,7 +269,9 @@ class MultinomialLogistic(_RegularizedLinearModel):
     def _from_weights(self, W):
         return np.asarray(W).ravel()
 
-    def _loss_and_dloss(self, Z, need_value=True, need_grad=True):
+    def loss_and_dloss(
+        self, Z: np.ndarray, need_value: bool = True, need_grad: bool = True
+    ) -> tuple[float | None, np.ndarray | None]:
         Z = np.asarray(Z)
         lse = logsumexp(Z, axis=1)
         value = float(lse.sum() - (Z * self.Y).sum()) if need_value else None

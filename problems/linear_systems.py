@@ -29,7 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .base import Capability, Problem
-from .libsvm import _number  # the shared line-numbered number check
+from .libsvm import parse_number  # the shared line-numbered number check
 from .validation import as_choice, as_generator, as_int, as_matrix, as_real, as_vector
 
 LinearSystemSequence = Capability(
@@ -363,7 +363,7 @@ def load_matrix_market(path) -> sp.csr_matrix:
             if not (1 <= i <= rows and 1 <= j <= cols):
                 raise ValueError(f"{path}, line {no}: index ({i}, {j}) outside the {rows} x {cols} matrix")
             if width == 3:
-                _number(tok[2], path, no, "value")
+                parse_number(tok[2], path, no, "value")
     else:
         expected = rows * cols if symmetry == "general" else cols * (cols + 1) // 2
         if symmetry == "skew-symmetric":
@@ -375,7 +375,7 @@ def load_matrix_market(path) -> sp.csr_matrix:
         for no, tok in entries:
             if len(tok) != 1:
                 raise ValueError(f"{path}, line {no}: expected one value, got {len(tok)}")
-            _number(tok[0], path, no, "value")
+            parse_number(tok[0], path, no, "value")
     try:
         mat = scipy.io.mmread(path)
     except Exception as exc:  # scipy's own reader: report it as a file error

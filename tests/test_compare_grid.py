@@ -9,7 +9,7 @@ import pytest
 import optim
 import problems
 from optim.cli import main
-from optim.compare import _finite
+from optim.compare import finite_json
 from optim.linear import CostTable
 from optim.plotting import band
 
@@ -43,7 +43,7 @@ def _strip_timing(records):
         if "history" in r:
             r["history"] = {k: v for k, v in r["history"].items() if k not in TIMING}
         out.append(r)
-    return _finite(out)  # NaN -> None, so NaN entries compare equal
+    return finite_json(out)  # NaN -> None, so NaN entries compare equal
 
 
 def test_incompatible_pair_is_not_applicable_and_the_grid_runs():

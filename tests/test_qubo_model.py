@@ -317,7 +317,7 @@ def test_tsp_encodings_round_trip_and_cost():
     x = t.encode_tour(tour)
     x[:30] = 0
     for u, v in [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3)]:
-        x[t._arc_index(u, v)] = 1
+        x[t.arc_index(u, v)] = 1
     assert not t.is_feasible(x)
 
 

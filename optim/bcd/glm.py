@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from .kernels import RULE_CODES, TINY, _argmax_score
+from .kernels import RULE_CODES, TINY, argmax_score, csc_csr_arrays
 
 
 @njit(cache=True)
@@ -40,7 +40,7 @@ def glm_run(
 ):  # fmt: skip
     """``n_iter`` greedy coordinate steps in place (x, g, Z, dZ); ``info`` as in ``kernels.greedy_run``."""
     for _ in range(n_iter):
-        j = _argmax_score(rule, g, x, L, r, l1, False)
+        j = argmax_score(rule, g, x, L, r, l1, False)
         block[0] = j
         lb = max(L[j], TINY)
         xj, gj = x[j], g[j]
@@ -101,14 +101,7 @@ class GLMEngine:
         self.bp = bp
         self.y = np.asarray(bp.model.y, dtype=float)
         csc, csr = sp.csc_matrix(bp.A), sp.csr_matrix(bp.A)
-        self.arrays = tuple(
-            np.asarray(a, dtype=t)
-            for a, t in zip(
-                (csc.indptr, csc.indices, csc.data, csr.indptr, csr.indices, csr.data),
-                (np.int64, np.int64, float) * 2,
-                strict=True,
-            )
-        )
+        self.arrays = csc_csr_arrays(csc, csr)
         self.columns_computed = 0
         self.block = np.zeros(1, dtype=np.int64)
         self.resync(x)
@@ -117,7 +110,7 @@ class GLMEngine:
         """Z, s(Z) and g recomputed exactly from x."""
         bp = self.bp
         self.Z = np.asarray(bp.A @ x, dtype=float).ravel()
-        _, dZ = bp.model._loss_and_dloss(self.Z, need_value=False)
+        _, dZ = bp.model.loss_and_dloss(self.Z, need_value=False)
         self.dZ = np.asarray(dZ, dtype=float)
         self.g = bp.w * np.asarray(bp.A.T @ self.dZ).ravel() + bp.l2 * x
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import RULE_CODES, fill_scores, greedy_run, sparse_gram_columns
+from .kernels import RULE_CODES, CscCsr, csc_csr_arrays, fill_scores, greedy_run, sparse_gram_columns
 
 GRAM_UPDATES = ("gradient", "prox_gradient", "pg_nn")
 
@@ -73,7 +73,7 @@ class GramEngine:
                 self.free = cap
             self.last_used = np.zeros(len(self.cols), np.int64)
         self.full = H is not None
-        self._csr = None
+        self._csr: CscCsr | None = None  # the sparse A in both layouts, built on the first column request
         self.resync(x)
         self.scores = np.zeros(n + tau)
         self.block = np.zeros(tau, dtype=np.int64)
@@ -103,14 +103,7 @@ class GramEngine:
                 model_A = getattr(getattr(bp, "model", None), "A", None)
                 csc = sp.csc_matrix(A)
                 csr = model_A if sp.isspmatrix_csr(model_A) else sp.csr_matrix(A)
-                self._csr = tuple(
-                    np.asarray(a, dtype=t)
-                    for a, t in zip(
-                        (csc.indptr, csc.indices, csc.data, csr.indptr, csr.indices, csr.data),
-                        (np.int64, np.int64, float) * 2,
-                        strict=True,
-                    )
-                )
+                self._csr = csc_csr_arrays(csc, csr)
             sparse_gram_columns(*self._csr, js.astype(np.int64), rows.astype(np.int64), float(bp.w), float(bp.l2), out)
         elif A is not None and hasattr(bp, "w"):
             out[rows] = bp.w * (A[:, js].T @ A)

@@ -17,12 +17,29 @@ Rule codes: 0 "gs", 1 "gsd", 2 "gsl", 3 "gs_s", 4 "gs_r", 5 "gs_q". Update codes
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
 
 RULE_CODES = {"gs": 0, "gsd": 1, "gsl": 2, "gs_s": 3, "gs_r": 4, "gs_q": 5}
 TINY = np.finfo(float).tiny
+
+#: one sparse matrix in both layouts, as the kernels take it:
+#: (CSC indptr, indices, data, CSR indptr, indices, data), indices int64 and data float64
+CscCsr = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def csc_csr_arrays(csc: Any, csr: Any) -> CscCsr:
+    """The kernels' arrays of a sparse matrix given as a CSC and a CSR copy (no copy when the dtypes match)."""
+    return (
+        np.asarray(csc.indptr, dtype=np.int64),
+        np.asarray(csc.indices, dtype=np.int64),
+        np.asarray(csc.data, dtype=float),
+        np.asarray(csr.indptr, dtype=np.int64),
+        np.asarray(csr.indices, dtype=np.int64),
+        np.asarray(csr.data, dtype=float),
+    )
 
 
 @njit(cache=True)
@@ -80,7 +97,7 @@ def _contribution(rule, gi, xi, Li, l1, nonneg, norm2):
 
 
 @njit(cache=True)
-def _argmax_score(rule, g, x, L, r, l1, nonneg):
+def argmax_score(rule, g, x, L, r, l1, nonneg):
     """The single best coordinate (ties: the smaller index), one specialised pass per rule."""
     n = g.shape[0]
     best, best_i = -np.inf, 0
@@ -121,7 +138,7 @@ def _select_variable(rule, tau, g, x, L, r, l1, nonneg, scores, block):
     """The tau largest per-coordinate scores (block sorted ascending; ties: smaller index first)."""
     n = g.shape[0]
     if tau == 1:
-        block[0] = _argmax_score(rule, g, x, L, r, l1, nonneg)
+        block[0] = argmax_score(rule, g, x, L, r, l1, nonneg)
         return 1
     best_v = np.full(tau, -np.inf)
     best_i = np.full(tau, -1, dtype=np.int64)

@@ -64,7 +64,7 @@ class BCD(Solver):
         iterations, as the official code).
     engine : "auto" (compiled Gram-form kernels where they apply), "compiled" (require them) or "numpy".
     gram_budget_mb : memory for the cached Gram columns (default 256 MB).
-    f_star : caller's target; the stopping error becomes (F(x) - f_star) / max(1, |f_star|).
+    f_star : caller's target; the stopping error becomes ``(F(x) - f_star) / max(1, |f_star|)``.
     reference_support : optimal support; ``result.identified_at`` is the first iteration whose support
         {x_i != 0} equals it. ``result.support_settled_at``: the last support change.
 
@@ -84,6 +84,11 @@ class BCD(Solver):
     requires = ()
     default_max_iter = 1000
     error_name = "the problem's stopping error (prox-gradient residual ||x - prox(x - grad f(x))||_inf)"
+    # set on the copy that ``configured`` returns (declared, not assigned: ``hasattr(self, "_bp")``
+    # tells a configured copy from the caller's solver)
+    glm: bool  # the compiled logistic-regression engine runs
+    compiled: bool  # a compiled engine (Gram form or logistic regression) runs
+    _bp: Any  # the block view of the problem the copy was configured for
 
     def __init__(
         self,
@@ -203,6 +208,8 @@ class BCD(Solver):
         st.chol = {}
         st.last_block = np.zeros(0, dtype=np.int64)
         st.tau = min(cfg.block_size, n)
+        # configured() resolved every default
+        assert cfg.selection is not None and cfg.update is not None and cfg.partition is not None
         sel, upd, part = selection_for(cfg.selection, cfg.partition), UPDATES[cfg.update], PARTITIONS[cfg.partition]
         st.sel, st.upd = sel, upd
         if cfg.update == "lipschitz_search":

@@ -72,17 +72,18 @@ def project_hessians(H, mode: str, floor: float, cap: float, bound: float, block
 class BSVRB(BilevelSolver):
     """BSVRB v1/v2 (module docstring). Options beyond ``BilevelSolver``'s:
 
-    version : 1 (tracked Hessians, solve with H_i) or 2 (tracked Hessian-vector products, no inverse)
-    alpha, gamma : MSVR weights (gamma="theory": (m - I)/(I (1 - alpha)) + (1 - alpha)); beta : STORM weight
-    v_step : tau_v of v2 (default tau); radius : R of the ball Pi_R of v2
-    lower_update : "all" (every y_i steps on its stored u_i, the official v1 code), "sampled" (only the
-        sampled blocks) or "lazy" (a sampled block steps (k_i + 1) tau after k_i skipped iterations,
-        the official v2 code)
-    hessian_lag : 0 (Phi_new uses H_t, Phi_old H_t-1) or 1 (the official code: H_t-1 and H_t-2)
-    projection : v1 safeguard "eig" (eigenvalues clipped into [hessian_floor, hessian_cap], default
-        floor mu_g), "frobenius" (the official floor with ``hessian_bound``) or "none"
-    init : "minibatch" (x_-1 = x_0, estimators from one batch per block, v = 0), "zeros" or "code"
-        (the official code: every variable and estimator i.i.d. U[0, 1), z too)
+    - ``version``: 1 (tracked Hessians, solve with H_i) or 2 (tracked Hessian-vector products, no inverse)
+    - ``alpha``, ``gamma``: MSVR weights (``gamma="theory"``: (m - I)/(I (1 - alpha)) + (1 - alpha));
+      ``beta``: STORM weight
+    - ``v_step``: tau_v of v2 (default tau); ``radius``: R of the ball Pi_R of v2
+    - ``lower_update``: "all" (every y_i steps on its stored u_i, the official v1 code), "sampled" (only
+      the sampled blocks) or "lazy" (a sampled block steps (k_i + 1) tau after k_i skipped iterations,
+      the official v2 code)
+    - ``hessian_lag``: 0 (Phi_new uses H_t, Phi_old H_t-1) or 1 (the official code: H_t-1 and H_t-2)
+    - ``projection``: v1 safeguard "eig" (eigenvalues clipped into [hessian_floor, hessian_cap], default
+      floor mu_g), "frobenius" (the official floor with ``hessian_bound``) or "none"
+    - ``init``: "minibatch" (``x_-1 = x_0``, estimators from one batch per block, v = 0), "zeros" or
+      "code" (the official code: every variable and estimator i.i.d. U[0, 1), z too)
     """
 
     name = "bsvrb-v2"
@@ -205,7 +206,7 @@ class BSVRB(BilevelSolver):
         return g_new, g_old
 
     def block_directions(self, problem, st, J, bg, bf, rows=None):
-        """Refresh the estimators of the blocks J (state rows ``rows``); return Phi_new, Phi_old (|J|, dim_x)."""
+        """Refresh the estimators of the blocks J (state rows ``rows``); return Phi_new, Phi_old of shape ``(len(J), dim_x)``."""
         a, g = self.alpha, st.gamma
         if rows is None:
             rows = J

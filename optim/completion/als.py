@@ -114,7 +114,7 @@ class ALS(FactoredSolver):
 
 class BiasBaseline(FactoredSolver):
     """User and item biases only, ``r_ij ~ mu + b_i + c_j`` (``method="bias-baseline"``), by
-    alternating ridge updates as Surprise's ``BaselineOnly`` (Koren 2010, Sect. 2.1):
+    alternating ridge updates as Surprise's ``BaselineOnly`` (Koren 2010, Sect. 2.1)::
 
         c_j = sum_i (r_ij - mu - b_i) / (reg_item + |Omega(j)|)
         b_i = sum_j (r_ij - mu - c_j) / (reg_user + |Omega(i)|)

@@ -11,7 +11,7 @@ exact (``numpy.linalg.norm(., 2)``) instead of a randomized estimate, and ``max_
 
 SVP iterates ``X <- P_k(X - eta P_Omega(X - M))`` with ``P_k`` the best rank-k approximation,
 ``X_0 = 0`` and ``eta = 3/(4p)`` (the authors' code; ``1/p`` diverges at a few times the degrees of
-freedom, measured at n = 500, k = 5, |Omega| = 6.2 k(m + n - k)), halved down to 1 whenever a step
+freedom, measured at n = 500, k = 5, ``|Omega| = 6.2 k(m + n - k)``), halved down to 1 whenever a step
 increases the training error; X is kept factored and the top-k SVD runs on the linear operator
 "low rank + sparse", ``O(|Omega| k + (m + n) k^2)`` per Lanczos step.
 """
@@ -202,7 +202,7 @@ class SoftImpute(FactoredSolver):
 class SVP(FactoredSolver):
     """Singular value projection (``method="svp"``): ``X <- P_k(X - eta P_Omega(X - M))``.
 
-    Options: ``rank``; ``step`` (eta; default ``3/(4p)`` as the authors' code, p = |Omega| / (m n)).
+    Options: ``rank``; ``step`` (eta; default ``3/(4p)`` as the authors' code, ``p = |Omega| / (m n)``).
     Safeguard: a step that increases the training error is redone with ``eta <- max(1, eta / 2)``
     (with eta <= 1, the inverse Lipschitz constant of the gradient, projected gradient never increases
     it), so the large step of the theory is kept where it works and real data cannot blow up.

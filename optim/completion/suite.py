@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from problems.completion import movielens100k, synthetic_incoherent
 
-from ..compare import Comparison, Suite, _fmt, _record
+from ..compare import Comparison, Suite, format_number, result_record
 from ..registry import make_solver
 
 SYNTHETIC_METHODS = {
@@ -37,9 +37,9 @@ class CompletionComparison(Comparison):
         for r in self.records:
             rep = r.get("report", {})
             rows.append(
-                f"| {r['problem']} | {r['method']} | {r['status']} | {r['nit']} | {_fmt(r['work'])} | "
-                f"{r['time']:.3g} | {_fmt(r['optimality'])} | {_fmt(rep.get('rel_error'))} | "
-                f"{_fmt(rep.get('test_rmse'), 4)} |"
+                f"| {r['problem']} | {r['method']} | {r['status']} | {r['nit']} | {format_number(r['work'])} | "
+                f"{r['time']:.3g} | {format_number(r['optimality'])} | {format_number(rep.get('rel_error'))} | "
+                f"{format_number(rep.get('test_rmse'), 4)} |"
             )
         return "\n".join(rows)
 
@@ -83,7 +83,7 @@ def run_methods(problems: dict, methods: dict, *, seed: int = 0, title: str = "c
         for m_label, (method, options) in methods.items():
             solver = make_solver(method, **{**common, "seed": seed, "verbose": False, **options})
             result = solver.solve(problem)
-            record = _record(p_label, m_label, method, problem, result, seed)
+            record = result_record(p_label, m_label, method, problem, result, seed)
             record["report"] = {k: float(v) for k, v in result.report.items()}
             records.append(record)
     return records

@@ -386,6 +386,7 @@ class InstanceOptimalOmega(OnlineTuner):
     * "golden": the heat experiment's search: the 5 omegas {1.0, 1.3, 1.5, 1.75, 1.95}, then
       golden-section steps (ratio (sqrt 5 - 1)/2) on the bracket around the best, 12 solves in all;
       the midpoint of the smallest and largest omega attaining the minimum count.
+
     Trial solves are counted as ``oracle_iterations``, the chosen solve as ``iterations``.
     """
 

@@ -78,7 +78,8 @@ class TsallisINFPolicy:
         self.Lhat = np.zeros(d)
         self.scale = 1.0
         self.cost_sum, self.n_costs = 0.0, 0
-        self.arm, self.p_arm = None, None
+        self.arm: int | None = None
+        self.p_arm: float | None = None
         self.probabilities = np.full(d, 1.0 / d)
         self.normaliser_sum = 1.0  # sum of the weights used in the last round (1 in safe mode)
 
@@ -91,7 +92,7 @@ class TsallisINFPolicy:
         """The unnormalised Tsallis-INF weights of this round (Newton on the normaliser)."""
         L = self.Lhat / self.scale
         if self.newton_init == "code":
-            x, w = -1.0, None
+            x = -1.0
             for _ in range(20):
                 w = 4.0 / (eta * (L - x)) ** 2
                 x -= (w.sum() - 1.0) / (eta * (w**1.5).sum())
@@ -121,7 +122,7 @@ class TsallisINFPolicy:
         return float(self.grid[self.arm])
 
     def update(self, cost) -> None:
-        if self.arm is None:
+        if self.arm is None or self.p_arm is None:
             raise RuntimeError("call predict() before update()")
         cost = float(cost)
         if self.variant == "v1":

@@ -182,7 +182,7 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
     ``z = M^{-1} r``, ``rho = r.z``, ``p = z + (rho/rho_prev) p``, ``alpha = rho / p.Ap``,
     ``x += alpha p``, ``r -= alpha A p``. ``x`` is overwritten."""
     A = system.A
-    bnrm = np.linalg.norm(b)
+    bnrm = float(np.linalg.norm(b))
     if bnrm == 0:
         x[:] = 0.0
         return _linear_result(x, 0, "converged", 0.0, method)
@@ -192,7 +192,7 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
     rho_prev = 1.0
     saved, saved_it, saved_rel = x.copy(), 0, math.inf  # the last finite iterate, kept once r grows
     for it in range(max_iter):
-        rnrm = np.linalg.norm(r)
+        rnrm = float(np.linalg.norm(r))
         if rnrm < atol:
             return _linear_result(x, it, "converged", rnrm / bnrm, method)
         if not math.isfinite(rnrm):
@@ -218,7 +218,7 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
         x += alpha * p
         r -= alpha * q
         rho_prev = rho
-    rnrm = np.linalg.norm(r)
+    rnrm = float(np.linalg.norm(r))
     return _linear_result(x, max_iter, "converged" if rnrm < atol else "max_iter", rnrm / bnrm, method)
 
 

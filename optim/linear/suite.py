@@ -4,6 +4,8 @@ paper's learning curves: cumulative iterations and regret against instances solv
 
 from __future__ import annotations
 
+from typing import Any
+
 from problems.linear_systems import HeatEquationSequence, ShiftedLaplacianSequence
 
 from ..compare import Comparison, Suite, compare
@@ -21,10 +23,12 @@ NOTES = (
 def sor_suite(quick: bool = True) -> Suite:
     """Bandit tuning of SOR's omega (Tsallis-INF, ChebCB) against fixed and oracle omegas."""
     T = 300 if quick else 5000
-    sequences = {f"shifted-laplacian-{v}": ShiftedLaplacianSequence(variance=v, T=T, seed=0) for v in ("high", "low")}
+    sequences: dict[str, ShiftedLaplacianSequence | HeatEquationSequence] = {
+        f"shifted-laplacian-{v}": ShiftedLaplacianSequence(variance=v, T=T, seed=0) for v in ("high", "low")
+    }
     if not quick:
         sequences["heat-nx25"] = HeatEquationSequence(nx=25, T=1000)
-    methods = {
+    methods: dict[str, tuple[str, dict[str, Any]]] = {
         "best fixed omega (oracle)": ("best-fixed-omega", {}),
         "omega = 1 (Gauss-Seidel)": ("fixed-omega", {"omega": 1.0}),
         "tsallis-inf": ("tsallis-inf", {}),
@@ -45,7 +49,7 @@ def sor_suite(quick: bool = True) -> Suite:
 
     return Suite(
         name="sor",
-        description=sor_suite.__doc__.split("\n")[0],
+        description=(sor_suite.__doc__ or "").split("\n")[0],
         problems=sequences,
         methods=methods,
         runner=run,

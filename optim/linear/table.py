@@ -107,7 +107,7 @@ def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
         costs = _shifted_sor_costs(sequence, grid)
     else:
         costs = None
-    cols = {e: ([], []) for e in extras}
+    cols: dict[str, tuple[list[float], list[int]]] = {e: ([], []) for e in extras}
     rows = []
     if costs is None or extras:
         for _t, (A, b, x0, c) in enumerate(sequence.instances()):

@@ -84,7 +84,7 @@ def knn_graph(X: Any, k: int = 5) -> Any:
 
 
 def moons_label_propagation(
-    n_points: int = 2000, n_labelled: int = 100, seed: int | None = 2, max_tries: int = 100
+    n_points: int = 2000, n_labelled: int = 100, seed: int = 2, max_tries: int = 100
 ) -> LabelPropagation:
     """Data set E (numpy re-implementation of the paper's MATLAB generator): two moons, symmetrised
     5-NN graph, 100 labels in {1, 2}.
@@ -93,6 +93,7 @@ def moons_label_propagation(
     records the seed of the returned problem."""
     n_points = as_int(n_points, "n_points", low=10)
     n_labelled = as_int(n_labelled, "n_labelled", low=1, high=n_points - 1)
+    seed = as_int(seed, "seed", low=0)  # the first of the seeds tried, in order
     for s in range(seed, seed + max_tries):
         X, cls, rs = moons_points(n_points, s)
         S = rs.permutation(n_points)[:n_labelled]

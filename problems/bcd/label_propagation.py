@@ -31,11 +31,15 @@ class LabelPropagation(BlockBounds, Problem):
     (the lattice's two "combs" and its red-black colouring for data set D).
     ``optimality(x)`` (the stopping error) is the relative gradient norm ||Q x - c||_inf / max(1, ||c||_inf),
     zero exactly at the solution and computed from x alone; ``report(x)`` gives the relative gap
-    (f(x) - f*)/max(1, |f*|) to the direct solve (data set D's entries are ~1e5 and f* ~ -1e9, so
+    ``(f(x) - f*)/max(1, |f*|)`` to the direct solve (data set D's entries are ~1e5 and f* ~ -1e9, so
     absolute gaps say little).
     """
 
     work_unit = "epochs"
+    # set only by ``moons_label_propagation`` (data set E): the points, their classes, the seed drawn
+    points: np.ndarray
+    classes: np.ndarray
+    seed_used: int
     is_quadratic = True
     nonnegative = False
     l1 = 0.0
@@ -117,7 +121,7 @@ class LabelPropagation(BlockBounds, Problem):
         return float(np.max(np.abs(g), initial=0.0)) / max(1.0, float(np.max(np.abs(self.c), initial=0.0)))
 
     def report(self, x: np.ndarray) -> dict[str, float]:
-        """Reporting column: relative gap to the direct solve, (f(x) - f*)/max(1, |f*|)."""
+        """Reporting column: relative gap to the direct solve, ``(f(x) - f*)/max(1, |f*|)``."""
         return {"gap": max(self.suboptimality(x), 0.0)}
 
     def gradient_residual(self, x: np.ndarray) -> float:
@@ -186,7 +190,7 @@ class LabelPropagation(BlockBounds, Problem):
         return self.Q[b][:, b]
 
     def bound_block(self, b: np.ndarray) -> np.ndarray:
-        """Q_bb (dense), O(sum of the block's degrees + |b|^2)."""
+        """Q_bb (dense), ``O(sum of the block's degrees + |b|^2)``."""
         rows, col, vals = self._column_entries(b)
         b = np.asarray(b, dtype=np.int64)
         order = np.argsort(b, kind="stable")

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from ..linear_models import LeastSquares, MultinomialLogistic, _RegularizedLinearModel
+from ..linear_models import LeastSquares, MultinomialLogistic, RegularizedLinearModel
 from .protocol import BlockBounds, BlockState
 
 
@@ -39,7 +39,7 @@ class BlockLinearModel(BlockBounds):
     """Block oracles and incremental state for a foundation linear model (a view, sharing ``counts``).
 
     State: the linear predictor Z = A W (m, or m x K for softmax) and the loss derivative at Z,
-    cached until the next step. A step on block b costs O(m |b|) (dense) or O(nnz(A_b)) (sparse):
+    cached until the next step. A step on block b costs ``O(m |b|)`` (dense) or O(nnz(A_b)) (sparse):
     Z += A_b d. Curvature bounds (Nutini et al. 2022, Section 2): M = c A^T A (+ l2 I) with c = 1
     (least squares), 1/4 (logistic); softmax: Boehning's 0.5 (I - 11^T/K) kron A^T A, with K replaced
     by K' = min(K, #classes in the block + 1) inside a block [official code]. L_i = c ||a_i||^2 with
@@ -47,7 +47,7 @@ class BlockLinearModel(BlockBounds):
     """
 
     def __init__(self, model):
-        if not isinstance(model, _RegularizedLinearModel):
+        if not isinstance(model, RegularizedLinearModel):
             raise TypeError(
                 f"model must be a LeastSquares, Logistic or MultinomialLogistic problem, got {type(model).__name__}"
             )
@@ -55,7 +55,7 @@ class BlockLinearModel(BlockBounds):
         self.counts = model.counts
         self.name = model.name
         self.A = model.A.tocsc() if sp.issparse(model.A) else np.asfortranarray(model.A)
-        self.w, self.l1, self.l2 = model._weight, model.l1, model.l2
+        self.w, self.l1, self.l2 = model.loss_weight, model.l1, model.l2
         self.nonnegative = bool(getattr(model, "nonnegative", False))
         self.K = model.n_classes if isinstance(model, MultinomialLogistic) else None
         self.dim = model.dim
@@ -89,7 +89,7 @@ class BlockLinearModel(BlockBounds):
         return G
 
     def gram_columns(self, js: np.ndarray) -> np.ndarray:
-        """H[:, js] (p x |js|) without forming H: w A^T A[:, js] + l2 e_js."""
+        """``H[:, js]`` (``p x |js|``) without forming H: ``w A^T A[:, js] + l2 e_js``."""
         cols = self.A.T @ self._columns(js)
         out = np.asarray(cols.toarray() if sp.issparse(cols) else cols, dtype=float) * self.w
         out[js, np.arange(len(js))] += self.l2
@@ -105,7 +105,7 @@ class BlockLinearModel(BlockBounds):
 
     def _loss_and_dloss(self, state):
         if state.dZ is None:
-            state.loss, state.dZ = self.model._loss_and_dloss(state.Z)
+            state.loss, state.dZ = self.model.loss_and_dloss(state.Z)
         return state.loss, state.dZ
 
     def _added(self, Z, b, delta):
@@ -131,7 +131,7 @@ class BlockLinearModel(BlockBounds):
         return self.w * loss + 0.5 * self.l2 * state.xsq
 
     def trial_value(self, state: Any, b: np.ndarray, delta: np.ndarray) -> float:
-        loss, _ = self.model._loss_and_dloss(self._added(state.Z, b, delta), need_grad=False)
+        loss, _ = self.model.loss_and_dloss(self._added(state.Z, b, delta), need_grad=False)
         xb = state.x[b]
         return self.w * loss + 0.5 * self.l2 * (state.xsq + float((xb + delta) @ (xb + delta) - xb @ xb))
 
@@ -160,7 +160,7 @@ class BlockLinearModel(BlockBounds):
 
     # -------------------------------------------------------------- curvature
     def bound_block(self, b: np.ndarray) -> np.ndarray:
-        """H_b = M_bb (|b| x |b|), M the global Hessian upper bound."""
+        """H_b = M_bb (``|b| x |b|``), M the global Hessian upper bound."""
         f, c = self._split(b)
         cols = self._columns(f)
         G = self.w * (cols.T @ cols)
@@ -197,7 +197,7 @@ class BlockLinearModel(BlockBounds):
         return 0.5 * self.w * (T - T.mean(axis=1, keepdims=True)).ravel() + self.l2 * v
 
     def bound_rowsums(self) -> np.ndarray:
-        """sum_j |M_ij| (the row-sum diagonal bound), computed once in column chunks."""
+        """``sum_j |M_ij|`` (the row-sum diagonal bound), computed once in column chunks."""
         if self._rowsums is None:
             rs = _gram_abs_rowsums(self.A)
             if self.K is None:
@@ -242,6 +242,8 @@ class NonnegativeLasso(LeastSquares):
         return np.maximum(np.asarray(x, dtype=float) - step * self.l1, 0.0)
 
     def kkt_violation(self, x: np.ndarray) -> float:
+        """``max_i`` of the KKT violation of x >= 0: ``|grad_i f(x) + l1|`` where x_i > 0,
+        ``max(0, -(grad_i f(x) + l1))`` where x_i = 0."""
         with self.counts.paused():
             gt = self.grad(x) + self.l1
         viol = np.where(x > 0, np.abs(gt), np.maximum(-gt, 0.0))
@@ -253,7 +255,7 @@ class NonnegativeLasso(LeastSquares):
             import cvxpy as cp
 
             x = cp.Variable(self.dim, nonneg=True)
-            obj = self._weight * 0.5 * cp.sum_squares(self.A @ x - self.b) + self.l1 * cp.sum(x)
+            obj = self.loss_weight * 0.5 * cp.sum_squares(self.A @ x - self.b) + self.l1 * cp.sum(x)
             prob = cp.Problem(cp.Minimize(obj))
             prob.solve(
                 solver=cp.CLARABEL,

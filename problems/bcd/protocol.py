@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Capability
-from ..linear_models import _RegularizedLinearModel
+from ..linear_models import RegularizedLinearModel
 
 BlockSmooth = Capability(
     "BlockSmooth",
@@ -56,7 +56,7 @@ class BlockBounds:
     """Mixin: the block Lipschitz constant from the block bound ``bound_block``."""
 
     def block_lipschitz(self, b: np.ndarray) -> float:
-        """L_b = lambda_max(M_bb) (eigvalsh of the |b| x |b| bound; M_ii for one coordinate)."""
+        """L_b = lambda_max(M_bb) (eigvalsh of the ``|b| x |b|`` bound; M_ii for one coordinate)."""
         H = self.bound_block(b)  # type: ignore[attr-defined]
         return float(H[0, 0]) if len(H) == 1 else float(np.linalg.eigvalsh(H)[-1])
 
@@ -75,7 +75,7 @@ def block_problem(problem: Any) -> Any:
     state), otherwise ``TypeError`` naming what is missing."""
     if BlockSmooth.satisfied_by(problem):
         return problem
-    if isinstance(problem, _RegularizedLinearModel):
+    if isinstance(problem, RegularizedLinearModel):
         from .linear import BlockLinearModel
 
         return BlockLinearModel(problem)

@@ -86,7 +86,8 @@ class TSP(BinaryProblem):
             return None
         return (v - 1) * self._k + (t - 1)
 
-    def _arc_index(self, u, v):
+    def arc_index(self, u: int, v: int) -> int:
+        """The variable of the arc u -> v (u != v): row u of the n x (n - 1) arc matrix without its diagonal."""
         return u * (self.num_cities - 1) + (v if v < u else v - 1)
 
     def _cost_terms(self):
@@ -98,7 +99,7 @@ class TSP(BinaryProblem):
             for u in range(n):
                 for v in range(n):
                     if u != v:
-                        lin[self._arc_index(u, v)] = d[u, v]
+                        lin[self.arc_index(u, v)] = d[u, v]
             up = sp.csr_matrix((self.n_vars, self.n_vars))
         else:
             for t in range(n):
@@ -148,9 +149,9 @@ class TSP(BinaryProblem):
             eq.append(is_eq)
 
         for u in range(n):
-            add([(self._arc_index(u, v), 1.0) for v in range(n) if v != u], 1.0, True)
+            add([(self.arc_index(u, v), 1.0) for v in range(n) if v != u], 1.0, True)
         for v in range(n):
-            add([(self._arc_index(u, v), 1.0) for u in range(n) if u != v], 1.0, True)
+            add([(self.arc_index(u, v), 1.0) for u in range(n) if u != v], 1.0, True)
         kb = self._order_bits
         base = n * (n - 1)
         for i in range(1, n):
@@ -158,7 +159,7 @@ class TSP(BinaryProblem):
                 if i != j:
                     ent = [(base + (i - 1) * len(kb) + b, kb[b]) for b in range(len(kb))]
                     ent += [(base + (j - 1) * len(kb) + b, -kb[b]) for b in range(len(kb))]
-                    add(ent + [(self._arc_index(i, j), float(n))], float(n - 1), False)
+                    add(ent + [(self.arc_index(i, j), float(n))], float(n - 1), False)
         A = sp.csr_matrix((vals, (rows, cols)), shape=(len(rhs), self.n_vars))
         return LinearConstraints(A, np.array(rhs), np.array(eq))
 
@@ -180,7 +181,7 @@ class TSP(BinaryProblem):
             return order[k:] + order[:k]
         succ = {}
         for u in range(n):
-            outs = [v for v in range(n) if v != u and x[self._arc_index(u, v)]]
+            outs = [v for v in range(n) if v != u and x[self.arc_index(u, v)]]
             if len(outs) != 1:
                 return None
             succ[u] = outs[0]
@@ -217,7 +218,7 @@ class TSP(BinaryProblem):
                     x[idx] = 1
             return x
         for t, u in enumerate(tour):
-            x[self._arc_index(u, tour[(t + 1) % n])] = 1
+            x[self.arc_index(u, tour[(t + 1) % n])] = 1
         kb, base = self._order_bits, n * (n - 1)
         for t, v in enumerate(tour[1:], start=1):  # order u_v = t in [1, n-1]: bits of t - 1
             rest = t - 1
@@ -244,7 +245,7 @@ class TSP(BinaryProblem):
             for u in range(n):
                 for v in range(n):
                     if u != v:
-                        scores[u, v] = x[self._arc_index(u, v)] - 1e-6 * d[u, v]
+                        scores[u, v] = x[self.arc_index(u, v)] - 1e-6 * d[u, v]
             succ = assignment(scores)
             cycles, seen = [], np.zeros(n, bool)
             for s in range(n):

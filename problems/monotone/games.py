@@ -55,8 +55,8 @@ class MatrixGame(FiniteSumOperator):
     def policeman_burglar(cls, n: int = 100, seed: int = 1, theta: float = 0.8) -> MatrixGame:
         """Nemirovski's policeman-and-burglar game as in the official ``matrix_game.py``.
 
-        Legacy ``numpy.random.RandomState(seed)`` (the script's ``np.random.seed``): w = |randn(n)|,
-        A[i, j] = w_j (1 - exp(-theta |i - j|)) (numpy broadcasting puts w on the columns).
+        Legacy ``numpy.random.RandomState(seed)`` (the script's ``np.random.seed``): ``w = abs(randn(n))``,
+        ``A[i, j] = w_j (1 - exp(-theta abs(i - j)))`` (numpy broadcasting puts w on the columns).
         """
         n = as_int(n, "n", low=1)
         theta = as_real(theta, "theta", low=0.0, low_open=True)
@@ -107,7 +107,7 @@ class MatrixGame(FiniteSumOperator):
 
     def report(self, z: np.ndarray) -> dict[str, float]:
         """Reporting column ``gap``: the worse player's loss against the game value v* of the LP
-        (HiGHS, solved once), max(max_i (A x)_i - v*, v* - min_j (A^T y)_j) / max(1, |v*|)."""
+        (HiGHS, solved once), ``max(max_i (A x)_i - v*, v* - min_j (A^T y)_j) / max(1, abs(v*))``."""
         x, y = self.split(z)
         _, value = self.reference_solution()
         worst = max(float(np.max(self.A @ x)) - value, value - float(np.min(self.A.T @ y)))

@@ -7,20 +7,20 @@ For ``min f(x)`` s.t. ``g_j(x) <= 0`` (j in I), ``g_j(x) = 0`` (j in E), ``x`` b
 
 and ``Pi`` projects ``lam_I >= 0``. ``s = g(x^)`` at the sampler's best sample ``x^``.
 
-=========================  ===========================================================================
-method                     update
-=========================  ===========================================================================
-``subgradient``            ``lam+ = Pi(lam + t_k s)``; ``t_k = t0/sqrt(k+1)`` (default), ``t0``,
-                           ``t0/(k+1)`` or Polyak ``eta (UB - theta^)/||s||^2``
-``stochastic-subgradient`` the same with ``s`` of one sample drawn by its count (or a random half of
-                           the rows); answer: the average of the second half of the multipliers
-``dual-averaging``         ``S += s``; ``lam+ = Pi(lam0 + S / (gamma sqrt(k+1)))`` (Nesterov 2009)
-``cutting-plane``          Kelley: ``lam+ = argmax z`` s.t. ``z <= theta^_i + s_i.(lam - lam_i)`` in a box
-``bundle``                 proximal bundle: ``max z - ||lam - c||^2/(2t)`` over the cuts; serious or null
-                           step by the gain ratio
-``augmented-lagrangian``   ``lam+ = Pi(lam + rho g(x^))``; ``rho`` doubles when the violation did not fall
-                           below a quarter of the previous one
-=========================  ===========================================================================
+===========================  ===========================================================================
+method                       update
+===========================  ===========================================================================
+``subgradient``              ``lam+ = Pi(lam + t_k s)``; ``t_k = t0/sqrt(k+1)`` (default), ``t0``,
+                             ``t0/(k+1)`` or Polyak ``eta (UB - theta^)/||s||^2``
+``stochastic-subgradient``   the same with ``s`` of one sample drawn by its count (or a random half of
+                             the rows); answer: the average of the second half of the multipliers
+``dual-averaging``           ``S += s``; ``lam+ = Pi(lam0 + S / (gamma sqrt(k+1)))`` (Nesterov 2009)
+``cutting-plane``            Kelley: ``lam+ = argmax z`` s.t. ``z <= theta^_i + s_i.(lam - lam_i)`` in a box
+``bundle``                   proximal bundle: ``max z - ||lam - c||^2/(2t)`` over the cuts; serious or null
+                             step by the gain ratio
+``augmented-lagrangian``     ``lam+ = Pi(lam + rho g(x^))``; ``rho`` doubles when the violation did not fall
+                             below a quarter of the previous one
+===========================  ===========================================================================
 """
 
 from .augmented import AugmentedLagrangian

@@ -115,7 +115,7 @@ def as_qubo(model: Any) -> QUBO:
 def default_beta_range(qubo: QUBO) -> tuple[float, float]:
     """dwave-samplers' default ``(beta_hot, beta_cold)`` from the Ising form:
     ``beta_hot = ln 2 / (2 max_i (|h_i| + sum_j |J_ij|))`` and
-    ``beta_cold = ln(N_min / 0.01) / (2 b_min)``, ``b_min`` the smallest nonzero |h_i| or |J_ij|
+    ``beta_cold = ln(N_min / 0.01) / (2 b_min)``, ``b_min`` the smallest nonzero ``|h_i|`` or ``|J_ij|``
     attached to a spin (minimised per spin, then over spins) and ``N_min`` the number of spins at it."""
     h, J, _ = qubo.to_ising()
     import scipy.sparse as sp
