@@ -14,6 +14,8 @@ coordinates (e.g. the two simplices of a matrix game).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .linear_models import soft_threshold
@@ -74,10 +76,10 @@ def project_simplex_loop(v: np.ndarray, radius: float) -> np.ndarray:
     return out
 
 
-_KERNEL = []
+_KERNEL: list[Callable[[np.ndarray, float], np.ndarray]] = []
 
 
-def _simplex_kernel() -> object:
+def _simplex_kernel() -> Callable[[np.ndarray, float], np.ndarray]:
     if not _KERNEL:
         try:
             import numba  # noqa: PLC0415 - lazy: no numba at ``import problems`` time

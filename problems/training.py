@@ -28,6 +28,7 @@ import functools
 import math
 import os
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -215,7 +216,8 @@ class TrainingProblem(Problem):
                             t.add_(g)
         finally:
             model.train(was_training)
-        return float(torch.sqrt(sum((t.double() ** 2).sum() for t in total)))
+        # a tensor: the model has at least one parameter, so the sum is not the int start 0
+        return float(torch.sqrt(cast(torch.Tensor, sum((t.double() ** 2).sum() for t in total))))
 
     def evaluate(self, model, split: str = "test") -> dict:
         """``{"loss", "metric"}`` of ``model`` on the fixed evaluation items of ``split``."""

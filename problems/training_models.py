@@ -32,7 +32,7 @@ def small_cnn() -> nn.Sequential:
 def autoencoder(sizes=(64, 256, 128, 16, 128, 256, 64)) -> nn.Sequential:
     """Deep autoencoder: tanh after every hidden layer except the (linear) code layer; linear output."""
     code = len(sizes) // 2  # index of the code width
-    layers = []
+    layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 and i + 1 != code:

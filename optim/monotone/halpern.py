@@ -26,10 +26,11 @@ problems (matrix games, the Ouyang-Xu QP) it runs, as in the paper's experiments
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
 
-from problems.monotone import FiniteSumOperator
+from problems.monotone import FiniteSumOperator, MatrixGame
 from problems.validation import as_choice, as_int
 
 from ..base import State
@@ -57,7 +58,7 @@ def snapshot_probability(k: int, n: int) -> float:
 
 def anchored_step(
     problem: FiniteSumOperator,
-    x0: np.ndarray | None,
+    x0: np.ndarray,
     x: np.ndarray,
     est: np.ndarray,
     lam: float,
@@ -82,7 +83,7 @@ class Halpern(MonotoneSolver):
     name = "halpern"
 
     def __init__(
-        self, step: float | None = None, schedule: str = "official", form: str | None = None, **options: object
+        self, step: float | None = None, schedule: str = "official", form: str | None = None, **options: Any
     ) -> None:
         super().__init__(step=step, **options)
         self.schedule = as_choice(schedule, "schedule", SCHEDULES)
@@ -140,7 +141,7 @@ class VRHalpern(Halpern):
         form: str | None = None,
         block_steps: int | None = 10,
         compiled: bool = True,
-        **options: object,
+        **options: Any,
     ) -> None:
         super().__init__(step=step, schedule=schedule, form=form, **options)
         self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
@@ -178,8 +179,9 @@ class VRHalpern(Halpern):
             if state.est is None:
                 state.est = np.zeros(problem.dim)
             official = (self.schedule == "official", self.form == "official")
+            game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
             t, n_full, n_batch, last = kernels.vr_halpern_block(
-                problem.A, problem.AT, problem.n, state.x0, state.x, state.x_prev, state.est, state.k,
+                game.A, game.AT, problem.n, state.x0, state.x, state.x_prev, state.est, state.k,
                 float(state.step), *official, coins, batches, float(min(work_left, 1e300)),
             )  # fmt: skip
             problem.counts.add("component", problem.n * n_full + 2 * state.batch * n_batch)

@@ -29,6 +29,7 @@ O~(n + sqrt(n) L / eps) component evaluations.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class InexactHalpern(MonotoneSolver):
         max_inner: int | None = None,
         snapshot: str = "iterate",
         compiled: bool = True,
-        **options: object,
+        **options: Any,
     ) -> None:
         super().__init__(step=step, **options)
         self.inner_step = positive_or_none(inner_step, "inner_step")

@@ -8,6 +8,7 @@ safe theoretical ones, so comparisons that reproduce the paper pass these explic
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from problems.monotone import FiniteSumOperator, LogisticOperator, MatrixGame, QuadraticMinMax
 
@@ -22,7 +23,7 @@ def official_options(problem: FiniteSumOperator) -> dict:
     n = problem.n
     p = 1.0 / n
     if isinstance(problem, MatrixGame):
-        op, fro = problem.lipschitz, problem.frobenius
+        op, fro = cast(float, problem.lipschitz), problem.frobenius  # always set for a game
         return {
             "eg": {"step": 5 / op},
             "eag": {"step": 5 / op},
@@ -56,7 +57,7 @@ def official_options(problem: FiniteSumOperator) -> dict:
             },
         }
     if isinstance(problem, LogisticOperator):
-        LF = problem.lipschitz
+        LF = cast(float, problem.lipschitz)  # always set for logistic regression
         return {
             "halpern": {"step": 1 / LF},
             "vr-halpern": {"step": 1 / LF, "batch_size": math.isqrt(n)},

@@ -33,7 +33,9 @@ def monotone_suite(quick: bool = True) -> Suite:
     """VR-Halpern, inexact Halpern and seven baselines on the PB game (and QP, a8a in full mode)."""
 
     def runner() -> Comparison:
-        runs = [(MatrixGame.policeman_burglar(100, seed=1), 1000 if quick else 3000)]
+        runs: list[tuple[FiniteSumOperator, int]] = [
+            (MatrixGame.policeman_burglar(100, seed=1), 1000 if quick else 3000)
+        ]
         if not quick:
             runs += [(QuadraticMinMax(200), 5000), (logistic_operator_a8a(1e-3), 300)]
         records = []
@@ -49,4 +51,4 @@ def monotone_suite(quick: bool = True) -> Suite:
             "official step sizes of the authors' scripts.",
         )
 
-    return Suite(name="monotone", description=monotone_suite.__doc__.split("\n")[0], runner=runner)
+    return Suite(name="monotone", description=(monotone_suite.__doc__ or "").split("\n")[0], runner=runner)

@@ -30,10 +30,11 @@ same iterates.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
 
-from problems.monotone import FiniteSumOperator
+from problems.monotone import FiniteSumOperator, MatrixGame
 from problems.validation import as_int, as_real
 
 from ..base import State
@@ -105,8 +106,9 @@ def forb_run(
     while t < steps:
         start = t
         if kernel:
+            game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
             t = kernels.forb_block(
-                problem.A, problem.AT, problem.n, s.v, s.w, s.w_old, s.Phi_w, float(s.scale),
+                game.A, game.AT, problem.n, s.v, s.w, s.w_old, s.Phi_w, float(s.scale),
                 bool(s.anchored), 1.0 - p, float(gamma), float(p), idx, coins, t, steps,
             )  # fmt: skip
             problem.counts.add("component", 2 * (t - start))
@@ -129,7 +131,7 @@ class _Loopless(StochasticSolver):
         probability: float | None = None,
         block_steps: int | None = None,
         compiled: bool = True,
-        **options: object,
+        **options: Any,
     ) -> None:
         super().__init__(step=step, **options)
         self.p_given = as_probability(probability, "probability")
@@ -164,7 +166,7 @@ class VREG(_Loopless):
     name = "vr-eg"
 
     def __init__(
-        self, step: float | None = None, gamma: float = 0.99, probability: float | None = None, **options: object
+        self, step: float | None = None, gamma: float = 0.99, probability: float | None = None, **options: Any
     ) -> None:
         super().__init__(step=step, probability=probability, **options)
         self.gamma = as_real(gamma, "gamma", low=0.0, low_open=True)
@@ -195,8 +197,9 @@ class VREG(_Loopless):
         while t < steps:
             start = t
             if kernel:
+                game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
                 t = kernels.vr_eg_block(
-                    problem.A, problem.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p),
+                    game.A, game.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p),
                     idx, coins, t, steps,
                 )  # fmt: skip
                 problem.counts.add("component", 2 * (t - start))
@@ -236,7 +239,7 @@ class VRForb(_Loopless):
     name = "vr-forb"
 
     def __init__(
-        self, step: float | None = None, c: float = 0.5, probability: float | None = None, **options: object
+        self, step: float | None = None, c: float = 0.5, probability: float | None = None, **options: Any
     ) -> None:
         super().__init__(step=step, probability=probability, **options)
         self.c = as_real(c, "c", low=0.0, low_open=True)

@@ -66,10 +66,10 @@ def evaluate_closure(closure):
         return closure()
 
 
-def params_with_grads(group) -> tuple[list, list]:
+def params_with_grads(group) -> tuple[list, list[torch.Tensor] | tuple[torch.Tensor, ...]]:
     """Parameters of ``group`` that have a gradient, and their gradients (negated copies if maximizing)."""
     params = [p for p in group["params"] if p.grad is not None]
-    grads = [p.grad for p in params]
+    grads: list[torch.Tensor] | tuple[torch.Tensor, ...] = [p.grad for p in params]
     if any(g.is_sparse for g in grads):
         raise RuntimeError("sparse gradients are not supported")
     if group["maximize"]:

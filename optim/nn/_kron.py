@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -35,8 +36,9 @@ BACKBONES = ("sgd", "adamw", "adam", "lion", "lamb")
 class Layer:
     """One preconditioned module: its shape bookkeeping, gradient matrix and input rows."""
 
-    def __init__(self, name: str, module: nn.Module):
-        self.name, self.module = name, module
+    def __init__(self, name: str, module: nn.Linear | nn.Conv2d):
+        self.name = name
+        self.module: nn.Linear | nn.Conv2d = module
         self.conv = isinstance(module, nn.Conv2d)
         self.has_bias = module.bias is not None
         self.d_out = int(module.weight.shape[0])
@@ -47,9 +49,9 @@ class Layer:
 
     def grad_matrix(self) -> torch.Tensor:
         """``[W.grad.reshape(d_out, -1) | b.grad]`` (a new tensor)."""
-        g = self.module.weight.grad.reshape(self.d_out, -1)
+        g = cast(torch.Tensor, self.module.weight.grad).reshape(self.d_out, -1)  # set: called after backward
         if self.has_bias:
-            bias = self.module.bias.grad
+            bias = cast(torch.Tensor, self.module.bias).grad
             g = torch.cat([g, (torch.zeros_like(g[:, :1]) if bias is None else bias.reshape(-1, 1))], dim=1)
         return g
 
@@ -57,9 +59,10 @@ class Layer:
         """Split ``D`` (times ``scale``, a 0-d tensor) like ``grad_matrix`` into ``W.grad`` and ``b.grad``."""
         W = self.module.weight
         k = self.d_in - int(self.has_bias)
-        targets = [(W.grad, D[:, :k])]
-        if self.has_bias and self.module.bias.grad is not None:
-            targets.append((self.module.bias.grad, D[:, k]))
+        targets = [(cast(torch.Tensor, W.grad), D[:, :k])]  # set: called after backward
+        bias = cast(torch.Tensor, self.module.bias)  # not None when has_bias
+        if self.has_bias and bias.grad is not None:
+            targets.append((bias.grad, D[:, k]))
         for grad, part in targets:
             if not grad.is_contiguous():
                 grad.copy_((part if scale is None else part * scale).reshape(grad.shape))
@@ -70,8 +73,10 @@ class Layer:
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """Conv2d: the unfolded input, ``N x K x P`` (``K = C_in kh kw``, ``P`` output positions)."""
-        m = self.module
-        return F.unfold(x, m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)
+        m = cast(nn.Conv2d, self.module)  # called only when self.conv
+        # a string padding ("same"/"valid") is not handled: unfold takes integer paddings only
+        padding = cast(tuple[int, ...], m.padding)
+        return F.unfold(x, m.kernel_size, dilation=m.dilation, padding=padding, stride=m.stride)
 
 
 def with_ones(rows: torch.Tensor) -> torch.Tensor:
@@ -182,6 +187,19 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         self._handles: list = []
         self._closed = False
         self._sync_hooks()
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _collecting(self, t: int) -> bool:
+        """Whether step ``t`` collects statistics (then the forward hooks are attached)."""
+        raise NotImplementedError
+
+    def _update_factors(self) -> None:
+        """Fold the committed statistics into the Kronecker factors (and their inverses) when due."""
+        raise NotImplementedError
+
+    def _precondition(self) -> None:
+        """Overwrite each registered layer's ``.grad`` with its preconditioned gradient."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ hooks
     def _make_forward_hook(self, layer: Layer):

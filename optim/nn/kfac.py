@@ -29,6 +29,7 @@ See ``docs/second_order.md``.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -233,15 +234,17 @@ class KFAC(KroneckerOptimizer):
         if inv_A is None or inv_G is None:
             return
         W = layer.module.weight
-        dtype = W.grad.dtype
+        grad = cast(torch.Tensor, W.grad)  # set: preconditioning runs after backward
+        dtype = grad.dtype
         inv_A, inv_G = inv_A.to(dtype), inv_G.to(dtype)
-        W.grad.copy_((inv_G @ W.grad.reshape(layer.d_out, -1) @ inv_A).reshape(W.shape))
-        if layer.has_bias and layer.module.bias.grad is not None:
-            layer.module.bias.grad.copy_(inv_G @ layer.module.bias.grad)
+        grad.copy_((inv_G @ grad.reshape(layer.d_out, -1) @ inv_A).reshape(W.shape))
+        bias = cast(torch.Tensor, layer.module.bias)  # not None when has_bias
+        if layer.has_bias and bias.grad is not None:
+            bias.grad.copy_(inv_G @ bias.grad)
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in layer.stats.items():
             if isinstance(value, tuple):
                 out[key] = tuple(v.clone() for v in value)

@@ -27,6 +27,7 @@ to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 -
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -256,6 +257,7 @@ class MKOR(KroneckerOptimizer):
             work.append((layer, G, D))
         if not work:
             return
+        scales: Sequence[torch.Tensor | None]
         if self.rescale != "none":
             parts = []
             for layer, G, D in work:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -72,7 +73,7 @@ class MKORH(MKOR):
         super().__init__(model, backbone, **mkor_options)
         default_min = max(self.warmup_steps, 2 * self.window)
         self.min_steps = default_min if min_steps is None else as_int(min_steps, "min_steps", low=0)
-        self.switched_at = None
+        self.switched_at: int | None = None
         self.window_losses: list[float] = []
         self.window_means: list[float] = []
         self.r_ref = -math.inf
@@ -119,7 +120,8 @@ class MKORH(MKOR):
     # ------------------------------------------------------------------ torch.optim API
     @torch.no_grad()
     def step(self, closure: Callable | None = None):
-        if self.switched_at is None and self.switch == "step" and self.t >= self.switch_step:
+        # switch_step is not None when switch == "step" (checked in __init__)
+        if self.switched_at is None and self.switch == "step" and self.t >= cast(int, self.switch_step):
             self._switch()
         if self.switched_at is not None:
             loss = evaluate_closure(closure)

@@ -3,12 +3,14 @@ Muon) on the same training problems, seeds, batches and schedules, through ``opt
 
 from __future__ import annotations
 
+from typing import Any
+
 from problems.training import char_gpt, digits_autoencoder, digits_cnn, digits_mlp
 
 from ..compare import Suite
 
 #: method label -> (method, options); Lion's lr ~ AdamW's / 3 and decay x 10 (Chen et al. 2023)
-METHODS = {
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "adamw": ("adamw", {"lr": 3e-3}),
     "sgd-momentum": ("sgd", {"lr": 0.1, "momentum": 0.9}),
     "muon + adamw": ("muon", {"lr": 0.02}),
@@ -26,7 +28,7 @@ def optimizers_suite(quick: bool = True) -> Suite:
         problems["char-gpt"] = char_gpt()
     return Suite(
         name="optimizers",
-        description=optimizers_suite.__doc__.split("\n")[0],
+        description=(optimizers_suite.__doc__ or "").split("\n")[0],
         problems=problems,
         methods={label: (method, {**options, "threads": 1}) for label, (method, options) in METHODS.items()},
         settings={"max_iter": 120 if quick else 400, "tol": 0.0},
@@ -51,7 +53,7 @@ def second_order_suite(quick: bool = True) -> Suite:
         problems.update({"digits-cnn": digits_cnn(), "digits-autoencoder": digits_autoencoder()})
     return Suite(
         name="second-order",
-        description=second_order_suite.__doc__.split("\n")[0],
+        description=(second_order_suite.__doc__ or "").split("\n")[0],
         problems=problems,
         methods={
             label: (method, {**options, "threads": 1, "schedule": "constant"})

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from typing import cast
 
 from problems.catalog import load_entry
 from problems.training import Trainable, flat_parameters, load_flat_parameters, report_columns
@@ -271,11 +272,14 @@ def merge_hyper(base: dict, override: dict) -> dict:
     return {**base, **override}
 
 
-def _trainer(method: str, target: str, doc: str, **defaults) -> type:
-    return type(
-        "Train_" + method.replace("-", "_"),
-        (Train,),
-        {"name": method, "optimizer": target, "default_hyper": defaults, "__doc__": doc, "__module__": __name__},
+def _trainer(method: str, target: str, doc: str, **defaults) -> type[Train]:
+    return cast(
+        type[Train],
+        type(  # a subclass of Train, built at run time
+            "Train_" + method.replace("-", "_"),
+            (Train,),
+            {"name": method, "optimizer": target, "default_hyper": defaults, "__doc__": doc, "__module__": __name__},
+        ),
     )
 
 
@@ -329,7 +333,7 @@ class MuonTrainer(_MuonBase):  # type: ignore[valid-type,misc]
 BACKBONE_OPTIONS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps")
 
 
-def _second_order(method: str, target: str, doc: str, **defaults) -> type:
+def _second_order(method: str, target: str, doc: str, **defaults) -> type[Train]:
     cls = _trainer(method, target, doc, **defaults)
     cls.extra_option_names = BACKBONE_OPTIONS
     return cls

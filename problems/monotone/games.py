@@ -49,7 +49,7 @@ class MatrixGame(FiniteSumOperator):
             name=name or f"matrix-game({p}x{q})",
         )
         self.frobenius = float(np.linalg.norm(A))
-        self._reference = None
+        self._reference: tuple[np.ndarray, float] | None = None
 
     @classmethod
     def policeman_burglar(cls, n: int = 100, seed: int = 1, theta: float = 0.8) -> MatrixGame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -26,7 +28,8 @@ class LogisticOperator(FiniteSumOperator):
         labels = np.unique(y)
         if not set(labels) <= {-1.0, 1.0}:
             raise ValueError(f"y must hold labels -1 and 1, got {labels[:5]}")
-        self.A = sp.csr_matrix(A) if not sp.issparse(A) else A
+        # as_matrix returns a CSR matrix for sparse input (A is annotated as the dense case)
+        self.A: sp.csr_matrix = sp.csr_matrix(A) if not sp.issparse(A) else cast(sp.csr_matrix, A)
         self.y = y
         self.mu = as_real(mu, "mu", low=0.0)
         n, d = A.shape
@@ -47,7 +50,7 @@ class LogisticOperator(FiniteSumOperator):
             cocoercive_constant=float(row_sq.max()) / 4 + self.mu,
             name=name or f"logistic-operator(n={n}, d={d})",
         )
-        self._reference = None
+        self._reference: tuple[np.ndarray, float] | None = None
 
     def _weighted_sum(self, idx: np.ndarray, weights: np.ndarray, w: np.ndarray) -> np.ndarray:
         rows = self.A[idx]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -132,6 +133,7 @@ class FiniteSumOperator(Problem):
         return self._weighted_sum(np.arange(self.n), np.full(self.n, 1.0 / self.n), x)
 
     def _call_component(self, i: int, x: np.ndarray) -> np.ndarray:
+        assert self._funcs is not None  # called only when components were given as a sequence
         val = np.asarray(self._funcs[i](x), dtype=float)
         if val.shape != (self.dim,):
             raise ValueError(f"components[{i}] returned shape {val.shape}, expected ({self.dim},)")
@@ -184,7 +186,7 @@ class FiniteSumOperator(Problem):
 
     def _cdf_of_q(self) -> np.ndarray:
         if self._cdf is None or self._cdf[0] is not self.sampling:
-            cdf = np.cumsum(self.sampling)
+            cdf = np.cumsum(cast(np.ndarray, self.sampling))  # called only with a non-uniform sampling
             cdf /= cdf[-1]
             self._cdf = (self.sampling, cdf)
         return self._cdf[1]

@@ -157,7 +157,8 @@ class NetworkPruning(Problem):
                 idx = order[start : start + 32]
                 part = X[idx][..., : int(lengths[idx].max())]
                 chunks.append((part, self.input_mask(part).reshape(-1)))
-        got, hooks = {k: [] for k in self.modules}, []
+        got: dict[str, list[torch.Tensor]] = {k: [] for k in self.modules}
+        hooks = []
         keep = [None]
 
         def hook(mod, args, k):

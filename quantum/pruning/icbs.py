@@ -169,6 +169,7 @@ class ICBS(Pruner):
             delta = -flat_w0[block] * blocks.pruned[block]
             terms = taylor_terms(flat_w0[block], delta, g, H, self.alpha, self.ridge, k_eff)
         else:
+            assert grads is not None  # objective "taylor": set above
             gb = grads.columns(block)
             delta = -flat_w0[block] * blocks.pruned[block]
             terms = taylor_terms(

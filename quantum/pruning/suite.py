@@ -43,7 +43,7 @@ def pruning_suite(quick: bool = True) -> Suite:
 
     return Suite(
         name="pruning",
-        description=pruning_suite.__doc__.split("\n")[0],
+        description=(pruning_suite.__doc__ or "").split("\n")[0],
         problems=problems,
         methods=methods,
         runner=run,
