@@ -22,7 +22,6 @@ agree when grad_K is odd, which holds for every built-in K. A user callable is a
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
@@ -333,8 +332,3 @@ def _fused_lion():
             m.copy_(m * beta2 + g * (1.0 - beta2))
 
     return torch.compile(update, fullgraph=True)
-
-
-def box_radius(weight_decay: float) -> float:
-    """Radius 1/wd of the set Lion-K (lr-coupled decay) is pulled into; inf without decay."""
-    return math.inf if weight_decay == 0 else 1.0 / weight_decay

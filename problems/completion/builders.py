@@ -83,7 +83,8 @@ def synthetic_incoherent(
     )
 
 
-def _ids(value, name: str) -> np.ndarray:
+def as_id_array(value, name: str) -> np.ndarray:
+    """``value`` as a 1-D array of user or item ids: integers, strings, or finite floats."""
     arr = np.asarray(value)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
@@ -115,7 +116,7 @@ def from_ratings(
     ratings (predictions are clipped to it); None disables clipping. Duplicate (user, item) pairs
     raise ``ValueError``.
     """
-    user, item = _ids(user, "user"), _ids(item, "item")
+    user, item = as_id_array(user, "user"), as_id_array(item, "item")
     vals = as_vector(rating, "rating")
     if not (len(user) == len(item) == len(vals)):
         raise ValueError(f"user, item, rating must have equal lengths, got {len(user)}, {len(item)}, {len(vals)}")
@@ -124,7 +125,7 @@ def from_ratings(
             tu, ti, tr = test
         except (TypeError, ValueError):
             raise TypeError("test must be a triple (user, item, rating)") from None
-        tu, ti, tv = _ids(tu, "test user"), _ids(ti, "test item"), as_vector(tr, "test rating")
+        tu, ti, tv = as_id_array(tu, "test user"), as_id_array(ti, "test item"), as_vector(tr, "test rating")
         if not (len(tu) == len(ti) == len(tv)):
             raise ValueError("test user, item, rating must have equal lengths")
     else:
@@ -134,10 +135,10 @@ def from_ratings(
     nt = len(vals)
     train = (rows_all[:nt], cols_all[:nt], vals)
     test_part = (rows_all[nt:], cols_all[nt:], tv)
-    return _assemble(row_ids, col_ids, train, test_part, rank=rank, rating_range=rating_range, name=name)
+    return assemble_ratings(row_ids, col_ids, train, test_part, rank=rank, rating_range=rating_range, name=name)
 
 
-def _assemble(row_ids, col_ids, train, test, *, rank, rating_range, name: str) -> MatrixCompletion:
+def assemble_ratings(row_ids, col_ids, train, test, *, rank, rating_range, name: str) -> MatrixCompletion:
     """The problem from id maps and encoded entries (shared by ``from_ratings`` and ``from_dask``)."""
     rows, cols, vals = train
     clip_to: tuple[float, float] | None

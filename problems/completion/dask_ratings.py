@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..validation import as_vector
-from .builders import _assemble, _ids
+from .builders import as_id_array, assemble_ratings
 from .problem import MatrixCompletion
 
 
@@ -96,16 +96,16 @@ def from_dask(
             tu, ti, tr = test
         except (TypeError, ValueError):
             raise TypeError("test must be a Dask DataFrame or a triple (user, item, rating)") from None
-        test_arrays = (_ids(tu, "test user"), _ids(ti, "test item"), as_vector(tr, "test rating"))
+        test_arrays = (as_id_array(tu, "test user"), as_id_array(ti, "test item"), as_vector(tr, "test rating"))
         if not (len(test_arrays[0]) == len(test_arrays[1]) == len(test_arrays[2])):
             raise ValueError("test user, item, rating must have equal lengths")
     got = dask.compute(*lazy, scheduler=scheduler)
     _check_nulls(got[0], "df")
-    users, items = [_ids(np.asarray(got[1]), "user")], [_ids(np.asarray(got[2]), "item")]
+    users, items = [as_id_array(np.asarray(got[1]), "user")], [as_id_array(np.asarray(got[2]), "item")]
     if len(got) > 3:
         _check_nulls(got[3], "test")
-        users.append(_ids(np.asarray(got[4]), "test user"))
-        items.append(_ids(np.asarray(got[5]), "test item"))
+        users.append(as_id_array(np.asarray(got[4]), "test user"))
+        items.append(as_id_array(np.asarray(got[5]), "test item"))
     elif test_arrays is not None:
         users.append(test_arrays[0])
         items.append(test_arrays[1])
@@ -126,7 +126,7 @@ def from_dask(
         test_coo = (tr_.astype(np.int64), tc_.astype(np.int64), tv)
     else:
         test_coo = None
-    return _assemble(row_ids, col_ids, train_coo, test_coo, rank=rank, rating_range=rating_range, name=name)
+    return assemble_ratings(row_ids, col_ids, train_coo, test_coo, rank=rank, rating_range=rating_range, name=name)
 
 
 def _concat(pieces, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
