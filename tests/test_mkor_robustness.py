@@ -267,3 +267,30 @@ def test_a_torch_grad_scaler_drives_mkor_like_any_optimizer():
         torch.testing.assert_close(la.stats["J_G"], lb.stats["J_G"], rtol=1e-4, atol=1e-5)
     for p, q in zip(m0.parameters(), m1.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_string_paddings_are_unfolded_like_the_convolution():
+    """padding="same"/"valid" convolutions are preconditioned with the patches the convolution itself uses
+    (checked against conv2d as a matrix product); an even "same" extent is left to the backbone."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding="same"),
+        nn.Conv2d(3, 3, 3, padding="valid", dilation=2),
+        nn.Conv2d(3, 3, 2, padding="same"),
+        nn.Flatten(),
+        nn.Linear(3 * 4 * 4, 2),
+    )
+    opt = MKOR(model, "sgd", lr=0.1, inv_freq=1)
+    assert [layer.name for layer in opt.layers] == ["0", "1", "4"]
+    x = torch.randn(4, 2, 8, 8)
+    for layer, inp in ((opt.layers[0], x), (opt.layers[1], model[0](x))):
+        conv = layer.module
+        cols = layer.patches(inp)  # N x K x P
+        out = (conv.weight.reshape(conv.out_channels, -1) @ cols).reshape(conv(inp).shape[0], conv.out_channels, -1)
+        expected = (conv(inp) - conv.bias[None, :, None, None]).reshape(out.shape)
+        assert torch.allclose(out, expected, atol=1e-5)
+    for _ in range(2):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), torch.randint(0, 2, (4,))).backward()
+        opt.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -74,9 +74,23 @@ class Layer:
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """Conv2d: the unfolded input, ``N x K x P`` (``K = C_in kh kw``, ``P`` output positions)."""
         m = cast(nn.Conv2d, self.module)  # called only when self.conv
-        # a string padding ("same"/"valid") is not handled: unfold takes integer paddings only
-        padding = cast(tuple[int, ...], m.padding)
+        padding = conv_padding(m)
+        assert padding is not None  # find_layers keeps only convolutions with a symmetric padding
         return F.unfold(x, m.kernel_size, dilation=m.dilation, padding=padding, stride=m.stride)
+
+
+def conv_padding(m: nn.Conv2d) -> tuple[int, int] | None:
+    """The integer padding ``unfold`` needs for ``m``: ``"valid"`` is 0, ``"same"`` is half the dilated
+    kernel extent per side; None where that is not symmetric (an even extent) or the mode is not zeros."""
+    if m.padding_mode != "zeros":
+        return None
+    if m.padding == "valid":
+        return (0, 0)
+    if m.padding == "same":
+        extent = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]
+        return None if any(e % 2 for e in extent) else (extent[0] // 2, extent[1] // 2)
+    pad = cast(tuple[int, int], m.padding)
+    return (int(pad[0]), int(pad[1]))
 
 
 def with_ones(rows: torch.Tensor) -> torch.Tensor:
@@ -121,8 +135,8 @@ def find_layers(model: nn.Module, optimized: set[int], exclude, max_factor_dim: 
     for name, module in model.named_modules():
         if not isinstance(module, (nn.Linear, nn.Conv2d)):
             continue
-        if isinstance(module, nn.Conv2d) and module.groups != 1:
-            continue
+        if isinstance(module, nn.Conv2d) and (module.groups != 1 or conv_padding(module) is None):
+            continue  # grouped, asymmetrically padded or non-zero-padded convolutions keep the raw gradient
         if id(module.weight) not in optimized or not module.weight.requires_grad:
             continue
         layer = Layer(name, module)
