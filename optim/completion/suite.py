@@ -105,8 +105,8 @@ def completion_suite(quick: bool = True) -> Suite:
         )
         try:
             ml = movielens100k("u1")
-        except FileNotFoundError:
-            notes += " MovieLens-100k skipped: file not fetched (python3 benchmarks/fetch_data.py)."
+        except (FileNotFoundError, ImportError) as missing:  # the file, or pyarrow (the peers extra), absent
+            notes += f" MovieLens-100k skipped: {str(missing).splitlines()[0]}"
         else:
             records += run_methods({ml.name: ml}, RATING_METHODS)
         return CompletionComparison(records, title="completion", notes=notes)
