@@ -137,8 +137,9 @@ def cmd_demo(args) -> int:
         [
             "# Optarium demo",
             "",
-            "Every registered comparison suite in quick mode. Optimality is each problem's "
-            "own measure (residual, gap or suboptimality); work is in the problem's counted unit.",
+            "Every registered comparison suite in quick mode. The optimality column is each solver's "
+            "stopping error (its own residual or certified gap, see docs/conventions.md); gaps to "
+            "references and test metrics are reporting columns; work is in the problem's counted unit.",
             "",
         ],
         [],
