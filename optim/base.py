@@ -399,10 +399,12 @@ class _Clock:
 
 
 def _progress(solver, problem, cap):
+    """A tqdm bar over iterations; without a meaningful cap (a run limited by its budget or time) it
+    counts iterations without a total."""
     from tqdm import tqdm
 
     return tqdm(
-        total=cap,
+        total=cap if cap < 10**8 else None,
         desc=f"{solver.name} on {getattr(problem, 'name', 'problem')}",
         disable=solver.verbose is False,
         delay=0 if solver.verbose else 3.0,
