@@ -225,8 +225,13 @@ class BSVRB(BilevelSolver):
                 st.H_prev = st.H.copy()
             else:
                 st.H_prev[st.last] = st.H[st.last]
-            hh_new, hh_old = problem.hess_yy_g(J, x, Yj, bg), problem.hess_yy_g(J, xp, Ypj, bg)
-            st.H[rows] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
+            pair = getattr(problem, "hess_yy_g_pair", None)  # fused where the problem has it
+            if pair is not None:
+                Hn = pair(J, x, Yj, xp, Ypj, a + g, -g, bg)
+            else:
+                Hn = (a + g) * problem.hess_yy_g(J, x, Yj, bg) - g * problem.hess_yy_g(J, xp, Ypj, bg)
+            Hn += (1 - a) * H_1
+            st.H[rows] = self._project(st, Hn, J)
             if self.hessian_lag == 0:
                 q = self._solve(np.concatenate([st.H[rows], H_1]), np.concatenate([gf_new, gf_old]))
                 q_new, q_old = q[: len(J)], q[len(J) :]
