@@ -132,11 +132,12 @@ def iteration_cost() -> list[dict]:
         st = s.init(p)
         for _ in range(5):
             s.step(p, st)
-        t = time.perf_counter()
-        n = 40
-        for _ in range(n):
+        times = []
+        for _ in range(60):  # median of single steps: robust to other jobs on a shared machine
+            t = time.perf_counter()
             s.step(p, st)
-        rows.append({"method": label, "ms / iteration": 1e3 * (time.perf_counter() - t) / n})
+            times.append(time.perf_counter() - t)
+        rows.append({"method": label, "ms / iteration": 1e3 * float(np.median(times))})
         print(f"  {rows[-1]}", flush=True)
     return rows
 

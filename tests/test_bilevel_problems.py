@@ -159,3 +159,19 @@ def test_sigma_loader_names_the_line(tmp_path):
     with pytest.raises(ValueError, match="b_train"):
         X = np.zeros((4, 3))
         HyperparameterLogistic(X, [1, -1, 2, 1], X, [1, 1, 1, -1], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_fused_hessian_pair_equals_two_hessians(reduced, full):
+    """The fused a H(x, Y) + b H(xp, Yp) (one Gram product) equals the two dense Hessians combined, and is
+    charged as two Hessian calls."""
+    rng = np.random.default_rng(5)
+    J = np.array([0, 3, 4])
+    x, xp = rng.normal(size=reduced.dim_x), rng.normal(size=reduced.dim_x)
+    Y, Yp = rng.normal(size=(3, reduced.dim_y)), rng.normal(size=(3, reduced.dim_y))
+    batch = None if full else reduced.sample_lower(J, 40, rng)
+    expect = 1.9 * reduced.hess_yy_g(J, x, Y, batch) - 1.0 * reduced.hess_yy_g(J, xp, Yp, batch)
+    before = reduced.counts["hess_yy_g"]
+    got = reduced.hess_yy_g_pair(J, x, Y, xp, Yp, 1.9, -1.0, batch)
+    assert reduced.counts["hess_yy_g"] - before == 2 * len(J)
+    assert np.allclose(got, expect, rtol=1e-12, atol=1e-14 * np.abs(expect).max())

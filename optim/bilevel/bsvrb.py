@@ -44,7 +44,10 @@ def project_hessians(H, mode: str, floor: float, cap: float, bound: float, block
     """
     if mode == "frobenius":
         norms = np.linalg.norm(H, axis=(1, 2))
-        scale = np.where(norms < bound, bound / np.maximum(norms, 1e-300), 1.0)
+        low = norms < bound
+        if not low.any():
+            return H  # nothing to floor: H itself
+        scale = np.where(low, bound / np.maximum(norms, 1e-300), 1.0)
         return H * scale[:, None, None]
     S = 0.5 * (H + H.transpose(0, 2, 1))
     eye = np.eye(S.shape[1])
@@ -134,7 +137,11 @@ class BSVRB(BilevelSolver):
         return np.linalg.solve(H, rhs[..., None])[..., 0]
 
     def _solve_lagged(self, H_1, H_2, gf_new, gf_old, same):
-        """H_1^{-1} gf_new and H_2^{-1} gf_old, with one two-column solve where H_1 = H_2."""
+        """H_1^{-1} gf_new and H_2^{-1} gf_old, with one two-column solve where H_1 = H_2 (``same``);
+        ``H_2`` holds H_t-2 on the other blocks only."""
+        if same.all():
+            q = np.linalg.solve(H_1, np.stack([gf_new, gf_old], axis=2))
+            return q[..., 0], q[..., 1]
         q_new, q_old = np.empty_like(gf_new), np.empty_like(gf_old)
         if same.any():
             q = np.linalg.solve(H_1[same], np.stack([gf_new[same], gf_old[same]], axis=2))
@@ -142,7 +149,7 @@ class BSVRB(BilevelSolver):
         diff = ~same
         if diff.any():
             k = int(diff.sum())
-            q = self._solve(np.concatenate([H_1[diff], H_2[diff]]), np.concatenate([gf_new[diff], gf_old[diff]]))
+            q = self._solve(np.concatenate([H_1[diff], H_2]), np.concatenate([gf_new[diff], gf_old[diff]]))
             q_new[diff], q_old[diff] = q[:k], q[k:]
         return q_new, q_old
 
@@ -216,19 +223,26 @@ class BSVRB(BilevelSolver):
         st.U[rows] = (1 - a) * st.U[rows] + (a + g) * gy_new - g * gy_old
         gf_new, gf_old = problem.grad_y_f(J, x, Yj, bf), problem.grad_y_f(J, xp, Ypj, bf)
         if self.version == 1:
-            H_1, H_2 = st.H[rows], st.H_prev[rows]  # H_t-1 and H_t-2 on J
+            H_1 = st.H[rows]  # H_t-1 on J; H_t-2 (gathered below where it differs) is read before H_prev moves
             # H_t-2 = H_t-1 for a block not refreshed at t-1: one factorisation serves both solves
-            same = np.ones(len(rows), bool) if st.last is None else ~np.isin(rows, st.last)
             if st.last is None:
-                same[:] = False
-            if st.last is None:
+                same = np.zeros(len(rows), bool)
+                H_2 = st.H_prev[rows]
                 st.H_prev = st.H.copy()
             else:
+                same = ~np.isin(rows, st.last)
+                H_2 = st.H_prev[rows[~same]] if self.hessian_lag == 1 and not same.all() else None
                 st.H_prev[st.last] = st.H[st.last]
-            hh_new, hh_old = problem.hess_yy_g(J, x, Yj, bg), problem.hess_yy_g(J, xp, Ypj, bg)
-            st.H[rows] = self._project(st, (1 - a) * H_1 + (a + g) * hh_new - g * hh_old, J)
+            pair = getattr(problem, "hess_yy_g_pair", None)  # fused where the problem has it
+            if pair is not None:
+                Hn = pair(J, x, Yj, xp, Ypj, a + g, -g, bg)
+            else:
+                Hn = (a + g) * problem.hess_yy_g(J, x, Yj, bg) - g * problem.hess_yy_g(J, xp, Ypj, bg)
+            Hn += (1 - a) * H_1
+            Hn = self._project(st, Hn, J)
+            st.H[rows] = Hn
             if self.hessian_lag == 0:
-                q = self._solve(np.concatenate([st.H[rows], H_1]), np.concatenate([gf_new, gf_old]))
+                q = self._solve(np.concatenate([Hn, H_1]), np.concatenate([gf_new, gf_old]))
                 q_new, q_old = q[: len(J)], q[len(J) :]
             else:
                 q_new, q_old = self._solve_lagged(H_1, H_2, gf_new, gf_old, same)

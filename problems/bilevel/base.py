@@ -158,6 +158,10 @@ class BilevelProblem(Problem):
     def _hess(self, blocks, x, Y, batch) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _hess_pair(self, blocks, x, Y, xp, Yp, batch, a, b) -> np.ndarray:
+        """a grad^2_yy g(x, Y) + b grad^2_yy g(xp, Yp) on one batch; problems may fuse the two."""
+        return a * self._hess(blocks, x, Y, batch) + b * self._hess(blocks, xp, Yp, batch)
+
     # ------------------------------------------------------------------ the public oracles
     def f(self, blocks, x, Y, batch=None) -> np.ndarray:
         """f_i(x, y_i; batch) for each sampled block, shape (I,)."""
@@ -198,6 +202,13 @@ class BilevelProblem(Problem):
         """Dense grad^2_yy g_i(x, y_i; batch), shape (I, dim_y, dim_y) (for small dim_y)."""
         b, bt, Y, _ = self._prep("hess_yy_g", blocks, Y, batch, "lower")
         return self._hess(b, x, Y, bt)
+
+    def hess_yy_g_pair(self, blocks, x, Y, xp, Yp, a: float, b: float, batch=None) -> np.ndarray:
+        """a grad^2_yy g_i(x, y_i; batch) + b grad^2_yy g_i(xp, yp_i; batch), shape (I, dim_y, dim_y): the
+        combination a variance-reduced Hessian estimator needs, charged as two ``hess_yy_g`` calls."""
+        b_, bt, Y, _ = self._prep("hess_yy_g", blocks, Y, batch, "lower")
+        _, _, Yp, _ = self._prep("hess_yy_g", blocks, Yp, batch, "lower")
+        return self._hess_pair(b_, x, Y, xp, Yp, bt, float(a), float(b))
 
     def cross_xy_g(self, blocks, x, Y, batch=None) -> np.ndarray:
         """Dense grad^2_xy g_i, shape (I, dim_x, dim_y), from dim_y cross products (charged as such)."""

@@ -152,19 +152,38 @@ class HyperparameterLogistic(BilevelProblem):
 
     def _hess(self, blocks, x, Y, batch):
         R, _, z, inv = self._batch(self.Xt, self.bt, blocks, Y, batch)
-        c = self._curv(x, z, inv, batch)
-        return np.matmul((R * c[..., None]).transpose(0, 2, 1), R) / z.shape[1] + self.lam * np.eye(self.dim_y)
+        return self._weighted_gram(R, self._curv(x, z, inv, batch) / z.shape[1])
+
+    def _weighted_gram(self, R, c):
+        """R_i^T diag(c_i) R_i + lam I for every block (one batched product, ridge added on the diagonal)."""
+        H = np.matmul(R.transpose(0, 2, 1), R * c[..., None])
+        H.reshape(len(H), -1)[:, :: self.dim_y + 1] += self.lam
+        return H
+
+    def _hess_pair(self, blocks, x, Y, xp, Yp, batch, a, b):
+        """a grad^2_yy g(x, Y) + b grad^2_yy g(xp, Yp) on one batch: the two curvature weightings are combined
+        before the single Gram product (the rows R are shared)."""
+        R, _, z, inv = self._batch(self.Xt, self.bt, blocks, Y, batch)
+        if batch is None:
+            zp = (Yp @ self.Xt.T) * self.bt * inv
+        else:
+            zp = np.matmul(R, Yp[..., None])[..., 0] * self.bt[batch] * inv
+        c = (a * self._curv(x, z, inv, batch) + b * self._curv(xp, zp, inv, batch)) / z.shape[1]
+        H = self._weighted_gram(R, c)
+        if a + b != 1.0:
+            H.reshape(len(H), -1)[:, :: self.dim_y + 1] += (a + b - 1.0) * self.lam
+        return H
 
     def _jvp(self, blocks, x, Y, V, batch):
         R, lab, z, inv = self._batch(self.Xt, self.bt, blocks, Y, batch)
         sp = expit(x) * expit(-x)
         vals = -expit(-z) * lab * inv * np.matmul(R, V[..., None])[..., 0] / z.shape[1]
-        out = np.zeros((len(blocks), self.dim_x))
         if batch is None:
             return vals * sp[None, :]
         vals = vals * sp[batch]
-        np.add.at(out, (np.repeat(np.arange(len(blocks)), batch.shape[1]), batch.ravel()), vals.ravel())
-        return out
+        n, dx = len(blocks), self.dim_x
+        flat = (np.arange(n)[:, None] * dx + batch).ravel()
+        return np.bincount(flat, weights=vals.ravel(), minlength=n * dx).reshape(n, dx)
 
     # ------------------------------------------------------------------ exact quantities (Newton)
     def y_star(self, x, tol: float = 1e-14, max_iter: int = 100) -> np.ndarray:
