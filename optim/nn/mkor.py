@@ -27,7 +27,6 @@ to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 -
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -246,37 +245,62 @@ class MKOR(KroneckerOptimizer):
 
     # ------------------------------------------------------------------ preconditioning
     def _precondition(self) -> None:
-        """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm; the norms of
-        all layers come from one multi-tensor call (the step's cost is dominated by per-op overhead)."""
+        """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm. The step's cost
+        is dominated by per-op overhead, so the norms of all layers come from one multi-tensor call and the
+        scaled ``D`` reaches every ``.grad`` through one multi-tensor copy and one multi-tensor multiply."""
         work = []
         for layer in self.layers:
             if layer.module.weight.grad is None:
                 continue
             G = layer.grad_matrix()
-            D = layer.stats["J_G"].to(G.dtype) @ G @ layer.stats["J_A"].to(G.dtype)
-            work.append((layer, G, D))
+            J_G, J_A = layer.stats["J_G"], layer.stats["J_A"]
+            if J_G.dtype != G.dtype:
+                J_G, J_A = J_G.to(G.dtype), J_A.to(G.dtype)
+            work.append((layer, G, J_G @ G @ J_A))
         if not work:
             return
-        scales: Sequence[torch.Tensor | None]
-        if self.rescale != "none":
-            parts = []
-            for layer, G, D in work:
-                k = layer.d_in - int(layer.has_bias)
-                if layer.has_bias:
-                    parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
-                else:
-                    parts += [G, G[:0], D, D[:0]]
-            n = torch.stack(torch._foreach_norm(parts)).view(-1, 4)
-            if self.rescale == "sum":
-                raw, pre = n[:, 0] + n[:, 1], n[:, 2] + n[:, 3]
+        if self.rescale == "none":
+            for layer, _, D in work:
+                layer.write_grad(D)
+            return
+        parts, grads, views, direct = [], [], [], []
+        for layer, G, D in work:
+            k = layer.d_in - int(layer.has_bias)
+            if layer.has_bias:
+                Dw, Db = D[:, :k], D[:, k]
+                parts += [G[:, :k], G[:, k], Dw, Db]
             else:
-                raw, pre = n[:, :2].square().sum(1).sqrt(), n[:, 2:].square().sum(1).sqrt()
-            # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
-            scales = (raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind()
+                Dw, Db = D, D[:0]
+                parts += [G, G[:0], D, Db]
+            W_grad = layer.module.weight.grad
+            b_grad = layer.module.bias.grad if layer.has_bias else None
+            fast = W_grad.is_contiguous() and (not layer.has_bias or (b_grad is not None and b_grad.is_contiguous()))
+            direct.append(fast)
+            if fast:
+                grads.append(W_grad.view(Dw.shape))
+                views.append(Dw)
+                if layer.has_bias:
+                    grads.append(b_grad)
+                    views.append(Db)
+        n = torch.stack(torch._foreach_norm(parts)).view(-1, 2, 2)
+        if self.rescale == "sum":
+            raw, pre = n.sum(2).unbind(1)
         else:
-            scales = [None] * len(work)
-        for (layer, _, D), s in zip(work, scales, strict=True):
-            layer.write_grad(D, s)
+            raw, pre = n.square().sum(2).sqrt().unbind(1)
+        # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
+        scales = (raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind()
+        if grads:
+            torch._foreach_copy_(grads, views)
+            factors = [
+                s
+                for (layer, _, _), s, fast in zip(work, scales, direct, strict=True)
+                if fast
+                for _ in range(1 + int(layer.has_bias))
+            ]
+            torch._foreach_mul_(grads, factors)
+        for (layer, _, D), s, fast in zip(work, scales, direct, strict=True):
+            if not fast:
+                layer.write_grad(D, s)
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
