@@ -57,6 +57,17 @@ def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor
     return J / gamma - (c / gamma) * torch.outer(u, u) / (1.0 + c * (v @ u))
 
 
+def _plain_grads(layer: Layer) -> bool:
+    """Whether the layer's ``.grad`` tensors exist and are contiguous (they can then hold ``D`` in place)."""
+    W = layer.module.weight.grad
+    if W is None or not W.is_contiguous():
+        return False
+    if not layer.has_bias:
+        return True
+    b = layer.module.bias.grad  # type: ignore[union-attr]
+    return b is not None and b.is_contiguous()
+
+
 class MKOR(KroneckerOptimizer):
     """MKOR (Mozaffari et al. 2023) wrapped around a first-order backbone.
 
@@ -246,8 +257,7 @@ class MKOR(KroneckerOptimizer):
     # ------------------------------------------------------------------ preconditioning
     def _precondition(self) -> None:
         """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm. The step's cost
-        is dominated by per-op overhead, so the norms of all layers come from one multi-tensor call and the
-        scaled ``D`` reaches every ``.grad`` through one multi-tensor copy and one multi-tensor multiply."""
+        is dominated by per-op overhead, so the norms of all layers come from multi-tensor calls."""
         work = []
         for layer in self.layers:
             if layer.module.weight.grad is None:
@@ -263,44 +273,47 @@ class MKOR(KroneckerOptimizer):
             for layer, _, D in work:
                 layer.write_grad(D)
             return
-        parts, grads, views, direct = [], [], [], []
+        if all(_plain_grads(layer) for layer, _, _ in work):
+            self._rescale_in_place(work)
+            return
+        parts = []
         for layer, G, D in work:
             k = layer.d_in - int(layer.has_bias)
             if layer.has_bias:
-                Dw, Db = D[:, :k], D[:, k]
-                parts += [G[:, :k], G[:, k], Dw, Db]
+                parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
             else:
-                Dw, Db = D, D[:0]
-                parts += [G, G[:0], D, Db]
-            W_grad = layer.module.weight.grad
-            b_grad = layer.module.bias.grad if layer.has_bias else None
-            fast = W_grad.is_contiguous() and (not layer.has_bias or (b_grad is not None and b_grad.is_contiguous()))
-            direct.append(fast)
-            if fast:
-                grads.append(W_grad.view(Dw.shape))
-                views.append(Dw)
-                if layer.has_bias:
-                    grads.append(b_grad)
-                    views.append(Db)
-        n = torch.stack(torch._foreach_norm(parts)).view(-1, 2, 2)
-        if self.rescale == "sum":
-            raw, pre = n.sum(2).unbind(1)
-        else:
-            raw, pre = n.square().sum(2).sqrt().unbind(1)
+                parts += [G, G[:0], D, D[:0]]
+        n = torch.stack(torch._foreach_norm(parts)).view(-1, 2, 2)  # layer, (raw, preconditioned), (W, b)
+        for (layer, _, D), s in zip(work, self._scales(n.transpose(0, 1)), strict=True):
+            layer.write_grad(D, s)
+
+    def _scales(self, n: torch.Tensor) -> list[torch.Tensor]:
+        """Per-layer factors from the norms ``n[raw or preconditioned, layer, W or b]``."""
+        raw, pre = n.sum(2) if self.rescale == "sum" else n.square().sum(2).sqrt()
         # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
-        scales = (raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind()
-        if grads:
-            torch._foreach_copy_(grads, views)
-            factors = [
-                s
-                for (layer, _, _), s, fast in zip(work, scales, direct, strict=True)
-                if fast
-                for _ in range(1 + int(layer.has_bias))
-            ]
-            torch._foreach_mul_(grads, factors)
-        for (layer, _, D), s, fast in zip(work, scales, direct, strict=True):
-            if not fast:
-                layer.write_grad(D, s)
+        return list((raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind())
+
+    def _rescale_in_place(self, work: list) -> None:
+        """Contiguous ``.grad`` tensors: norms of the raw gradients, one multi-tensor copy of ``D`` into them,
+        norms of ``D`` there, one multi-tensor multiply by the factors (four calls for all layers)."""
+        grads, targets, sources = [], [], []
+        for layer, _, D in work:
+            W = layer.module.weight.grad
+            k = layer.d_in - int(layer.has_bias)
+            if layer.has_bias:
+                b = layer.module.bias.grad
+                grads += [W, b]
+                targets += [W.view(D.shape[0], k), b]
+                sources += [D[:, :k], D[:, k]]
+            else:
+                empty = D.new_zeros(0)
+                grads += [W, empty]
+                targets += [W.view(D.shape), empty]
+                sources += [D, empty]
+        raw = torch._foreach_norm(grads)
+        torch._foreach_copy_(targets, sources)
+        n = torch.stack(raw + torch._foreach_norm(grads)).view(2, -1, 2)
+        torch._foreach_mul_(grads, [s for s in self._scales(n) for _ in range(2)])
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
