@@ -27,13 +27,15 @@ to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 -
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from problems.validation import as_choice, as_int, as_real
 
-from ._kron import KroneckerOptimizer, Layer, stat_dtype, with_ones
+from ._kron import KroneckerOptimizer, Layer, conv_padding, stat_dtype, with_ones
 
 VARIANTS = ("code", "paper")
 STABILIZERS = ("code", "mix", "none")
@@ -55,6 +57,22 @@ def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor
     u = J @ v
     c = (1.0 - gamma) / gamma
     return J / gamma - (c / gamma) * torch.outer(u, u) / (1.0 + c * (v @ u))
+
+
+def _patch_means(layer: Layer, x: torch.Tensor) -> torch.Tensor:
+    """Conv2d: the mean over output positions of each unfolded patch entry, ``N x (C_in kh kw)``. For a stride-1
+    convolution, the entry of kernel offset ``(i, j)`` averages the padded input over an ``H_out x W_out``
+    window starting at ``(i d_h, j d_w)``: one average pooling with that window and the dilation as stride,
+    instead of unfolding all patches."""
+    m = cast(nn.Conv2d, layer.module)
+    if m.stride != (1, 1) or x.dtype not in (torch.float32, torch.float64) or x.dim() != 4:
+        return layer.patches(x).mean(dim=2)
+    ph, pw = cast(tuple[int, int], conv_padding(m))
+    if ph or pw:
+        x = F.pad(x, (pw, pw, ph, ph))
+    (kh, kw), (dh, dw) = m.kernel_size, m.dilation
+    window = (x.shape[2] - dh * (kh - 1), x.shape[3] - dw * (kw - 1))
+    return F.avg_pool2d(x, window, stride=(dh, dw)).flatten(1)
 
 
 def _plain_grads(layer: Layer) -> bool:
@@ -162,7 +180,7 @@ class MKOR(KroneckerOptimizer):
 
     def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         if layer.conv:
-            rows = layer.patches(x).mean(dim=2)
+            rows = _patch_means(layer, x)
         else:
             rows = x.reshape(-1, x.shape[-1])
         rows = rows.to(stat_dtype(rows))
