@@ -31,7 +31,6 @@ from typing import cast
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from problems.validation import as_choice, as_int, as_real
 
@@ -59,20 +58,35 @@ def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor
     return J / gamma - (c / gamma) * torch.outer(u, u) / (1.0 + c * (v @ u))
 
 
-def _patch_means(layer: Layer, x: torch.Tensor) -> torch.Tensor:
-    """Conv2d: the mean over output positions of each unfolded patch entry, ``N x (C_in kh kw)``. For a stride-1
-    convolution, the entry of kernel offset ``(i, j)`` averages the padded input over an ``H_out x W_out``
-    window starting at ``(i d_h, j d_w)``: one average pooling with that window and the dilation as stride,
-    instead of unfolding all patches."""
-    m = cast(nn.Conv2d, layer.module)
-    if m.stride != (1, 1) or x.dtype not in (torch.float32, torch.float64) or x.dim() != 4:
+def _position_weights(
+    n_in: int, n_out: int, k: int, pad: int, stride: int, dil: int, like: torch.Tensor
+) -> torch.Tensor:
+    """``k x n_in`` matrix whose row ``i`` averages the input coordinates ``i dil + p stride - pad`` that the
+    kernel offset ``i`` reads at the ``n_out`` output positions ``p`` (padding positions contribute zero)."""
+    out = torch.zeros(k, n_in, dtype=like.dtype, device=like.device)
+    for i in range(k):
+        r = torch.arange(n_out) * stride + i * dil - pad
+        out[i, r[(r >= 0) & (r < n_in)]] = 1.0 / n_out
+    return out
+
+
+def _patch_means(layer: Layer, x: torch.Tensor, cache: dict) -> torch.Tensor:
+    """Conv2d: the mean over output positions of each unfolded patch entry, ``N x (C_in kh kw)``, computed as
+    ``A_h X A_w^T`` per sample and channel (``A`` from ``_position_weights``) instead of unfolding every patch."""
+    if x.dtype not in (torch.float32, torch.float64) or x.dim() != 4:
         return layer.patches(x).mean(dim=2)
-    ph, pw = cast(tuple[int, int], conv_padding(m))
-    if ph or pw:
-        x = F.pad(x, (pw, pw, ph, ph))
-    (kh, kw), (dh, dw) = m.kernel_size, m.dilation
-    window = (x.shape[2] - dh * (kh - 1), x.shape[3] - dw * (kw - 1))
-    return F.avg_pool2d(x, window, stride=(dh, dw)).flatten(1)
+    key = (layer.name, x.shape[2], x.shape[3], x.dtype, x.device)
+    if key not in cache:
+        m = cast(nn.Conv2d, layer.module)
+        pad = cast(tuple[int, int], conv_padding(m))
+        ops = []
+        for axis in range(2):
+            n_in, k, d, st = x.shape[2 + axis], m.kernel_size[axis], m.dilation[axis], m.stride[axis]
+            n_out = (n_in + 2 * pad[axis] - d * (k - 1) - 1) // st + 1
+            ops.append(_position_weights(n_in, n_out, k, pad[axis], st, d, x))
+        cache[key] = (ops[0], ops[1].T.contiguous())
+    A_h, A_wT = cache[key]
+    return torch.matmul(A_h, x @ A_wT).flatten(1)
 
 
 def _plain_grads(layer: Layer) -> bool:
@@ -150,6 +164,7 @@ class MKOR(KroneckerOptimizer):
         self.factor_dtype = factor_dtype
         self.grad_accum_steps = as_int(grad_accum_steps, "grad_accum_steps", low=1)
         self.accum_g_scale = as_choice(accum_g_scale, "accum_g_scale", ("mean", "code"))
+        self._position_ops: dict = {}  # (layer, H, W, dtype, device) -> averaging matrices of _patch_means
         super().__init__(
             model,
             backbone,
@@ -180,7 +195,7 @@ class MKOR(KroneckerOptimizer):
 
     def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         if layer.conv:
-            rows = _patch_means(layer, x)
+            rows = _patch_means(layer, x, self._position_ops)
         else:
             rows = x.reshape(-1, x.shape[-1])
         rows = rows.to(stat_dtype(rows))
