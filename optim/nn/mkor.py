@@ -265,12 +265,12 @@ class MKOR(KroneckerOptimizer):
                 return
             new = code_update(Jw, vw)
         else:
-            if self.stabilizer != "none" and float(Jw.abs().max()) > self.eps:
+            if self.stabilizer != "none" and float(torch.linalg.vector_norm(Jw, math.inf)) > self.eps:
                 Jw = self._reset(Jw)
             new = paper_update(Jw, vw, self.gamma)
         if J.dtype in (torch.float16, torch.bfloat16):
             new = 0.5 * (new + new.T)
-        peak = float(new.abs().max())  # one pass: NaN/inf show up here too
+        peak = float(torch.linalg.vector_norm(new, math.inf))  # max |entry|, one op: NaN/inf show up here too
         if not math.isfinite(peak):
             st[key] = torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
             st["n_resets"] += 1
