@@ -27,14 +27,14 @@ to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 -
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
 
 from problems.validation import as_choice, as_int, as_real
 
-from ._kron import KroneckerOptimizer, Layer, stat_dtype, with_ones
+from ._kron import KroneckerOptimizer, Layer, conv_padding, stat_dtype, with_ones
 
 VARIANTS = ("code", "paper")
 STABILIZERS = ("code", "mix", "none")
@@ -56,6 +56,56 @@ def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor
     u = J @ v
     c = (1.0 - gamma) / gamma
     return J / gamma - (c / gamma) * torch.outer(u, u) / (1.0 + c * (v @ u))
+
+
+def _position_weights(
+    n_in: int, n_out: int, k: int, pad: int, stride: int, dil: int, like: torch.Tensor
+) -> torch.Tensor:
+    """``k x n_in`` matrix whose row ``i`` averages the input coordinates ``i dil + p stride - pad`` that the
+    kernel offset ``i`` reads at the ``n_out`` output positions ``p`` (padding positions contribute zero)."""
+    out = torch.zeros(k, n_in, dtype=like.dtype, device=like.device)
+    for i in range(k):
+        r = torch.arange(n_out) * stride + i * dil - pad
+        out[i, r[(r >= 0) & (r < n_in)]] = 1.0 / n_out
+    return out
+
+
+def _patch_means(layer: Layer, x: torch.Tensor, cache: dict) -> torch.Tensor:
+    """Conv2d: the mean over output positions of each unfolded patch entry, ``N x (C_in kh kw)``, computed as
+    ``A_h X A_w^T`` per sample and channel (``A`` from ``_position_weights``): one matrix product with
+    ``kron(A_h, A_w)`` instead of unfolding every patch."""
+    if x.dtype not in (torch.float32, torch.float64) or x.dim() != 4:
+        return layer.patches(x).mean(dim=2)
+    key = (layer.name, x.shape[2], x.shape[3], x.dtype, x.device)
+    if key not in cache:
+        m = cast(nn.Conv2d, layer.module)
+        pad = cast(tuple[int, int], conv_padding(m))
+        ops = []
+        for axis in range(2):
+            n_in, k, d, st = x.shape[2 + axis], m.kernel_size[axis], m.dilation[axis], m.stride[axis]
+            n_out = (n_in + 2 * pad[axis] - d * (k - 1) - 1) // st + 1
+            ops.append(_position_weights(n_in, n_out, k, pad[axis], st, d, x))
+        cache[key] = torch.kron(ops[0], ops[1])  # (kh kw) x (H W)
+    n, c = x.shape[:2]
+    # the product with the flattened input on the right runs on a far faster CPU kernel than its transpose
+    return (cache[key] @ x.reshape(n * c, -1).T).T.reshape(n, -1)
+
+
+def _max_abs(J: torch.Tensor) -> float:
+    """``max |J_ij|`` (NaN if any entry is NaN) from one min-max pass, without the ``|J|`` temporary."""
+    lo, hi = torch.aminmax(J)
+    return max(-float(lo), float(hi))
+
+
+def _plain_grads(layer: Layer) -> bool:
+    """Whether the layer's ``.grad`` tensors exist and are contiguous (they can then hold ``D`` in place)."""
+    W = layer.module.weight.grad
+    if W is None or not W.is_contiguous():
+        return False
+    if not layer.has_bias:
+        return True
+    b = layer.module.bias.grad  # type: ignore[union-attr]
+    return b is not None and b.is_contiguous()
 
 
 class MKOR(KroneckerOptimizer):
@@ -122,6 +172,7 @@ class MKOR(KroneckerOptimizer):
         self.factor_dtype = factor_dtype
         self.grad_accum_steps = as_int(grad_accum_steps, "grad_accum_steps", low=1)
         self.accum_g_scale = as_choice(accum_g_scale, "accum_g_scale", ("mean", "code"))
+        self._position_ops: dict = {}  # (layer, H, W, dtype, device) -> averaging matrices of _patch_means
         super().__init__(
             model,
             backbone,
@@ -152,7 +203,7 @@ class MKOR(KroneckerOptimizer):
 
     def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         if layer.conv:
-            rows = layer.patches(x).mean(dim=2)
+            rows = _patch_means(layer, x, self._position_ops)
         else:
             rows = x.reshape(-1, x.shape[-1])
         rows = rows.to(stat_dtype(rows))
@@ -222,12 +273,12 @@ class MKOR(KroneckerOptimizer):
                 return
             new = code_update(Jw, vw)
         else:
-            if self.stabilizer != "none" and float(Jw.abs().max()) > self.eps:
+            if self.stabilizer != "none" and _max_abs(Jw) > self.eps:
                 Jw = self._reset(Jw)
             new = paper_update(Jw, vw, self.gamma)
         if J.dtype in (torch.float16, torch.bfloat16):
             new = 0.5 * (new + new.T)
-        peak = float(new.abs().max())  # one pass: NaN/inf show up here too
+        peak = _max_abs(new)  # NaN/inf show up here too
         if not math.isfinite(peak):
             st[key] = torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
             st["n_resets"] += 1
@@ -246,37 +297,64 @@ class MKOR(KroneckerOptimizer):
 
     # ------------------------------------------------------------------ preconditioning
     def _precondition(self) -> None:
-        """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm; the norms of
-        all layers come from one multi-tensor call (the step's cost is dominated by per-op overhead)."""
+        """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm. The step's cost
+        is dominated by per-op overhead, so the norms of all layers come from multi-tensor calls."""
         work = []
         for layer in self.layers:
             if layer.module.weight.grad is None:
                 continue
             G = layer.grad_matrix()
-            D = layer.stats["J_G"].to(G.dtype) @ G @ layer.stats["J_A"].to(G.dtype)
-            work.append((layer, G, D))
+            J_G, J_A = layer.stats["J_G"], layer.stats["J_A"]
+            if J_G.dtype != G.dtype:
+                J_G, J_A = J_G.to(G.dtype), J_A.to(G.dtype)
+            work.append((layer, G, J_G @ G @ J_A))
         if not work:
             return
-        scales: Sequence[torch.Tensor | None]
-        if self.rescale != "none":
-            parts = []
-            for layer, G, D in work:
-                k = layer.d_in - int(layer.has_bias)
-                if layer.has_bias:
-                    parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
-                else:
-                    parts += [G, G[:0], D, D[:0]]
-            n = torch.stack(torch._foreach_norm(parts)).view(-1, 4)
-            if self.rescale == "sum":
-                raw, pre = n[:, 0] + n[:, 1], n[:, 2] + n[:, 3]
+        if self.rescale == "none":
+            for layer, _, D in work:
+                layer.write_grad(D)
+            return
+        if all(_plain_grads(layer) for layer, _, _ in work):
+            self._rescale_in_place(work)
+            return
+        parts = []
+        for layer, G, D in work:
+            k = layer.d_in - int(layer.has_bias)
+            if layer.has_bias:
+                parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
             else:
-                raw, pre = n[:, :2].square().sum(1).sqrt(), n[:, 2:].square().sum(1).sqrt()
-            # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
-            scales = (raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind()
-        else:
-            scales = [None] * len(work)
-        for (layer, _, D), s in zip(work, scales, strict=True):
+                parts += [G, G[:0], D, D[:0]]
+        n = torch.stack(torch._foreach_norm(parts)).view(-1, 2, 2)  # layer, (raw, preconditioned), (W, b)
+        for (layer, _, D), s in zip(work, self._scales(n.transpose(0, 1)), strict=True):
             layer.write_grad(D, s)
+
+    def _scales(self, n: torch.Tensor) -> list[torch.Tensor]:
+        """Per-layer factors from the norms ``n[raw or preconditioned, layer, W or b]``."""
+        raw, pre = n.sum(2) if self.rescale == "sum" else n.square().sum(2).sqrt()
+        # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
+        return list((raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind())
+
+    def _rescale_in_place(self, work: list) -> None:
+        """Contiguous ``.grad`` tensors: norms of the raw gradients, one multi-tensor copy of ``D`` into them,
+        norms of ``D`` there, one multi-tensor multiply by the factors (four calls for all layers)."""
+        grads, targets, sources = [], [], []
+        for layer, _, D in work:
+            W = layer.module.weight.grad
+            k = layer.d_in - int(layer.has_bias)
+            if layer.has_bias:
+                b = layer.module.bias.grad
+                grads += [W, b]
+                targets += [W.view(D.shape[0], k), b]
+                sources += [D[:, :k], D[:, k]]
+            else:
+                empty = D.new_zeros(0)
+                grads += [W, empty]
+                targets += [W.view(D.shape), empty]
+                sources += [D, empty]
+        raw = torch._foreach_norm(grads)
+        torch._foreach_copy_(targets, sources)
+        n = torch.stack(raw + torch._foreach_norm(grads)).view(2, -1, 2)
+        torch._foreach_mul_(grads, [s for s in self._scales(n) for _ in range(2)])
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
