@@ -6,22 +6,11 @@ import copy
 
 import numpy as np
 import pytest
+from bilevel_fixtures import digits, one_thread  # noqa: F401  (fixtures)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from threadpoolctl import threadpool_limits
 
 from problems.bilevel import HyperparameterLogistic, MultiTaskRidge, QuadraticBilevel
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return MultiTaskRidge.digits()
 
 
 @pytest.fixture(scope="module")

@@ -7,26 +7,15 @@ import copy
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from bilevel_fixtures import digits, one_thread  # noqa: F401  (fixtures)
 
 import optim
 from optim.bilevel import BSVRBv1, BSVRBv2, code_faithful_options
-from problems.bilevel import HyperparameterLogistic, MultiTaskRidge, QuadraticBilevel
+from problems.bilevel import HyperparameterLogistic, QuadraticBilevel
 
 METHODS = ("bsvrb-v1", "bsvrb-v2", "rsvrb", "bsgd", "bsvrb-ma", "soba", "stocbio", "hypergradient-descent")
 DETERMINISTIC = dict(blocks_per_iter=10, batch_size=None, upper_batch_size=None, alpha=0.9, gamma=1.0, beta=0.5,
                      upper_step=0.5, lower_step=0.3, lower_update="all", tol=0.0, verbose=False)  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return MultiTaskRidge.digits()
 
 
 @pytest.fixture(scope="module")

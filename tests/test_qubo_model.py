@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from published_optima import MIS_OPT
 
 from problems import MDKP, MIS, QAP, TSP, MarketSplit, instance_path, list_instances
 from quantum import QUBO, encode_lagrangian, encode_slack
@@ -184,24 +185,6 @@ def test_lagrangian_product_form_for_mis_and_scalar_multiplier():
 
 
 # ---------------------------------------------------------------------- problems
-MIS_OPT = {
-    "1tc.8": 4,
-    "1tc.16": 8,
-    "1tc.32": 12,
-    "1tc.64": 20,
-    "1dc.64": 10,
-    "1dc.128": 16,
-    "farm": 10,
-    "johnson8-2-4": 7,
-    "ibm32": 13,
-    "karate": 20,
-    "football": 16,
-    "chesapeake": 17,
-    "MANN-a9": 3,
-    "hamming6-2": 2,
-    "hamming6-4": 12,
-    "es60fst01": 60,
-}
 MDKP_TABLE = {
     "hp1": (3418, 3472.346),
     "hp2": (3186, 3261.821),

@@ -7,30 +7,12 @@ import pytest
 import scipy.linalg as sla
 import scipy.sparse as sp
 from dwave.samplers import SimulatedAnnealingSampler
+from published_optima import MIS_OPT
 
 from problems import MIS, instance_path, list_instances
 from quantum import QUBO, encode_lagrangian
 from quantum.samplers import QAOA, VQE, Exact, ParallelTempering, SimulatedAnnealing, Tabu, default_beta_range
 from quantum.samplers.variational import cvar
-
-MIS_OPT = {
-    "1tc.8": 4,
-    "1tc.16": 8,
-    "1tc.32": 12,
-    "1tc.64": 20,
-    "1dc.64": 10,
-    "1dc.128": 16,
-    "farm": 10,
-    "johnson8-2-4": 7,
-    "ibm32": 13,
-    "karate": 20,
-    "football": 16,
-    "chesapeake": 17,
-    "MANN-a9": 3,
-    "hamming6-2": 2,
-    "hamming6-4": 12,
-    "es60fst01": 60,
-}
 
 
 def random_qubo(n, density, seed, sparse=True):
