@@ -10,6 +10,7 @@ from scipy.optimize import OptimizeResult
 #: every status a run can end with, and what it means to a person
 STATUS_MESSAGES = {
     "converged": "the solver's own stopping error fell to tol or below",
+    "dual_converged": "the dual iteration converged but the certified primal-dual gap is above tol (not optimal)",
     "target": "every column the caller named in target reached its target value",
     "max_iter": "iteration cap max_iter reached",
     "budget": "oracle budget spent",

@@ -100,3 +100,20 @@ def test_from_ratings_maps_ids_and_keeps_cold_start_entries():
         from_ratings(user, item, [5, 3, 4, 1], rank=4)
     with pytest.raises(ValueError, match="rating contains NaN"):
         from_ratings([1, 2], [2, 2], [3, np.nan], rank=1)
+
+
+def test_sketch_size_below_the_rank_and_negative_shrinkage_are_named():
+    import optim
+    from optim.completion import sketch_lstsq
+    from optim.completion.softimpute import soft_impute
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"\bs\b"):
+        sketch_lstsq(rng.standard_normal((100, 10)), rng.standard_normal(100), s=5)
+    p = synthetic_incoherent(60, 50, 3, c=2.0, seed=0)
+    with pytest.raises(ValueError, match="s must be at least the rank"):
+        optim.solve(p, method="altmin-robust", s=2, max_iter=2)
+    X = rng.standard_normal((6, 5))
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="shrinkage_value"):
+        soft_impute(X, shrinkage_value=-5.0)

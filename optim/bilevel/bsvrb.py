@@ -162,6 +162,7 @@ class BSVRB(BilevelSolver):
         st.tau_v = st.tau if self.v_step is None else self.v_step
         st.k = np.zeros(m, dtype=int)
         st.last = None
+        st.touched = None  # rows the last lower update changed (None: Y_prev may differ anywhere)
         st.z = None
         if self.init_mode == "code":
             r = st.rng.random
@@ -269,9 +270,16 @@ class BSVRB(BilevelSolver):
         st.x = st.x - self.upper_step * st.z
 
     def lower_update_(self, st, J) -> None:
-        st.Y_prev = st.Y.copy()
+        """y_i (and v_i) steps; ``Y_prev``/``V_prev`` become the values before this step. Only the rows
+        changed by the last step or about to change are copied, so a "sampled"/"lazy" step is O(I d)."""
+        if self.lower_update == "all" or st.touched is None:
+            sync: slice | np.ndarray = slice(None)
+        else:
+            sync = np.union1d(st.touched, J)
+        st.Y_prev[sync] = st.Y[sync]
         if self.version == 2:
-            st.V_prev = st.V.copy()
+            st.V_prev[sync] = st.V[sync]
+        st.touched = np.asarray(J)
         if self.lower_update == "all":
             idx, mult = slice(None), st.tau
         elif self.lower_update == "sampled":

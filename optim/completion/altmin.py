@@ -150,6 +150,9 @@ class AltMinRobust(AltMin):
         self.reuse_sketch = bool(reuse_sketch)
 
     def init(self, problem, x0=None):
+        k = problem.rank if self.rank is None else self.rank
+        if self.s is not None and self.s < k:
+            raise ValueError(f"s must be at least the rank k = {k} (a sketch of s rows preconditions k columns)")
         state = super().init(problem, x0)
         state.sketch_seeds = {w: int(state.rng.integers(2**62)) for w in ("rows", "cols")}
         return state

@@ -180,10 +180,7 @@ class FactoredSolver(Solver):
         return problem.report_factors(model.U, model.V, predict=model.raw)
 
     def extra_history(self, problem, state) -> dict:
-        extra = {"n_underdetermined": state.n_under}
-        if not hasattr(Solver, "report"):  # loops without reporting columns: record them here
-            extra.update(self.report(problem, state))
-        return extra
+        return {"n_underdetermined": state.n_under}
 
     def make_result(self, problem, state, **kw):
         result = super().make_result(problem, state, **kw)

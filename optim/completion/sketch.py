@@ -215,7 +215,7 @@ def sketch_lstsq(
     if L < 1 or k < 1:
         raise ValueError(f"A must be non-empty, got shape {A.shape}")
     if s is not None:
-        s = as_int(s, "s", low=1)
+        s = as_int(s, "s", low=k)  # a sketch with fewer rows than A has columns cannot precondition it
     as_real(oversample, "oversample", low=1.0)
     tol = as_real(tol, "tol", low=0.0)
     if inner_iters is not None:

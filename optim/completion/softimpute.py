@@ -76,7 +76,10 @@ def soft_impute(
     max_iters = as_int(max_iters, "max_iters", low=1)
     convergence_threshold = as_real(convergence_threshold, "convergence_threshold", low=0.0)
     filled = np.where(missing, 0.0, X)
-    lam = np.linalg.norm(filled, 2) / 50.0 if shrinkage_value is None else as_real(shrinkage_value, "shrinkage_value")
+    if shrinkage_value is None:
+        lam = np.linalg.norm(filled, 2) / 50.0
+    else:
+        lam = as_real(shrinkage_value, "shrinkage_value", low=0.0)
     info = {"iterations": 0, "rank": 0, "shrinkage_value": float(lam), "converged": False}
     for it in range(1, max_iters + 1):
         U, s, Vt = _shrink(filled, lam, max_rank)

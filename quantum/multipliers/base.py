@@ -326,6 +326,11 @@ class MultiplierMethod(Solver):
         err = self._errors(problem, state)
         gap = err.get("gap", math.nan)
         gap_text = f"certified primal-dual gap {gap:.3g}" if not math.isnan(gap) else "no valid bound"
+        if status == "dual_converged":
+            return (
+                f"dual converged: {self.name} model's predicted increase {err['value']:.3g} <= tol "
+                f"{self.tol:g}; {gap_text} (relative; {100 * gap:.3g} %): not certified optimal"
+            )
         if status == "converged":
             if err["kind"] == "gap":
                 return f"converged: certified primal-dual gap {err['value']:.3g} <= tol {self.tol:g}"
@@ -348,6 +353,8 @@ class MultiplierMethod(Solver):
     ) -> Result:
         if not state.has_feasible and status != "diverged":
             status = "infeasible"
+        elif status == "converged" and self._errors(problem, state)["kind"] == "dual":
+            status = "dual_converged"  # the multipliers settled; the answer is not certified optimal
         res = super().make_result(problem, state, status=status, nit=nit, clock=clock, values=values, history=history)
         res.update(
             message=self._message(problem, state, status),
