@@ -28,6 +28,8 @@ def project_simplex(v: np.ndarray, radius: float = 1.0) -> np.ndarray:
     Michelot's algorithm, compiled with numba on first use when numba is installed (the per-sample loops of
     VR-EG and VR-FoRB project twice per step). A non-finite ``v`` gives all-NaN (so a diverging run
     is caught by the solver loop)."""
+    if np.size(v) == 0:
+        raise ValueError("v must be a non-empty vector to project onto the simplex")
     return _simplex_kernel()(np.ascontiguousarray(v, dtype=np.float64), float(radius))
 
 

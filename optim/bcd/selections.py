@@ -71,9 +71,13 @@ class LipschitzSampling(Selection):
     """Sampling with probability proportional to L_b (fixed) or L_i without replacement (variable)."""
 
     def select(self, solver: Any, bp: Any, st: Any) -> tuple[np.ndarray, int | None]:
-        if st.blocks is not None:
-            j = int(st.rng.choice(len(st.blocks), p=st.Lb / st.Lb.sum()))
-            return st.blocks[j], j
+        if st.blocks is not None or st.tau == 1:
+            # one draw by inverting the cumulative weights, built once per run: O(log n) a step
+            cdf = getattr(st, "lipschitz_cdf", None)
+            if cdf is None:
+                cdf = st.lipschitz_cdf = np.cumsum(st.Lb if st.blocks is not None else st.L)
+            j = min(int(np.searchsorted(cdf, st.rng.random() * cdf[-1], side="right")), len(cdf) - 1)
+            return (st.blocks[j], j) if st.blocks is not None else (np.array([j]), None)
         return np.sort(st.rng.choice(bp.dim, st.tau, replace=False, p=st.L / st.L.sum())), None
 
 

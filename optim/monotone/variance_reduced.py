@@ -169,7 +169,7 @@ class VREG(_Loopless):
         self, step: float | None = None, gamma: float = 0.99, probability: float | None = None, **options: Any
     ) -> None:
         super().__init__(step=step, probability=probability, **options)
-        self.gamma = as_real(gamma, "gamma", low=0.0, low_open=True)
+        self.gamma = as_real(gamma, "gamma", low=0.0, high=1.0, low_open=True, high_open=True)
 
     def default_step(self, problem: FiniteSumOperator) -> float:
         p = self.snapshot_p(problem)

@@ -84,6 +84,8 @@ class KFAC(KroneckerOptimizer):
             (10 if kaisa else 1) if factor_every is None else factor_every, "factor_every", low=1
         )
         self.inv_every = as_int((100 if kaisa else 1) if inv_every is None else inv_every, "inv_every", low=1)
+        if not kaisa and kl_clip not in ("default", None):
+            raise ValueError("kl_clip applies only to mode='kaisa' (ASDL's gradient maker has no KL clip)")
         kl_clip = (1e-3 if kaisa else None) if kl_clip == "default" else kl_clip
         self.kl_clip = None if kl_clip is None else as_real(kl_clip, "kl_clip", low=0.0, low_open=True)
         super().__init__(

@@ -57,6 +57,10 @@ def solve_cardinality(model: CardinalityQUBO, method: str = "swap_descent", x0=N
     if not isinstance(model, CardinalityQUBO):
         raise TypeError(f"model must be a CardinalityQUBO, got {type(model).__name__}")
     method = as_choice(method, "method", METHODS)
+    if x0 is not None:
+        given = np.asarray(x0)
+        if given.dtype.kind not in "biuf" or not np.isin(given, (0, 1)).all():
+            raise ValueError(f"x0 must be a 0/1 vector of length {model.num_variables} with sum k = {model.k}")
     x0 = model.incumbent() if x0 is None else np.asarray(x0, dtype=np.int8).copy()
     if x0.shape != (model.num_variables,) or not model.feasible(x0):
         raise ValueError(f"x0 must be a 0/1 vector of length {model.num_variables} with sum k = {model.k}")
