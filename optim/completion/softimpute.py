@@ -77,7 +77,7 @@ def soft_impute(
     convergence_threshold = as_real(convergence_threshold, "convergence_threshold", low=0.0)
     filled = np.where(missing, 0.0, X)
     if shrinkage_value is None:
-        lam = np.linalg.norm(filled, 2) / 50.0
+        lam = float(np.linalg.norm(filled, 2)) / 50.0
     else:
         lam = as_real(shrinkage_value, "shrinkage_value", low=0.0)
     info = {"iterations": 0, "rank": 0, "shrinkage_value": float(lam), "converged": False}
