@@ -3,13 +3,10 @@ the 2B samples ends (20 steps, float64, 1e-5), and the elements they all-reduce,
 around ``torch.distributed.all_reduce``, are MKOR's rank-1 vectors (sum over layers of d_in + d_out per
 collect step) and KFAC's factors (sum of d_A^2 + d_G^2)."""
 
-import os
-import tempfile
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from gloo_runs import run_gloo
 from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 from torch import nn
 
@@ -73,22 +70,9 @@ def _worker(rank, world, init_file, out_file):
         dist.destroy_process_group()
 
 
-def _spawn():
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "params.pt")
-        mp.start_processes(_worker, args=(2, os.path.join(tmp, "init"), out), nprocs=2, join=True, start_method="spawn")
-        return torch.load(out)
-
-
 @pytest.fixture(scope="module")
 def ddp_results():
-    try:
-        return _spawn()
-    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:  # gloo on a loaded shared box
-        import warnings
-
-        warnings.warn(f"first gloo run failed, retried once: {str(exc)[-300:]}", stacklevel=1)
-        return _spawn()
+    return run_gloo(_worker, 2)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

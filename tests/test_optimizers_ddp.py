@@ -2,13 +2,10 @@
 each on half of every batch, end where a single process ends that steps on the average of the two
 half-batch gradients (what DDP's all-reduce computes), to 1e-10."""
 
-import os
-import tempfile
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from gloo_runs import run_gloo
 from optimizers_fixtures import one_thread  # noqa: F401  (autouse)
 
 import optim.nn as onn
@@ -77,10 +74,7 @@ def _reference(make):
 
 @pytest.fixture(scope="module")
 def ddp_results():
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "params.pt")
-        mp.start_processes(_worker, args=(2, os.path.join(tmp, "init"), out), nprocs=2, join=True, start_method="spawn")
-        return torch.load(out)
+    return run_gloo(_worker, 2)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
