@@ -21,6 +21,7 @@ from problems.validation import as_choice, as_real
 
 from ..base import State
 from .common import BilevelSolver
+from .upper_optim import UpperOptimizer, check_upper_optimizer, parameter_shapes
 
 CODE_FAITHFUL = {
     1: dict(upper_step=1e-3, lower_step=0.5, alpha=0.9, gamma=1.0, beta=0.9, projection="frobenius", hessian_bound=10.0,
@@ -87,6 +88,10 @@ class BSVRB(BilevelSolver):
       floor mu_g), "frobenius" (the official floor with ``hessian_bound``) or "none"
     - ``init``: "minibatch" (``x_-1 = x_0``, estimators from one batch per block, v = 0), "zeros" or
       "code" (the official code: every variable and estimator i.i.d. U[0, 1), z too)
+    - ``upper_optimizer``: None (x <- x - eta z), "adam", "sgd" or a factory ``params -> torch.optim.Optimizer``:
+      a torch optimizer steps the model's parameters with z as their gradient (problems declaring
+      ``parameter_shapes`` only, e.g. ``TopKNDCG``); ``upper_optimizer_options``: keyword arguments of
+      ``torch.optim.Adam``/``SGD`` (``lr`` defaults to ``upper_step``)
     """
 
     name = "bsvrb-v2"
@@ -109,6 +114,8 @@ class BSVRB(BilevelSolver):
         hessian_bound=10.0,
         init="minibatch",
         moving_average=False,
+        upper_optimizer=None,
+        upper_optimizer_options=None,
         **options,
     ):
         super().__init__(**options)
@@ -128,6 +135,9 @@ class BSVRB(BilevelSolver):
         self.hessian_bound = as_real(hessian_bound, "hessian_bound", low=0.0, low_open=True)
         self.init_mode = as_choice(init, "init", ("minibatch", "zeros", "code"))
         self.moving_average = bool(moving_average)
+        self.upper_optimizer, self.upper_optimizer_options = check_upper_optimizer(
+            upper_optimizer, upper_optimizer_options
+        )
 
     # ------------------------------------------------------------------ helpers
     def _project(self, st, H, blocks):
@@ -156,6 +166,10 @@ class BSVRB(BilevelSolver):
     def init(self, problem, x0=None) -> State:
         st = self.setup(problem)
         st.x, st.Y = self.start(problem, x0)
+        st.upper_opt = None
+        if self.upper_optimizer is not None:
+            shapes, opts = parameter_shapes(problem), self.upper_optimizer_options
+            st.upper_opt = UpperOptimizer(self.upper_optimizer, opts, self.upper_step, shapes, st.x)
         m, d = problem.m, problem.dim_y
         st.gamma = (m - st.I) / (st.I * (1 - self.alpha)) + (1 - self.alpha) if self.gamma == "theory" else self.gamma
         st.floor = problem.mu_g if self.hessian_floor is None else self.hessian_floor
@@ -267,7 +281,10 @@ class BSVRB(BilevelSolver):
         else:
             st.z = (1 - b) * (st.z - g_old) + g_new
         st.x_prev = st.x
-        st.x = st.x - self.upper_step * st.z
+        if st.upper_opt is None:
+            st.x = st.x - self.upper_step * st.z
+        else:  # a torch optimizer on the model's tensors, z as their gradient
+            st.x = st.upper_opt.step(st.x, st.z)
 
     def lower_update_(self, st, J) -> None:
         """y_i (and v_i) steps; ``Y_prev``/``V_prev`` become the values before this step. Only the rows

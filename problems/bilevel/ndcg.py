@@ -184,6 +184,12 @@ class TopKNDCG(BilevelProblem):
         return cls(tr_items, tr_rates, n_items, test, k=k, name="ndcg-movielens", **options)
 
     # ------------------------------------------------------------------ the model (torch, float64)
+    @property
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The model's tensors in the order x stacks them (x is their flattened concatenation): P, Q (GMF user and
+        item embeddings), Pm, Qm (MLP embeddings), W, b (hidden layer), a, c (output weights)."""
+        return dict(self.shapes)
+
     def _unflatten(self, w):
         out, at = {}, 0
         for key, shape in self.shapes.items():
