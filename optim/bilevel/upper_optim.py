@@ -8,7 +8,8 @@ Adam with learning rate 4e-4 and weight decay 1e-7 on the model, fed a variance-
 A problem qualifies when it declares ``parameter_shapes``: an ordered ``{name: shape}`` whose sizes add up to
 ``dim_x``, x being the concatenation of the flattened tensors. The parameters are float64 leaf tensors owned by
 the solver's state (one per named tensor, so per-tensor parameter groups are possible through a factory); they
-are loaded from the iterate before and copied out after every step. Adam and SGD are deterministic, so runs repeat with a seed.
+are loaded from the iterate before and copied out after every step. Adam and SGD are deterministic, so runs
+repeat with a seed.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class UpperOptimizer:
             try:
                 opt = cls(self.params, **kwargs)
             except (TypeError, ValueError) as err:
-                raise ValueError(f"upper_optimizer_options {options} rejected by torch.optim.{cls.__name__}: {err}") from None
+                raise ValueError(
+                    f"upper_optimizer_options {options} rejected by torch.optim.{cls.__name__}: {err}"
+                ) from None
         self.opt = opt
 
     def step(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
