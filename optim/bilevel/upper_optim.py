@@ -21,28 +21,28 @@ import numpy as np
 NAMED = ("adam", "sgd")
 
 
-def check_upper_optimizer(spec, options) -> tuple[str | Callable | None, dict]:
+def check_upper_optimizer(choice, options) -> tuple[str | Callable | None, dict]:
     """Validate the ``upper_optimizer`` option ("adam", "sgd", a factory ``params -> Optimizer`` or None) and
     ``upper_optimizer_options`` (a dict of keyword arguments for the named optimizers)."""
-    if spec is None:
+    if choice is None:
         if options:
             raise ValueError("upper_optimizer_options needs upper_optimizer ('adam', 'sgd' or a factory)")
         return None, {}
-    if isinstance(spec, str):
-        spec = spec.lower()
-        if spec not in NAMED:
-            raise ValueError(f"upper_optimizer must be one of {list(NAMED)} or a callable, got {spec!r}")
-    elif not callable(spec):
+    if isinstance(choice, str):
+        choice = choice.lower()
+        if choice not in NAMED:
+            raise ValueError(f"upper_optimizer must be one of {list(NAMED)} or a callable, got {choice!r}")
+    elif not callable(choice):
         raise TypeError(
-            f"upper_optimizer must be 'adam', 'sgd' or a callable params -> torch.optim.Optimizer, got {type(spec)}"
+            f"upper_optimizer must be 'adam', 'sgd' or a callable params -> torch.optim.Optimizer, got {type(choice)}"
         )
     if options is None:
         options = {}
     if not isinstance(options, dict):
         raise TypeError(f"upper_optimizer_options must be a dict, got {type(options).__name__}")
-    if options and callable(spec):
+    if options and callable(choice):
         raise ValueError("upper_optimizer_options is for 'adam'/'sgd'; a factory sets its own options")
-    return spec, dict(options)
+    return choice, dict(options)
 
 
 def parameter_shapes(problem) -> dict:
@@ -62,7 +62,7 @@ def parameter_shapes(problem) -> dict:
 class UpperOptimizer:
     """The model tensors and the torch optimizer of one run; ``step(z)`` returns the new flat iterate."""
 
-    def __init__(self, spec, options: dict, lr: float, shapes: dict, x: np.ndarray):
+    def __init__(self, choice, options: dict, lr: float, shapes: dict, x: np.ndarray):
         import torch
 
         self.sizes = [int(np.prod(s)) for s in shapes.values()]
@@ -72,12 +72,12 @@ class UpperOptimizer:
             t = torch.tensor(x[at : at + size], dtype=torch.float64).reshape(shape)
             self.params.append(torch.nn.Parameter(t))
             at += size
-        if callable(spec):
-            opt = spec(self.params)
+        if callable(choice):
+            opt = choice(self.params)
             if not isinstance(opt, torch.optim.Optimizer):
                 raise TypeError(f"the upper_optimizer factory must return a torch.optim.Optimizer, got {type(opt)}")
         else:
-            cls = torch.optim.Adam if spec == "adam" else torch.optim.SGD
+            cls = torch.optim.Adam if choice == "adam" else torch.optim.SGD
             kwargs = {"lr": lr, **options}
             try:
                 opt = cls(self.params, **kwargs)
