@@ -85,6 +85,30 @@ def test_factory_equals_named_optimizer_and_runs_repeat():
     assert np.all(np.isfinite(solve(p, "bsgd", upper_optimizer="adam", **opts).x))
 
 
+def test_released_script_direction():
+    from optim.bilevel import BSVRBv2
+
+    seen = []
+
+    class Recording(BSVRBv2):
+        def upper_update(self, st, g_new, g_old):
+            seen.append((g_new.copy(), g_old.copy()))
+            super().upper_update(st, g_new, g_old)
+
+    p = synthetic()
+    solver = Recording(upper_correction=0.01, upper_optimizer="adam", **RUN)
+    st = solver.init(p)
+    for _ in range(3):
+        st = solver.step(p, st)
+    g_new, g_old = seen[-1]
+    np.testing.assert_allclose(st.z, g_new - 0.01 * g_old, rtol=1e-14, atol=1e-16)
+    assert np.linalg.norm(g_old) > 0
+    with pytest.raises(ValueError, match="upper_correction"):
+        make_solver("bsvrb-v2", upper_correction=-1.0)
+    with pytest.raises(ValueError, match="upper_correction"):
+        make_solver("bsvrb-ma", upper_correction=0.01)
+
+
 @pytest.mark.skipif(not _have_movielens(), reason="MovieLens-100k parquet absent (python3 benchmarks/fetch_data.py)")
 def test_adam_upper_step_improves_held_out_ndcg():
     p = TopKNDCG.movielens(n_users=20, n_items=80, seed=0)

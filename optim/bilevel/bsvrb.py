@@ -92,6 +92,8 @@ class BSVRB(BilevelSolver):
       a torch optimizer steps the model's parameters with z as their gradient (problems declaring
       ``parameter_shapes`` only, e.g. ``TopKNDCG``); ``upper_optimizer_options``: keyword arguments of
       ``torch.optim.Adam``/``SGD`` (``lr`` defaults to ``upper_step``)
+    - ``upper_correction``: None (STORM) or c >= 0: z_t = mean Phi_new - c mean Phi_old, the direction the
+      released top-K NDCG script hands to Adam (c = 0.01 there)
     """
 
     name = "bsvrb-v2"
@@ -116,6 +118,7 @@ class BSVRB(BilevelSolver):
         moving_average=False,
         upper_optimizer=None,
         upper_optimizer_options=None,
+        upper_correction=None,
         **options,
     ):
         super().__init__(**options)
@@ -138,6 +141,11 @@ class BSVRB(BilevelSolver):
         self.upper_optimizer, self.upper_optimizer_options = check_upper_optimizer(
             upper_optimizer, upper_optimizer_options
         )
+        self.upper_correction = (
+            None if upper_correction is None else as_real(upper_correction, "upper_correction", low=0.0)
+        )
+        if self.upper_correction is not None and self.moving_average:
+            raise ValueError("upper_correction replaces the upper estimator; bsvrb-ma fixes a moving average")
 
     # ------------------------------------------------------------------ helpers
     def _project(self, st, H, blocks):
@@ -276,6 +284,8 @@ class BSVRB(BilevelSolver):
         b = self.beta
         if st.z is None:
             st.z = g_new.copy()
+        elif self.upper_correction is not None:
+            st.z = g_new - self.upper_correction * g_old
         elif self.moving_average:
             st.z = (1 - b) * st.z + b * g_new
         else:
