@@ -119,6 +119,9 @@ def peer_table(quick: bool) -> tuple[list[dict], str | None]:
     seeds = (0,) if quick else (0, 1, 2)
     runs = {
         "bsvrb-v2 + Adam (ours)": dict(upper_optimizer="adam", upper_optimizer_options=ADAM),
+        "bsvrb-v2 + Adam, z = G_t - 0.01 G_t-1 (ours)": dict(
+            upper_optimizer="adam", upper_optimizer_options=ADAM, upper_correction=0.01
+        ),
         "bsvrb-v2, plain step (ours)": {},
     }
     acc: dict[str, dict[str, list]] = {}
