@@ -169,6 +169,32 @@ def peer_table(quick: bool) -> tuple[list[dict], str | None]:
     return rows, None
 
 
+def hook_overhead(n_items: int = 200, repeats: int = 7) -> dict:
+    """Cost of one upper step: x - eta z against the Adam hook (load x, set grad, Adam step, copy out), on the
+    model of a 50-user instance; interleaved repeats of 200 steps, median microseconds per step."""
+    from optim.bilevel.upper_optim import UpperOptimizer
+
+    p = TopKNDCG.movielens(n_users=50, n_items=n_items, seed=0)
+    rng = np.random.default_rng(0)
+    x, z = p.initial_point(), 1e-3 * rng.standard_normal(p.dim_x)
+    hook = UpperOptimizer("adam", dict(ADAM), 1e-3, p.parameter_shapes, x)
+    plain, adam = [], []
+    for _ in range(repeats):
+        t, y = time.perf_counter(), x
+        for _ in range(200):
+            y = y - 0.1 * z
+        plain.append((time.perf_counter() - t) / 200)
+        t, y = time.perf_counter(), x
+        for _ in range(200):
+            y = hook.step(y, z)
+        adam.append((time.perf_counter() - t) / 200)
+    return {
+        "dim_x": p.dim_x,
+        "plain step (us)": 1e6 * float(np.median(plain)),
+        "Adam hook (us)": 1e6 * float(np.median(adam)),
+    }
+
+
 def cost_growth(quick: bool) -> tuple[list[dict], float]:
     sizes = (60, 120, 240) if quick else (100, 200, 400, 800)
     iters = 30 if quick else 60
@@ -221,6 +247,11 @@ def main() -> None:
                 "ms / iteration",
             ]
             print(markdown_table(peer, pcols, formats={"epochs": ".1f", "time (s)": ".1f", "ms / iteration": ".1f"}))
+        out["hook_overhead"] = hook = hook_overhead()
+        print(
+            f"\nOne upper step on dim_x = {hook['dim_x']} (median of interleaved repeats): x - eta z "
+            f"{hook['plain step (us)']:.0f} us, the Adam hook {hook['Adam hook (us)']:.0f} us"
+        )
     if "cost" in parts:
         growth, slope = cost_growth(quick)
         out["cost"], out["cost_exponent"] = growth, slope

@@ -60,17 +60,23 @@ def parameter_shapes(problem) -> dict:
 
 
 class UpperOptimizer:
-    """The model tensors and the torch optimizer of one run; ``step(z)`` returns the new flat iterate."""
+    """The model tensors and the torch optimizer of one run; ``step(x, z)`` returns the new flat iterate.
+
+    The parameter tensors are views of one flat float64 buffer and their gradients views of another, so
+    loading x and z costs one copy each and reading the result one copy."""
 
     def __init__(self, choice, options: dict, lr: float, shapes: dict, x: np.ndarray):
         import torch
 
-        self.sizes = [int(np.prod(s)) for s in shapes.values()]
+        self.flat = torch.tensor(np.asarray(x, dtype=float), dtype=torch.float64)
+        self.grad = torch.zeros_like(self.flat)
         self.params = []
         at = 0
-        for shape, size in zip(shapes.values(), self.sizes, strict=True):
-            t = torch.tensor(x[at : at + size], dtype=torch.float64).reshape(shape)
-            self.params.append(torch.nn.Parameter(t))
+        for shape in shapes.values():
+            size = int(np.prod(shape))
+            p = torch.nn.Parameter(self.flat[at : at + size].view(shape))
+            p.grad = self.grad[at : at + size].view(shape)
+            self.params.append(p)
             at += size
         if callable(choice):
             opt = choice(self.params)
@@ -88,16 +94,12 @@ class UpperOptimizer:
         self.opt = opt
 
     def step(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Load the parameters from x, set their grad to z, take one optimizer step, return the new flat x
-        (a fresh array; x and z are not modified)."""
+        """Load the parameters from x and their gradients from z, take one optimizer step, return the new flat
+        x (a fresh array; x and z are not modified)."""
         import torch
 
-        at = 0
         with torch.no_grad():
-            for p, size in zip(self.params, self.sizes, strict=True):
-                p.copy_(torch.from_numpy(x[at : at + size]).reshape(p.shape))
-                p.grad = torch.from_numpy(z[at : at + size].copy()).reshape(p.shape)
-                at += size
+            self.flat.copy_(torch.from_numpy(np.asarray(x, dtype=float)))
+            self.grad.copy_(torch.from_numpy(np.asarray(z, dtype=float)))
         self.opt.step()
-        with torch.no_grad():
-            return np.concatenate([p.detach().reshape(-1).numpy() for p in self.params])
+        return self.flat.numpy().copy()
