@@ -1,6 +1,7 @@
 """Distributed BSVRB: two gloo processes on CPU, each owning half of the blocks and refreshing I / 2 of
 the sampled blocks per iteration, end where one process ends on the same samples (float64, 1e-12): the
-same x on every rank, and each block's lower state, kept only by its owner, equal to the single-process one."""
+same x on every rank, and each block's lower state, kept only by its owner, equal to the single-process one;
+also with an Adam upper step on a small top-K NDCG problem."""
 
 import os
 import tempfile
@@ -11,7 +12,7 @@ import torch.multiprocessing as mp
 from threadpoolctl import threadpool_limits
 
 from optim.bilevel import BSVRBv1, BSVRBv2, DistributedBSVRB
-from problems.bilevel import QuadraticBilevel
+from problems.bilevel import QuadraticBilevel, TopKNDCG
 
 RUNS = {
     "v2-sampled": dict(version=2, lower_update="sampled"),
@@ -23,6 +24,17 @@ COMMON = dict(blocks_per_iter=4, batch_size=8, max_iter=25, tol=0.0, seed=11, ve
 
 def _problem():
     return QuadraticBilevel(m=7, dim_x=6, dim_y=3, seed=4, n_samples=20)
+
+
+# an Adam upper step on a torch-model problem (top-K NDCG, 4 users): same x on every rank as in one process
+NDCG_ADAM = dict(blocks_per_iter=2, batch_size=8, upper_batch_size=4, seed=5, max_iter=8, verbose=False,
+                 upper_optimizer="adam", upper_optimizer_options={"lr": 0.01})  # fmt: skip
+
+
+def _ndcg_problem():
+    rng = np.random.default_rng(0)
+    items = np.stack([rng.choice(30, 6, replace=False) for _ in range(4)])
+    return TopKNDCG(items, rng.integers(1, 6, size=items.shape).astype(float), 30, k=3, embed_dim=3, init_scale=0.5)
 
 
 def _worker(rank, world, init_file, out_dir):
@@ -42,6 +54,8 @@ def _worker(rank, world, init_file, out_dir):
                     st = solver.step(p, st)
                 res = solver.solve(p)
                 np.savez(os.path.join(out_dir, f"{name}-{rank}.npz"), x=st.x, Y=st.Y, owned=st.owned, rx=res.x, t=st.t)
+            res = DistributedBSVRB(**NDCG_ADAM).solve(_ndcg_problem())
+            np.savez(os.path.join(out_dir, f"ndcg-adam-{rank}.npz"), rx=res.x)
         finally:
             dist.destroy_process_group()
 
@@ -62,3 +76,7 @@ def test_two_processes_equal_one():
                 assert np.allclose(got["x"], st.x, rtol=0, atol=1e-12), name
                 assert np.allclose(got["Y"], st.Y[got["owned"]], rtol=0, atol=1e-12), name
                 assert np.allclose(got["rx"], ref.x, rtol=0, atol=1e-12), name
+        ref = BSVRBv2(block_groups=2, **NDCG_ADAM).solve(_ndcg_problem()).x
+        assert not np.array_equal(ref, _ndcg_problem().initial_point())
+        for rank in range(2):
+            assert np.allclose(np.load(os.path.join(tmp, f"ndcg-adam-{rank}.npz"))["rx"], ref, rtol=0, atol=1e-12)
