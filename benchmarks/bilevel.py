@@ -123,7 +123,7 @@ def iteration_cost() -> list[dict]:
         "v1 (code-faithful, Frobenius floor)": (BSVRBv1, code_faithful_options(1)),
         "v1 (eigenvalue clip at lam)": (
             BSVRBv1,
-            {**code_faithful_options(1), "projection": "eig", "init": "minibatch"},
+            {**code_faithful_options(1), "projection": "eig", "init": "minibatch", "legacy_rng": False},
         ),
     }
     rows = []
