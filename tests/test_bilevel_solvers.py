@@ -217,3 +217,21 @@ def test_v1_iterates_equal_a_per_block_reference(extra):
         solver.step(p, st)
     for ours, ref in ((st.x, x_ref), (st.Y, Y_ref), (st.H, H_ref)):
         assert np.linalg.norm(ours - ref) <= 1e-10 * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("nb, B", [(3, 4), (20, 16)])
+def test_speedup_benchmark_lockstep_path_equals_the_solver(nb, B):
+    """The parallel-speedup benchmark runs many BSVRB v2 copies as stacked arrays; their iterates must be the
+    library solver's (same seeds, same samples) to rounding."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "_bilevel_speedup.py"
+    spec = importlib.util.spec_from_file_location("_bilevel_speedup", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    p = QuadraticBilevel(m=20, dim_x=4, dim_y=3, seed=4, n_samples=16)
+    assert mod.check_against_library(p, nb=nb, B=B, steps=25) <= 1e-12
+    P, q = mod.affine_hypergradient(p)
+    x = np.linspace(-1.0, 1.0, 4)
+    assert np.allclose(P @ x - q, p.hypergrad(x), rtol=0, atol=1e-13)
