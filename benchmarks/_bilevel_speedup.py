@@ -54,8 +54,9 @@ def _means(p, J, bg, bf, full):
 
 def run_cell(p, nb, B, seeds, etas, taus, eps, cap, P=None, q=None, record=None):
     """Lockstep BSVRB v2 runs for every (seed, eta, tau); returns hit[seed, eta, tau] (the first iteration with
-    ||grad F|| <= eps, inf if not within ``cap`` or diverged) and the iterations run. Stops early once one
-    (eta, tau) pair has reached eps on every seed. ``record``: list that receives x after every iteration."""
+    ||grad F|| <= eps, inf if not within ``cap`` or diverged), dead[seed, eta, tau] (diverged) and the
+    iterations run. Stops once the (eta, tau) pair with the smallest median has finished on every seed
+    (``_settled``) or at ``cap``. ``record``: list that receives x after every iteration."""
     if P is None:
         P, q = affine_hypergradient(p)
     m, dx, dy, rho, full = p.m, p.dim_x, p.dim_y, p.rho, B == p.n_lower
@@ -72,7 +73,7 @@ def run_cell(p, nb, B, seeds, etas, taus, eps, cap, P=None, q=None, record=None)
     U = np.stack([-C @ np.zeros(dx) - c for _, C, c, _ in init])[sid]  # grad_y g at (0, 0)
     Sv = np.stack([d for *_, d in init])[sid]  # hvp(v = 0) - grad_y f at y = 0
     xp, Yp, Vp, z = x.copy(), Y.copy(), V.copy(), None
-    hit = np.full(R, np.inf)
+    hit, dead = np.full(R, np.inf), np.zeros(R, bool)
     rows = np.arange(R)[:, None]
     t = 0
     with np.errstate(all="ignore"):
@@ -103,9 +104,20 @@ def run_cell(p, nb, B, seeds, etas, taus, eps, cap, P=None, q=None, record=None)
                 record.append(x.copy())
             err = np.linalg.norm(x @ P.T - q, axis=1)
             hit[(err <= eps) & np.isinf(hit)] = t
-            if np.isfinite(hit.reshape(S_, E_ * T_)).all(axis=0).any():
+            dead |= ~np.isfinite(err)
+            if _settled(hit.reshape(S_, -1), dead.reshape(S_, -1)):
                 break
-    return hit.reshape(S_, E_, T_), t
+    return hit.reshape(S_, E_, T_), dead.reshape(S_, E_, T_), t
+
+
+def _settled(hit, dead) -> bool:
+    """Whether the cell's answer is final: the (eta, tau) column with the smallest median first passage
+    (fixed as soon as one column has a median: any later median is larger) has every seed reached or diverged."""
+    med = np.median(hit, axis=0)
+    if not np.isfinite(med).any():
+        return False
+    k = int(np.argmin(med))
+    return bool(np.all(np.isfinite(hit[:, k]) | dead[:, k]))
 
 
 def check_against_library(p, nb=5, B=4, steps=30) -> float:
@@ -125,21 +137,23 @@ def check_against_library(p, nb=5, B=4, steps=30) -> float:
 
 def speedup_grid(p, Is, Bs, seeds, etas, taus, eps, cap, log=print) -> list[dict]:
     """One row per (I, B): the (eta, tau) with the smallest median iterations over seeds, its iterations
-    (median, min, max), samples (iterations x I x 2B: B lower and B upper rows per sampled block), seconds."""
+    (median, mean, min, max: inf where a seed did not reach eps within ``cap`` or diverged), samples (median
+    iterations x I x 2B: B lower and B upper rows per sampled block) and seconds."""
     P, q = affine_hypergradient(p)
     rows = []
     for nb in Is:
         for B in Bs:
             t0 = time.perf_counter()
-            hit, ran = run_cell(p, nb, B, seeds, etas, taus, eps, cap, P, q)
+            hit, dead, ran = run_cell(p, nb, B, seeds, etas, taus, eps, cap, P, q)
             med = np.median(hit, axis=0)  # (eta, tau)
             e, k = np.unravel_index(int(np.argmin(med)), med.shape)
             best = hit[:, e, k]
             reached = int(np.isfinite(best).sum())
             it = float(med[e, k])
             rows.append({"I": nb, "B": B, "eta": etas[e], "tau": taus[k], "iterations": it,
-                         "min": float(best.min()), "max": float(best.max()), "reached": f"{reached}/{len(seeds)}",
-                         "samples": it * nb * 2 * B, "capped": not np.isfinite(it), "ran": ran,
-                         "seconds": time.perf_counter() - t0})  # fmt: skip
+                         "mean": float(best.mean()), "min": float(best.min()), "max": float(best.max()),
+                         "reached": f"{reached}/{len(seeds)}", "diverged": int(dead[:, e, k].sum()),
+                         "samples": it * nb * 2 * B, "capped": bool(np.isinf(best).any() and ran >= cap),
+                         "ran": ran, "seconds": time.perf_counter() - t0})  # fmt: skip
             log(f"  speedup I={nb} B={B}: {rows[-1]}")
     return rows

@@ -34,7 +34,7 @@ REF_V1 = [0.6869, 0.5951, 0.5452, 0.5160, 0.4959, 0.4848, 0.4714, 0.4684, 0.4574
 REF_V2 = [0.5937, 0.4997, 0.4708, 0.4614, 0.4976, 0.4348, 0.4269, 0.4311, 0.4205, 0.4127]
 # speedup grid (full mode): target eps = SPEEDUP_EPS ||grad F(0)||, step pairs (eta, tau), iteration cap
 SPEEDUP_EPS = 0.1
-SPEEDUP_ETAS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+SPEEDUP_ETAS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 SPEEDUP_TAUS = (0.125, 0.25)
 SPEEDUP_CAP = 60_000
 PARTS = ("speedup", "a8a", "reduced", "single", "cost", "distributed")
@@ -81,8 +81,8 @@ def print_speedup(sp: dict) -> None:
         f"(quadratic, m = 100, BSVRB v2, median over {sp['seeds']} seeds, cap {sp['cap']})\n"
     )
     shown = [{k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in r.items()} for r in sp["rows"]]
-    print(markdown_table(shown, ["I", "B", "eta", "tau", "iterations", "min", "max", "reached", "samples",
-                                      "seconds"], formats={"seconds": ".1f"}, missing="capped"))  # fmt: skip
+    cols = ["I", "B", "eta", "tau", "iterations", "mean", "min", "max", "reached", "diverged", "samples", "seconds"]
+    print(markdown_table(shown, cols, formats={"seconds": ".1f"}, missing="not reached"))
     print(
         "\nFitted exponents (the paper's bound T ~ 1/(I sqrt(I)) + 1/(I sqrt(B)) "
         "suggests -1 to -1.5 in I and 0 to -0.5 in B):"
