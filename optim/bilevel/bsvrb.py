@@ -142,7 +142,7 @@ class BSVRB(BilevelSolver):
             if self.init_mode != "code" or self.sampling != "epochs":
                 raise ValueError('legacy_rng=True needs init="code" and sampling="epochs" (the official run)')
 
-    def new_rng(self):
+    def new_rng(self) -> np.random.Generator | np.random.RandomState:
         """A ``Generator`` from ``seed``, or the legacy ``RandomState(seed)`` under ``legacy_rng``."""
         if self.legacy_rng:
             return np.random.RandomState(None if self.seed is None else int(self.seed))
