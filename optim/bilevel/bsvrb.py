@@ -142,11 +142,12 @@ class BSVRB(BilevelSolver):
             if self.init_mode != "code" or self.sampling != "epochs":
                 raise ValueError('legacy_rng=True needs init="code" and sampling="epochs" (the official run)')
 
-    def new_rng(self) -> np.random.Generator | np.random.RandomState:
-        """A ``Generator`` from ``seed``, or the legacy ``RandomState(seed)`` under ``legacy_rng``."""
+    def setup(self, problem) -> State:
+        """``BilevelSolver.setup``; under ``legacy_rng`` the random source is ``RandomState(seed)``."""
+        st = super().setup(problem)
         if self.legacy_rng:
-            return np.random.RandomState(None if self.seed is None else int(self.seed))
-        return super().new_rng()
+            st.rng = np.random.RandomState(None if self.seed is None else int(self.seed))
+        return st
 
     # ------------------------------------------------------------------ helpers
     def _project(self, st, H, blocks):
