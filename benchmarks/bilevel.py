@@ -2,7 +2,8 @@
 RSVRB, BSGD, SOBA and stocBiO, per-iteration cost on the official a8a setting, and iteration time
 against the number of torch.distributed processes.
 
-Usage: ``python benchmarks/bilevel.py [--quick]``. Prints markdown; writes benchmarks/results/bilevel.json.
+Usage: ``python benchmarks/bilevel.py [--quick] [--part speedup|a8a|reduced|single|cost|distributed]``.
+Prints markdown; writes benchmarks/results/bilevel.json (one part alone: bilevel_<part>.json).
 No peer library implements multi-block bilevel methods; the baselines are the paper's (RSVRB, the
 ablations) and single-block stochastic bilevel methods on the stacked problem (SOBA, stocBiO).
 """
@@ -23,12 +24,20 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _bilevel_speedup import check_against_library, speedup_grid  # noqa: E402
+
 from optim.bilevel import BSVRBv1, BSVRBv2, code_faithful_options  # noqa: E402
 from optim.registry import make_solver  # noqa: E402
 from problems.bilevel import HyperparameterLogistic, QuadraticBilevel  # noqa: E402
 
 REF_V1 = [0.6869, 0.5951, 0.5452, 0.5160, 0.4959, 0.4848, 0.4714, 0.4684, 0.4574, 0.4496]
 REF_V2 = [0.5937, 0.4997, 0.4708, 0.4614, 0.4976, 0.4348, 0.4269, 0.4311, 0.4205, 0.4127]
+# speedup grid (full mode): target eps = SPEEDUP_EPS ||grad F(0)||, step pairs (eta, tau), iteration cap
+SPEEDUP_EPS = 0.1
+SPEEDUP_ETAS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+SPEEDUP_TAUS = (0.125, 0.25)
+SPEEDUP_CAP = 60_000
+PARTS = ("speedup", "a8a", "reduced", "single", "cost", "distributed")
 
 
 def fit_exponent(xs, ys) -> float:
@@ -38,31 +47,21 @@ def fit_exponent(xs, ys) -> float:
 
 
 def speedup(quick: bool) -> dict:
-    """Iterations (and samples) of BSVRB v2 until ||grad F|| <= eps on the quadratic problem."""
-    m = 100
-    p = QuadraticBilevel(m=m, dim_x=10, dim_y=5, noise=0.5, seed=0, n_samples=64)
-    g0 = np.linalg.norm(p.hypergrad(np.zeros(10)))
-    eps = 0.2 * g0
-    Is, Bs = ([5, 20, 100], [1, 16]) if quick else ([1, 5, 10, 25, 100], [1, 4, 16, 64])
+    """Iterations (and samples) of BSVRB v2 until ||grad F|| <= eps on the quadratic problem (m = 100), I x B
+    grid, 5 seeds, (eta, tau) tuned per cell on a small grid, iterations capped (lockstep path of
+    ``_bilevel_speedup``, checked against the library solver first)."""
+    p = QuadraticBilevel(m=100, dim_x=10, dim_y=5, noise=0.5, seed=0, n_samples=64)
+    worst = check_against_library(p)
+    if worst > 1e-10:
+        raise AssertionError(f"lockstep runs differ from BSVRBv2 by {worst:.2e}")
+    g0 = float(np.linalg.norm(p.hypergrad(np.zeros(10))))
+    eps = SPEEDUP_EPS * g0
+    Is, Bs = ([5, 25, 100], [1, 16]) if quick else ([1, 5, 10, 25, 100], [1, 4, 16, 64])
     seeds = range(2 if quick else 5)
-    steps = (0.1, 0.3) if quick else (0.03, 0.1, 0.3, 1.0)
-    cap = 3000 if quick else 5000
-    rows = []
-    for nb in Is:
-        for B in Bs:
-            best = None
-            for eta in steps:  # steps tuned per cell on a small grid
-                its = []
-                for s in seeds:
-                    r = BSVRBv2(blocks_per_iter=nb, batch_size=B, upper_step=eta, max_iter=cap, tol=eps, seed=s,
-                                check_every=5, verbose=False).solve(p)  # fmt: skip
-                    its.append(r.nit if r.status == "converged" else np.inf)
-                med = float(np.median(its))
-                if best is None or med < best[0]:
-                    best = (med, eta, r.counts["work"] / max(r.nit, 1))
-            rows.append({"I": nb, "B": B, "eta": best[1], "iterations": best[0],
-                         "samples": best[0] * best[2] if np.isfinite(best[0]) else np.inf})  # fmt: skip
-            print(f"  speedup I={nb} B={B}: {rows[-1]}", flush=True)
+    etas = (0.003, 0.03, 0.3) if quick else SPEEDUP_ETAS
+    taus = (0.125,) if quick else SPEEDUP_TAUS
+    cap = 5000 if quick else SPEEDUP_CAP
+    rows = speedup_grid(p, Is, Bs, seeds, etas, taus, eps, cap, log=lambda s: print(s, flush=True))
     fits = {}
     for B in Bs:
         pts = [(r["I"], r["iterations"]) for r in rows if r["B"] == B and np.isfinite(r["iterations"])]
@@ -72,7 +71,24 @@ def speedup(quick: bool) -> dict:
         pts = [(r["B"], r["iterations"]) for r in rows if r["I"] == nb and np.isfinite(r["iterations"])]
         if len(pts) >= 2:
             fits[f"iterations ~ B^b at I={nb}"] = fit_exponent(*zip(*pts, strict=True))
-    return {"eps": eps, "rows": rows, "fits": fits}
+    return {"eps": eps, "eps_relative": SPEEDUP_EPS, "g0": g0, "cap": cap, "etas": list(etas), "taus": list(taus),
+            "seeds": len(seeds), "library_check": worst, "rows": rows, "fits": fits}  # fmt: skip
+
+
+def print_speedup(sp: dict) -> None:
+    print(
+        f"\n## Iterations to ||grad F|| <= {sp['eps']:.3g} = {sp['eps_relative']} ||grad F(0)|| "
+        f"(quadratic, m = 100, BSVRB v2, median over {sp['seeds']} seeds, cap {sp['cap']})\n"
+    )
+    shown = [{k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in r.items()} for r in sp["rows"]]
+    cols = ["I", "B", "eta", "tau", "iterations", "mean", "min", "max", "reached", "diverged", "samples", "seconds"]
+    print(markdown_table(shown, cols, formats={"seconds": ".1f"}, missing="not reached"))
+    print(
+        "\nFitted exponents (the paper's bound T ~ 1/(I sqrt(I)) + 1/(I sqrt(B)) "
+        "suggests -1 to -1.5 in I and 0 to -0.5 in B):"
+    )
+    for k, v in sp["fits"].items():
+        print(f"- {k}: {v:+.2f}")
 
 
 def a8a_official(quick: bool) -> dict:
@@ -123,7 +139,7 @@ def iteration_cost() -> list[dict]:
         "v1 (code-faithful, Frobenius floor)": (BSVRBv1, code_faithful_options(1)),
         "v1 (eigenvalue clip at lam)": (
             BSVRBv1,
-            {**code_faithful_options(1), "projection": "eig", "init": "minibatch"},
+            {**code_faithful_options(1), "projection": "eig", "init": "minibatch", "legacy_rng": False},
         ),
     }
     rows = []
@@ -181,44 +197,47 @@ def distributed_cost(worlds=(1, 2)) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small grids and budgets (a few minutes)")
+    parser.add_argument("--part", choices=("all", *PARTS), default="all",
+                        help="run one part alone (its JSON goes to bilevel_<part>.json)")  # fmt: skip
     args = parser.parse_args()
     q = args.quick
+    run = set(PARTS) if args.part == "all" else {args.part}
     payload = {"quick": q}
-    print("running the speedup study", flush=True)
-    payload["speedup"] = sp = speedup(q)
-    print(f"\n## Iterations to ||grad F|| <= {sp['eps']:.3g} (quadratic, m = 100, BSVRB v2, median over seeds)\n")
-    print(markdown_table(sp["rows"], ["I", "B", "eta", "iterations", "samples"], missing="not reached"))
-    print(
-        "\nFitted exponents (the paper's bound T ~ 1/(I sqrt(I)) + 1/(I sqrt(B)) "
-        "suggests -1 to -1.5 in I and -0.5 in B):"
-    )
-    for k, v in sp["fits"].items():
-        print(f"- {k}: {v:+.2f}")
-    print("\nrunning the official a8a setting", flush=True)
-    payload["a8a_official"] = a8 = a8a_official(q)
-    rows = []
-    for v in ("v1", "v2"):
-        for e, (ours, ref) in enumerate(zip(a8[v]["ours"], a8[v]["reference"], strict=False), 1):
-            rows.append({"method": f"bsvrb-{v}", "epoch": e, "ours (seed 123)": ours, "official code": ref,
-                         "difference": ours - ref})  # fmt: skip
-    print("\n## Official a8a setting, code-faithful options: mean validation loss by epoch\n")
-    print(markdown_table(rows, ["method", "epoch", "ours (seed 123)", "official code", "difference"],
-                         formats={"ours (seed 123)": ".4f", "official code": ".4f", "difference": "+.4f"}))  # fmt: skip
-    print("\nrunning the methods on reduced a8a", flush=True)
-    payload["reduced"] = red = methods_on_reduced(q)
-    print("\n## Reduced a8a (m = 5, I = 2, B = 32): same sample budget\n")
-    print(markdown_table(red, ["method", "iterations", "samples", "time (s)", "||grad F||", "F"],
-                         formats={"F": ".6f"}))  # fmt: skip
-    payload["single_block"] = sb = single_block()
-    print("\n## Single block (m = 1, quadratic): to ||grad F|| <= 0.1 ||grad F(0)||\n")
-    print(markdown_table(sb, ["method", "status", "iterations", "samples", "||grad F||", "F - F*"]))
-    print("\n## One iteration on the official a8a setting (m = 100, I = 10, B = 32, one thread)\n")
-    payload["iteration_cost"] = cost = iteration_cost()
-    print(markdown_table(cost, ["method", "ms / iteration"], formats={"ms / iteration": ".2f"}))
-    print("\n## Distributed BSVRB v2 (gloo, official a8a setting): iteration time against processes\n")
-    payload["distributed"] = dc = distributed_cost()
-    print(markdown_table(dc, ["processes W", "ms / iteration"], formats={"ms / iteration": ".2f"}))
-    print(f"\nwrote {write_json('bilevel', payload)}")
+    if "speedup" in run:
+        print("running the speedup study", flush=True)
+        payload["speedup"] = sp = speedup(q)
+        print_speedup(sp)
+    if "a8a" in run:
+        print("\nrunning the official a8a setting", flush=True)
+        payload["a8a_official"] = a8 = a8a_official(q)
+        rows = []
+        for v in ("v1", "v2"):
+            for e, (ours, ref) in enumerate(zip(a8[v]["ours"], a8[v]["reference"], strict=False), 1):
+                rows.append({"method": f"bsvrb-{v}", "epoch": e, "ours (seed 123)": ours, "official code": ref,
+                             "difference": ours - ref})  # fmt: skip
+        print("\n## Official a8a setting, code-faithful options: mean validation loss by epoch\n")
+        fmt = {"ours (seed 123)": ".5f", "official code": ".4f", "difference": "+.1e"}
+        print(markdown_table(rows, ["method", "epoch", "ours (seed 123)", "official code", "difference"], formats=fmt))
+    if "reduced" in run:
+        print("\nrunning the methods on reduced a8a", flush=True)
+        payload["reduced"] = red = methods_on_reduced(q)
+        print("\n## Reduced a8a (m = 5, I = 2, B = 32): same sample budget\n")
+        print(markdown_table(red, ["method", "iterations", "samples", "time (s)", "||grad F||", "F"],
+                             formats={"F": ".6f"}))  # fmt: skip
+    if "single" in run:
+        payload["single_block"] = sb = single_block()
+        print("\n## Single block (m = 1, quadratic): to ||grad F|| <= 0.1 ||grad F(0)||\n")
+        print(markdown_table(sb, ["method", "status", "iterations", "samples", "||grad F||", "F - F*"]))
+    if "cost" in run:
+        print("\n## One iteration on the official a8a setting (m = 100, I = 10, B = 32, one thread)\n")
+        payload["iteration_cost"] = cost = iteration_cost()
+        print(markdown_table(cost, ["method", "ms / iteration"], formats={"ms / iteration": ".2f"}))
+    if "distributed" in run:
+        print("\n## Distributed BSVRB v2 (gloo, official a8a setting): iteration time against processes\n")
+        payload["distributed"] = dc = distributed_cost()
+        print(markdown_table(dc, ["processes W", "ms / iteration"], formats={"ms / iteration": ".2f"}))
+    name = "bilevel" if args.part == "all" else f"bilevel_{args.part}"
+    print(f"\nwrote {write_json(name, payload)}")
 
 
 if __name__ == "__main__":

@@ -84,18 +84,40 @@ def test_lazy_with_all_blocks_equals_all(cls):
     assert np.array_equal(runs[0].x, runs[1].x)
 
 
-def test_code_faithful_v1_follows_the_official_a8a_curve(official):
-    """Reference: the official numpy code (seed 123, official scripts), mean validation loss after
-    epochs 2, 3, 4 (56 iterations each): 0.5951, 0.5452, 0.5160. Our generator differs from the
-    code's legacy RandomState, so seeds 123 and 7 of ours are averaged (the curve's seed spread is
-    about 0.005 from epoch 2 on)."""
-    p = official
-    ref = np.array([0.5951, 0.5452, 0.5160])
-    curves = []
-    for seed in (123, 7):
-        res = BSVRBv1(**code_faithful_options(1), max_iter=224, check_every=56, seed=seed, verbose=False).solve(p)
-        curves.append(res.history["optimality"][2:5])
-    assert np.all(np.abs(np.mean(curves, axis=0) - ref) <= 0.01)
+# mean validation loss after epochs 1..5 (56 iterations each) of the official numpy code on a8a
+# (quanqihu/BSVRB_ICML2023, official run scripts, np.random.seed(s)), printed to four digits
+OFFICIAL_CURVES = {
+    (1, 123): [0.6869, 0.5951, 0.5452, 0.5160, 0.4959],
+    (2, 123): [0.5937, 0.4997, 0.4708, 0.4614, 0.4976],
+    (1, 7): [0.7067, 0.5943, 0.5438, 0.5152, 0.4970],
+    (2, 7): [0.5459, 0.5140, 0.4754, 0.4539, 0.4470],
+}
+
+
+@pytest.mark.parametrize("version, seed", [(1, 123), (2, 123), (1, 7)])
+def test_code_faithful_run_reproduces_the_official_a8a_curve(official, version, seed):
+    """With the official random stream (``legacy_rng``: seed s here is ``np.random.seed(s)`` there) the
+    code-faithful run retraces the official code's curve at epochs 1 to 5. The official values are
+    rounded to 1e-4 and the only difference in the math is the sign-corrected lower Hessian, which moves
+    the upper variable by O(eta) only, so 1e-3 is a wide margin (the acceptance asks for 0.01)."""
+    cls = BSVRBv1 if version == 1 else BSVRBv2
+    res = cls(**code_faithful_options(version), max_iter=280, check_every=56, seed=seed, verbose=False).solve(official)
+    assert np.all(np.abs(res.history["optimality"][1:6] - OFFICIAL_CURVES[version, seed]) <= 1e-3)
+
+
+def test_legacy_stream_draws_the_official_initialisation(official):
+    """The first draws of ``RandomState(seed)`` are the official p_0, w_0, v_0, H_0, p_1, w_1 (in that order)."""
+    st = BSVRBv1(**code_faithful_options(1), seed=5).init(official)
+    rs = np.random.RandomState(5)
+    n, (m, d) = official.dim_x, (official.m, official.dim_y)
+    assert np.array_equal(st.x_prev, rs.random_sample(n)) and np.array_equal(st.Y_prev, rs.random_sample((m, d)))
+    rs.random_sample((m, d))
+    assert np.array_equal(st.H_prev, rs.random_sample((m, d, d)))
+    assert np.array_equal(st.x, rs.random_sample(n)) and np.array_equal(st.Y, rs.random_sample((m, d)))
+    with pytest.raises(ValueError, match="legacy_rng"):
+        BSVRBv1(**code_faithful_options(1), seed=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="legacy_rng"):
+        BSVRBv1(**{**code_faithful_options(1), "init": "minibatch"}, seed=0)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -195,3 +217,21 @@ def test_v1_iterates_equal_a_per_block_reference(extra):
         solver.step(p, st)
     for ours, ref in ((st.x, x_ref), (st.Y, Y_ref), (st.H, H_ref)):
         assert np.linalg.norm(ours - ref) <= 1e-10 * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("nb, B", [(3, 4), (20, 16)])
+def test_speedup_benchmark_lockstep_path_equals_the_solver(nb, B):
+    """The parallel-speedup benchmark runs many BSVRB v2 copies as stacked arrays; their iterates must be the
+    library solver's (same seeds, same samples) to rounding."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "_bilevel_speedup.py"
+    spec = importlib.util.spec_from_file_location("_bilevel_speedup", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    p = QuadraticBilevel(m=20, dim_x=4, dim_y=3, seed=4, n_samples=16)
+    assert mod.check_against_library(p, nb=nb, B=B, steps=25) <= 1e-12
+    P, q = mod.affine_hypergradient(p)
+    x = np.linspace(-1.0, 1.0, 4)
+    assert np.allclose(P @ x - q, p.hypergrad(x), rtol=0, atol=1e-13)

@@ -25,14 +25,16 @@ from .upper_optim import UpperOptimizer, check_upper_optimizer, parameter_shapes
 
 CODE_FAITHFUL = {
     1: dict(upper_step=1e-3, lower_step=0.5, alpha=0.9, gamma=1.0, beta=0.9, projection="frobenius", hessian_bound=10.0,
-            hessian_lag=1, init="code", lower_update="all", sampling="epochs", batch_size=32, blocks_per_iter=10),
+            hessian_lag=1, init="code", lower_update="all", sampling="epochs", batch_size=32, blocks_per_iter=10,
+            legacy_rng=True),
     2: dict(upper_step=1e-3, lower_step=1.0, alpha=0.9, gamma=1.0, beta=0.9, radius=10.0, init="code",
-            lower_update="lazy", sampling="epochs", batch_size=32, blocks_per_iter=10),
+            lower_update="lazy", sampling="epochs", batch_size=32, blocks_per_iter=10, legacy_rng=True),
 }  # fmt: skip
 
 
 def code_faithful_options(version: int) -> dict:
-    """The options of the official hyper-parameter-optimisation scripts (m = 100, I = 10, B = 32)."""
+    """The options of the official hyper-parameter-optimisation scripts (m = 100, I = 10, B = 32), with the
+    official random stream: ``seed=s`` here draws what ``np.random.seed(s)`` draws there."""
     return dict(CODE_FAITHFUL[int(as_choice(version, "version", (1, 2)))])
 
 
@@ -87,7 +89,11 @@ class BSVRB(BilevelSolver):
     - ``projection``: v1 safeguard "eig" (eigenvalues clipped into [hessian_floor, hessian_cap], default
       floor mu_g), "frobenius" (the official floor with ``hessian_bound``) or "none"
     - ``init``: "minibatch" (``x_-1 = x_0``, estimators from one batch per block, v = 0), "zeros" or
-      "code" (the official code: every variable and estimator i.i.d. U[0, 1), z too)
+      "code" (the official code: every variable and estimator i.i.d. U[0, 1), z too, drawn in the official
+      order x_-1, y_-1, v_-1, H_-1, x_0, y_0, v_0, u, s, H_0, z)
+    - ``legacy_rng``: draw everything from ``numpy.random.RandomState(seed)`` in the official script's call
+      order (needs an int ``seed``, ``init="code"`` and ``sampling="epochs"``), so that seed s reproduces the
+      official run started with ``np.random.seed(s)`` draw for draw
     - ``upper_optimizer``: None (x <- x - eta z), "adam", "sgd" or a factory ``params -> torch.optim.Optimizer``:
       a torch optimizer steps the model's parameters with z as their gradient (problems declaring
       ``parameter_shapes`` only, e.g. ``TopKNDCG``); ``upper_optimizer_options``: keyword arguments of
@@ -116,6 +122,7 @@ class BSVRB(BilevelSolver):
         hessian_bound=10.0,
         init="minibatch",
         moving_average=False,
+        legacy_rng=False,
         upper_optimizer=None,
         upper_optimizer_options=None,
         upper_correction=None,
@@ -146,6 +153,19 @@ class BSVRB(BilevelSolver):
         )
         if self.upper_correction is not None and self.moving_average:
             raise ValueError("upper_correction replaces the upper estimator; bsvrb-ma fixes a moving average")
+        self.legacy_rng = bool(legacy_rng)
+        if self.legacy_rng:
+            if isinstance(self.seed, np.random.Generator):
+                raise ValueError("legacy_rng=True needs an int seed (the argument of np.random.seed) or None")
+            if self.init_mode != "code" or self.sampling != "epochs":
+                raise ValueError('legacy_rng=True needs init="code" and sampling="epochs" (the official run)')
+
+    def setup(self, problem) -> State:
+        """``BilevelSolver.setup``; under ``legacy_rng`` the random source is ``RandomState(seed)``."""
+        st = super().setup(problem)
+        if self.legacy_rng:
+            st.rng = np.random.RandomState(None if self.seed is None else int(self.seed))
+        return st
 
     # ------------------------------------------------------------------ helpers
     def _project(self, st, H, blocks):
@@ -187,14 +207,7 @@ class BSVRB(BilevelSolver):
         st.touched = None  # rows the last lower update changed (None: Y_prev may differ anywhere)
         st.z = None
         if self.init_mode == "code":
-            r = st.rng.random
-            st.x_prev, st.x = r(problem.dim_x), (r(problem.dim_x) if x0 is None else st.x)
-            st.Y_prev, st.Y, st.U = r((m, d)), r((m, d)), r((m, d))
-            if self.version == 1:
-                st.H_prev, st.H = r((m, d, d)), r((m, d, d))
-            else:
-                st.V_prev, st.V, st.S = r((m, d)), r((m, d)), r((m, d))
-            st.z = r(problem.dim_x)
+            self._code_init(problem, st, x0)
             return st
         st.x_prev, st.Y_prev = st.x.copy(), st.Y.copy()
         if self.version == 2:
@@ -216,6 +229,27 @@ class BSVRB(BilevelSolver):
         if self.version == 1:
             st.H_prev = st.H.copy()
         return st
+
+    def _code_init(self, problem, st, x0) -> None:
+        """The official initialisation: every variable and estimator i.i.d. U[0, 1), drawn in the official
+        order (the official script draws v and the Hessians for both versions; the stream follows it where
+        ``legacy_rng`` asks for it, otherwise only what this version uses is drawn)."""
+        r, (m, d) = st.rng.random, (problem.m, problem.dim_y)
+        v1, full = self.version == 1, self.legacy_rng
+        st.x_prev, st.Y_prev = r(problem.dim_x), r((m, d))
+        V_prev = r((m, d)) if full or not v1 else None
+        H_prev = r((m, d, d)) if full or v1 else None
+        x, st.Y = r(problem.dim_x), r((m, d))
+        st.x = x if x0 is None else st.x
+        V = r((m, d)) if full or not v1 else None
+        st.U = r((m, d))
+        S = r((m, d)) if full or not v1 else None
+        H = r((m, d, d)) if full or v1 else None
+        st.z = r(problem.dim_x)
+        if v1:
+            st.H_prev, st.H = H_prev, H
+        else:
+            st.V_prev, st.V, st.S = V_prev, V, S
 
     def step(self, problem, st: State) -> State:
         J, bg, bf = self.sample(problem, st)

@@ -101,14 +101,14 @@ class BilevelSolver(Solver):
                 J = np.arange(m) if nb == m else np.sort(rng.choice(m, nb, replace=False))
             return J, problem.sample_lower(J, B, rng), problem.sample_upper(J, Bf, rng)
         t = st.t
-        k = t % (m // nb)
-        if k == 0:
-            rng.shuffle(st.order)
         per_g, per_f = problem.n_lower // (nb * B), problem.n_upper // (nb * Bf)
-        if t % per_g == 0:
+        if t % per_g == 0:  # the official order of the reshuffles: lower rows, upper rows, blocks
             rng.shuffle(st.rows_g)
         if t % per_f == 0:
             rng.shuffle(st.rows_f)
+        k = t % (m // nb)
+        if k == 0:
+            rng.shuffle(st.order)
         a, c = (t % per_g) * nb * B, (t % per_f) * nb * Bf
         J = st.order[k * nb : (k + 1) * nb].copy()
         return J, st.rows_g[a : a + nb * B].reshape(nb, B), st.rows_f[c : c + nb * Bf].reshape(nb, Bf)
