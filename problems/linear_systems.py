@@ -21,6 +21,7 @@ counts the work: ``counts["iterations"]`` (the unit of ``work``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 
@@ -37,6 +38,43 @@ LinearSystemSequence = Capability(
     ("T", "grid", "instances", "method"),
     "a sequence of linear systems yielding (A_t, b_t, x0_t, context_t)",
 )
+
+
+def _digest(*parts) -> str:
+    """A hex digest of numbers, strings and arrays (arrays by dtype, shape and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if isinstance(part, np.ndarray) or sp.issparse(part):
+            if sp.issparse(part):
+                part = sp.csr_matrix(part)
+                part.sort_indices()
+                arrays = [np.asarray(part.shape), part.indptr, part.indices, part.data]
+            else:
+                arrays = [np.asarray(part.shape), part]
+            for a in arrays:
+                a = np.ascontiguousarray(a)
+                h.update(f"{a.dtype.str}{a.shape}".encode())
+                h.update(a.tobytes())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def sequence_fingerprint(sequence) -> str:
+    """A digest identifying a sequence's instances and stopping rule: two sequences with the same
+    fingerprint give the same systems, starts, contexts, method, ``rtol`` and ``max_iter``.
+
+    Uses ``sequence.fingerprint()`` when the sequence has one (ours hash their defining data, which
+    costs no solves), else hashes every ``(A_t, b_t, x0_t, c_t)`` of one pass over ``instances()``."""
+    own = getattr(sequence, "fingerprint", None)
+    if callable(own):
+        return str(own())
+    parts = [getattr(sequence, key, None) for key in ("method", "rtol", "max_iter", "T")]
+    for A, b, x0, c in sequence.instances():
+        parts.append(_digest(A, np.asarray(b, dtype=float), np.asarray(x0, dtype=float), float(c)))
+    return _digest(type(sequence).__qualname__, *parts)
+
 
 #: the official action set of the final code: linspace(1, 1.95, 20)
 OMEGA_GRID = np.round(np.linspace(1.0, 1.95, 20), 10)
@@ -89,6 +127,15 @@ class _Sequence(Problem):
     def instances(self):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def fingerprint(self) -> str:
+        """A digest of the instances and stopping rule (``sequence_fingerprint``); this default hashes
+        one pass over ``instances()``, subclasses hash the data that defines them."""
+        return _digest(type(self).__qualname__, self.method, self.rtol, self.max_iter, self.T, self._defining_data())
+
+    def _defining_data(self) -> str:
+        parts = [_digest(A, b, x0, c) for A, b, x0, c in self.instances()]
+        return _digest(*parts)
+
 
 class ShiftedSequence(_Sequence):
     """``A_t = A + c_t I`` (context ``c_t``), ``b_t`` a radially truncated standard Gaussian
@@ -140,6 +187,10 @@ class ShiftedSequence(_Sequence):
             ev = np.linalg.eigvalsh((s @ self.shifted(c) @ s).toarray())
             lo, hi = ev[0], ev[-1]
         return float(max(abs(1.0 - lo), abs(hi - 1.0)))
+
+    def _defining_data(self) -> str:
+        # A, the shifts and the right-hand-side stream determine every instance
+        return _digest(self.A, self.shifts, self._stream)
 
     def right_hand_sides(self) -> np.ndarray:
         """All ``b_t`` as a (T, n) array (the same draws ``instances()`` yields)."""
@@ -243,6 +294,10 @@ class HeatEquationSequence(_Sequence):
         xi, yj = np.meshgrid(coords, coords, indexing="ij")  # j fastest in the flattened order
         self.points = np.column_stack([xi.ravel(), yj.ravel()])
         self._identity = sp.identity(self.n, format="csr")
+
+    def _defining_data(self) -> str:
+        # the grid size and the time step determine every instance (u_0, kappa and f are fixed)
+        return _digest(self.nx, self.dt)
 
     @staticmethod
     def kappa(s):
