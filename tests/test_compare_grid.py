@@ -9,9 +9,9 @@ import pytest
 import optim
 import problems
 from optim.cli import main
-from optim.compare import finite_json
 from optim.linear import CostTable
 from optim.plotting import band
+from optim.result import json_safe
 
 TIMING = {"time", "solve_time"}
 
@@ -43,7 +43,7 @@ def _strip_timing(records):
         if "history" in r:
             r["history"] = {k: v for k, v in r["history"].items() if k not in TIMING}
         out.append(r)
-    return finite_json(out)  # NaN -> None, so NaN entries compare equal
+    return json_safe(out)  # NaN -> None, so NaN entries compare equal
 
 
 def test_incompatible_pair_is_not_applicable_and_the_grid_runs():
@@ -90,6 +90,27 @@ def test_process_pool_equals_serial():
         parallel = optim.compare(*args, seeds=[0, 1], max_iter=30, executor=pool)
     assert _strip_timing(parallel.records) == _strip_timing(serial.records)
     assert sum(r["status"] == "not applicable" for r in serial.records) == 4
+
+
+class CountedPickles(problems.LeastSquares):
+    """Least squares that counts how often it is pickled (in the process that pickles it)."""
+
+    pickled = 0
+
+    def __reduce__(self):
+        CountedPickles.pickled += 1
+        return super().__reduce__()
+
+
+def test_each_problem_is_pickled_once_not_once_per_task():
+    rng = np.random.default_rng(1)
+    problem = CountedPickles(rng.standard_normal((20, 4)), rng.standard_normal(20), name="counted")
+    CountedPickles.pickled = 0
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        comp = optim.compare({"counted": problem}, ["gd", "fista"], seeds=[0, 1, 2], max_iter=20, executor=pool)
+    assert CountedPickles.pickled == 1  # 6 tasks, one pickling
+    serial = optim.compare({"counted": problem}, ["gd", "fista"], seeds=[0, 1, 2], max_iter=20)
+    assert _strip_timing(comp.records) == _strip_timing(serial.records)
 
 
 def test_dask_cluster_equals_serial(tmp_path, monkeypatch):
