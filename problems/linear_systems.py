@@ -21,7 +21,6 @@ counts the work: ``counts["iterations"]`` (the unit of ``work``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 
@@ -30,6 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .base import Capability, Problem
+from .fingerprints import digest as _digest
 from .libsvm import parse_number  # the shared line-numbered number check
 from .validation import as_choice, as_generator, as_int, as_matrix, as_real, as_vector
 
@@ -38,42 +38,6 @@ LinearSystemSequence = Capability(
     ("T", "grid", "instances", "method"),
     "a sequence of linear systems yielding (A_t, b_t, x0_t, context_t)",
 )
-
-
-def _digest(*parts) -> str:
-    """A hex digest of numbers, strings and arrays (arrays by dtype, shape and bytes)."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        if isinstance(part, np.ndarray) or sp.issparse(part):
-            if sp.issparse(part):
-                part = sp.csr_matrix(part)
-                part.sort_indices()
-                arrays = [np.asarray(part.shape), part.indptr, part.indices, part.data]
-            else:
-                arrays = [np.asarray(part.shape), part]
-            for a in arrays:
-                a = np.ascontiguousarray(a)
-                h.update(f"{a.dtype.str}{a.shape}".encode())
-                h.update(a.tobytes())
-        else:
-            h.update(repr(part).encode())
-        h.update(b"|")
-    return h.hexdigest()
-
-
-def sequence_fingerprint(sequence) -> str:
-    """A digest identifying a sequence's instances and stopping rule: two sequences with the same
-    fingerprint give the same systems, starts, contexts, method, ``rtol`` and ``max_iter``.
-
-    Uses ``sequence.fingerprint()`` when the sequence has one (ours hash their defining data, which
-    costs no solves), else hashes every ``(A_t, b_t, x0_t, c_t)`` of one pass over ``instances()``."""
-    own = getattr(sequence, "fingerprint", None)
-    if callable(own):
-        return str(own())
-    parts = [getattr(sequence, key, None) for key in ("method", "rtol", "max_iter", "T")]
-    for A, b, x0, c in sequence.instances():
-        parts.append(_digest(A, np.asarray(b, dtype=float), np.asarray(x0, dtype=float), float(c)))
-    return _digest(type(sequence).__qualname__, *parts)
 
 
 #: the official action set of the final code: linspace(1, 1.95, 20)
@@ -133,8 +97,7 @@ class _Sequence(Problem):
         return _digest(type(self).__qualname__, self.method, self.rtol, self.max_iter, self.T, self._defining_data())
 
     def _defining_data(self) -> str:
-        parts = [_digest(A, b, x0, c) for A, b, x0, c in self.instances()]
-        return _digest(*parts)
+        return _digest(*(_digest(A, b, x0, c) for A, b, x0, c in self.instances()))
 
 
 class ShiftedSequence(_Sequence):

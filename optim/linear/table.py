@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from problems.base import Problem
-from problems.linear_systems import ShiftedSequence, sequence_fingerprint
+from problems.fingerprints import sequence_fingerprint
+from problems.linear_systems import ShiftedSequence
 from problems.validation import as_choice
 
 from . import kernels
