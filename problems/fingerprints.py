@@ -15,8 +15,9 @@ def digest(*parts) -> str:
     for part in parts:
         if isinstance(part, np.ndarray) or sp.issparse(part):
             if sp.issparse(part):
-                part = sp.csr_matrix(part)
-                part.sort_indices()
+                part = sp.csr_matrix(part, copy=True)  # canonical form, the caller's matrix untouched
+                part.sum_duplicates()
+                part.eliminate_zeros()
                 arrays = [np.asarray(part.shape), part.indptr, part.indices, part.data]
             else:
                 arrays = [np.asarray(part.shape), part]

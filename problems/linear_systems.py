@@ -39,7 +39,6 @@ LinearSystemSequence = Capability(
     "a sequence of linear systems yielding (A_t, b_t, x0_t, context_t)",
 )
 
-
 #: the official action set of the final code: linspace(1, 1.95, 20)
 OMEGA_GRID = np.round(np.linspace(1.0, 1.95, 20), 10)
 
