@@ -14,8 +14,10 @@ import numpy as np
 @numba.njit(cache=True)
 def sor_sweep(indptr, indices, data, diag, b, x, omega):
     """One forward SOR sweep in place: for i = 1..n in order,
-    x_i <- (1 - omega) x_i + omega (b_i - sum_{j != i} a_ij x_j) / a_ii  (new x_j for j < i)."""
+    x_i <- (1 - omega) x_i + omega (b_i - sum_{j != i} a_ij x_j) / a_ii  (new x_j for j < i).
+    Returns ``||x||^2`` of the new iterate (for the rounding floor, at no extra pass)."""
     n = b.shape[0]
+    xx = 0.0
     for i in range(n):
         s = b[i]
         for k in range(indptr[i], indptr[i + 1]):
@@ -23,6 +25,8 @@ def sor_sweep(indptr, indices, data, diag, b, x, omega):
             if j != i:
                 s -= data[k] * x[j]
         x[i] = (1.0 - omega) * x[i] + omega * s / diag[i]
+        xx += x[i] * x[i]
+    return xx
 
 
 @numba.njit(cache=True)
@@ -58,11 +62,11 @@ def floor_scale(indptr, data, b):
 
 
 @numba.njit(cache=True)
-def residual_floor(gamma, anrm, bnrm, x):
+def residual_floor(gamma, anrm, bnrm, xnrm):
     """``gamma (||b|| + ||A||_F ||x||)``: a bound on the rounding error of a computed ``||b - A x||``;
     a residual at or below it cannot be told from zero, so the solve has converged whatever the
     relative test says (without it a start at the exact solution would sweep until ``max_iter``)."""
-    return gamma * (bnrm + anrm * np.sqrt(np.sum(x * x)))
+    return gamma * (bnrm + anrm * xnrm)
 
 
 @numba.njit(cache=True)
@@ -77,7 +81,7 @@ def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
     sweep count and ``rel_res`` its residual). ``rel_res`` is 0 when ``r_0 = 0``."""
     gamma, anrm, bnrm = floor_scale(indptr, data, b)
     nrm0 = residual_norm(indptr, indices, data, b, x)
-    if nrm0 <= residual_floor(gamma, anrm, bnrm, x):
+    if nrm0 <= residual_floor(gamma, anrm, bnrm, np.sqrt(np.sum(x * x))):
         return 0, FLOOR, 1.0 if nrm0 > 0.0 else 0.0
     saved = x.copy()  # the start; refreshed before each sweep once the residual has grown past GUARD
     saved_k, saved_rel = 0, 1.0
@@ -86,7 +90,7 @@ def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
         if rel > GUARD:
             saved[:] = x
             saved_k, saved_rel = k - 1, rel
-        sor_sweep(indptr, indices, data, diag, b, x, omega)
+        xx = sor_sweep(indptr, indices, data, diag, b, x, omega)
         nrm = residual_norm(indptr, indices, data, b, x)
         rel = nrm / nrm0
         if rel < rtol:
@@ -94,7 +98,7 @@ def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
         if not np.isfinite(rel):
             x[:] = saved
             return saved_k, DIVERGED, saved_rel
-        if nrm <= residual_floor(gamma, anrm, bnrm, x):
+        if nrm <= residual_floor(gamma, anrm, bnrm, np.sqrt(xx)):
             return k, FLOOR, rel
     return max_iter, CAPPED, rel
 
