@@ -24,11 +24,11 @@ def pin_threads() -> None:
 
 def write_json(family: str, payload) -> Path:
     """Write ``payload`` to ``benchmarks/results/<family>.json`` (NaN/inf -> null, numpy -> lists)."""
-    from optim.compare import finite_json, json_default
+    from optim.result import json_safe
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{family}.json"
-    path.write_text(json.dumps(finite_json(payload), indent=1, default=json_default))
+    path.write_text(json.dumps(json_safe(payload), indent=1, allow_nan=False))
     return path
 
 

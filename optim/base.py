@@ -66,7 +66,9 @@ class Solver(abc.ABC):
     tol : stop with status ``"converged"`` when the stopping error is ``<= tol`` (default 1e-8)
     target : the caller's target: a float ``v`` means ``{"fun": v}``; a dict maps history columns
         (``"fun"``, ``"optimality"``, a reporting column such as ``"gap"``, or a solver column) to
-        values; the run stops with status ``"target"`` once every named column is ``<=`` its value
+        values; the run stops with status ``"target"`` once every named column is ``<=`` its value.
+        A column the run does not record, or records only as NaN (``"optimality"`` of a solver
+        without a stopping error, ``"fun"`` without an objective), is a ``ValueError`` at the start
     max_iter : iteration cap
     budget : oracle budget in the problem's ``work_unit`` (e.g. gradient evaluations, epochs)
     time_limit : seconds
@@ -192,7 +194,7 @@ class Solver(abc.ABC):
                 raise ValueError("the stopping error or objective is not finite at x0")
             last_good = (self.copy_iterate(state.x), good)
             row = self._record(history, problem, state, nit, clock, good)
-            self._check_target_columns(row)
+            self._check_target_columns(problem, row)
             bar = _progress(self, problem, cap)
             try:
                 while status is None:
@@ -281,11 +283,32 @@ class Solver(abc.ABC):
         history.record(**row)
         return row
 
-    def _check_target_columns(self, row: dict) -> None:
+    def never_reported(self, problem) -> dict[str, str]:
+        """Columns recorded for every run but NaN on every check of a run on ``problem``, with why:
+        ``optimality`` without a stopping error, ``fun`` when neither the solver nor the problem has an
+        objective. A target naming one could never be met."""
+        out = {}
+        if not self.has_stopping_error:
+            out["optimality"] = f"{type(self).__name__} has no stopping error"
+        if type(self).objective is Solver.objective and not hasattr(problem, "objective"):
+            out["fun"] = f"{type(problem).__name__} has no objective(x)"
+        return out
+
+    def _check_target_columns(self, problem, row: dict) -> None:
+        """``ValueError`` for a target column this run does not record (not in the first row) or
+        records only as NaN (``never_reported``): such a target could never stop the run."""
         missing = [k for k in self.target if k not in row]
         if missing:
             raise ValueError(
                 f"target names column {missing[0]!r}, which this run does not record; columns: {', '.join(sorted(row))}"
+            )
+        never = self.never_reported(problem)
+        named = [k for k in self.target if k in never]
+        if named:
+            usable = ", ".join(sorted(k for k in row if k not in never))
+            raise ValueError(
+                f"target names column {named[0]!r}, which is NaN on every check of this run "
+                f"({never[named[0]]}), so the target could never be met; columns with values: {usable}"
             )
 
     def _out_of_budget(self, problem) -> bool:

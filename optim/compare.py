@@ -26,6 +26,7 @@ import numpy as np
 from problems.validation import as_int
 
 from .registry import make_solver
+from .result import json_safe
 
 #: the status of a record whose solver refused the problem
 NOT_APPLICABLE = "not applicable"
@@ -143,20 +144,14 @@ class Comparison:
         return ["", *seen] if seen else []
 
     def to_json(self, path=None) -> str:
-        text = json.dumps(
-            finite_json(
-                {
-                    "title": self.title,
-                    "notes": self.notes,
-                    "seeds": self.seeds,
-                    "summary": self.summary(),
-                    "records": self.records,
-                }
-            ),
-            indent=1,
-            default=json_default,
-            allow_nan=False,
-        )
+        payload = {
+            "title": self.title,
+            "notes": self.notes,
+            "seeds": self.seeds,
+            "summary": self.summary(),
+            "records": self.records,
+        }
+        text = json.dumps(json_safe(payload), indent=1, allow_nan=False)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -275,9 +270,12 @@ def compare(
 
 
 def run_task(task: tuple) -> dict:
-    """One run of the grid: ``(problem label, method label, method, options, problem, seed)`` -> record.
-    A module-level function so that process pools and Dask workers can import it."""
+    """One run of the grid: ``(problem label, method label, method, options, problem, seed)`` -> record;
+    ``problem`` may arrive pickled (``bytes``, see ``_execute``) and is then unpickled here, a fresh copy
+    per run. A module-level function so that process pools and Dask workers can import it."""
     p_label, m_label, method, options, problem, seed = task
+    if isinstance(problem, bytes):
+        problem = pickle.loads(problem)
     solver = make_solver(method, **{**options, "seed": seed})
     result = solver.solve(problem)
     return result_record(p_label, m_label, method, problem, result, seed, getattr(solver, "plot_kind", "convergence"))
@@ -286,24 +284,38 @@ def run_task(task: tuple) -> dict:
 def _execute(tasks: list, executor) -> list[dict]:
     if executor is None:
         return [run_task(t) for t in tasks]
-    if callable(getattr(executor, "get_executor", None)):  # a dask.distributed.Client
-        executor = executor.get_executor()
+    client = executor if callable(getattr(executor, "get_executor", None)) else None  # a dask.distributed.Client
+    if client is not None:
+        executor = client.get_executor()
     if not callable(getattr(executor, "submit", None)):
         raise TypeError(
             "executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
             f"got {type(executor).__name__}"
         )
     if not isinstance(executor, ThreadPoolExecutor):  # tasks travel to other processes
-        for label, problem in {t[0]: t[4] for t in tasks}.items():
-            try:
-                pickle.dumps(problem)
-            except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
-                raise TypeError(
-                    f"problem {label!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
-                    "run it without an executor or with a ThreadPoolExecutor"
-                ) from exc
+        tasks = _ship_problems(tasks, client)
     futures = [executor.submit(run_task, t) for t in tasks]
     return [f.result() for f in futures]
+
+
+def _ship_problems(tasks: list, client) -> list:
+    """The tasks with each problem pickled ONCE (not once per task): the same bytes travel with every
+    task of that problem and are unpickled by the worker (a fresh copy per run, as before). With a Dask
+    ``client`` the bytes are scattered once, so each worker fetches them once and the tasks carry a
+    reference. A problem that cannot be pickled is a ``TypeError`` naming it."""
+    shipped: dict[int, Any] = {}
+    for label, _, _, _, problem, _ in tasks:
+        if id(problem) in shipped:
+            continue
+        try:
+            blob = pickle.dumps(problem, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing
+            raise TypeError(
+                f"problem {label!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                "run it without an executor or with a ThreadPoolExecutor"
+            ) from exc
+        shipped[id(problem)] = blob if client is None else client.scatter(blob, hash=False)
+    return [(*t[:4], shipped[id(t[4])], t[5]) for t in tasks]
 
 
 def _as_seeds(seeds) -> list[int]:
@@ -379,29 +391,3 @@ def format_number(v: float | None, digits: int = 3) -> str:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text)).strip("_") or "run"
-
-
-def finite_json(obj: Any) -> Any:
-    """``obj`` with NaN and inf replaced by None (null in JSON) and arrays by lists, recursively, so
-    the JSON is strict (every reader accepts it)."""
-    if isinstance(obj, dict):
-        return {k: finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite_json(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.ndarray):
-        return finite_json(obj.tolist())
-    return obj
-
-
-def json_default(obj: Any) -> Any:
-    """``default=`` hook for ``json.dumps``: arrays to lists, numpy scalars to Python numbers, paths to
-    strings; anything else is a ``TypeError``."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")

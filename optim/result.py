@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from scipy.optimize import OptimizeResult
@@ -88,9 +89,13 @@ class Result(OptimizeResult):
 
 
 def json_safe(obj):
-    """``obj`` with arrays as lists, NaN/inf as None, numpy scalars as Python numbers, recursively."""
+    """``obj`` with arrays as lists, NaN/inf as None, numpy scalars as Python numbers, paths as strings,
+    recursively; anything else becomes the string ``"<TypeName>"``. The output always passes
+    ``json.dumps(..., allow_nan=False)`` (results, comparisons and benchmark files all use it)."""
     if obj is None or isinstance(obj, (bool, str)):
         return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -113,25 +113,18 @@ class ReferenceProblem(Protocol):
     def reference_solution(self) -> tuple[Any, float]: ...
 
 
-@runtime_checkable
-class ReportingProblem(Protocol):
-    """``report(x) -> dict[str, float]``: reporting columns that need outside knowledge."""
-
-    def report(self, x: Any) -> dict[str, float]: ...
-
-
 @dataclass(frozen=True)
 class Capability:
     """A duck-typed protocol: the attributes a solver needs from a problem.
 
-    ``require(problem, cap)`` raises a ``TypeError`` naming what is missing; ``protocol`` (where set) is
-    the equivalent ``typing.Protocol`` for static checkers and ``isinstance``.
+    ``require(problem, cap)`` raises a ``TypeError`` naming what is missing. For static checkers the
+    core capabilities have ``typing.Protocol`` twins above (``SmoothProblem``, ``CompositeProblem``,
+    ``ObjectiveProblem``, ``ReferenceProblem``; runtime-checkable, they agree with ``satisfied_by``).
     """
 
     name: str
     attributes: tuple[str, ...]
     description: str = ""
-    protocol: Any = None
 
     def missing(self, problem) -> list[str]:
         return [a for a in self.attributes if not hasattr(problem, a)]
@@ -140,15 +133,14 @@ class Capability:
         return not self.missing(problem)
 
 
-Smooth = Capability("Smooth", ("value", "grad", "lipschitz"), "smooth objective with a gradient", SmoothProblem)
+Smooth = Capability("Smooth", ("value", "grad", "lipschitz"), "smooth objective with a gradient")
 Composite = Capability(
     "Composite",
     ("value", "grad", "lipschitz", "prox", "reg_value"),
     "smooth part plus a separable term with a prox",
-    CompositeProblem,
 )
-Objective = Capability("Objective", ("objective",), "a scalar objective to minimise", ObjectiveProblem)
-HasReference = Capability("HasReference", ("reference_solution",), "an independent reference optimum", ReferenceProblem)
+Objective = Capability("Objective", ("objective",), "a scalar objective to minimise")
+HasReference = Capability("HasReference", ("reference_solution",), "an independent reference optimum")
 
 
 def require(problem, *capabilities: Capability, solver: str = "this solver") -> None:

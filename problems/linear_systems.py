@@ -29,6 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .base import Capability, Problem
+from .fingerprints import digest as _digest
 from .libsvm import parse_number  # the shared line-numbered number check
 from .validation import as_choice, as_generator, as_int, as_matrix, as_real, as_vector
 
@@ -89,6 +90,14 @@ class _Sequence(Problem):
     def instances(self):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def fingerprint(self) -> str:
+        """A digest of the instances and stopping rule (``sequence_fingerprint``); this default hashes
+        one pass over ``instances()``, subclasses hash the data that defines them."""
+        return _digest(type(self).__qualname__, self.method, self.rtol, self.max_iter, self.T, self._defining_data())
+
+    def _defining_data(self) -> str:
+        return _digest(*(_digest(A, b, x0, c) for A, b, x0, c in self.instances()))
+
 
 class ShiftedSequence(_Sequence):
     """``A_t = A + c_t I`` (context ``c_t``), ``b_t`` a radially truncated standard Gaussian
@@ -140,6 +149,10 @@ class ShiftedSequence(_Sequence):
             ev = np.linalg.eigvalsh((s @ self.shifted(c) @ s).toarray())
             lo, hi = ev[0], ev[-1]
         return float(max(abs(1.0 - lo), abs(hi - 1.0)))
+
+    def _defining_data(self) -> str:
+        # A, the shifts and the right-hand-side stream determine every instance
+        return _digest(self.A, self.shifts, self._stream)
 
     def right_hand_sides(self) -> np.ndarray:
         """All ``b_t`` as a (T, n) array (the same draws ``instances()`` yields)."""
@@ -243,6 +256,10 @@ class HeatEquationSequence(_Sequence):
         xi, yj = np.meshgrid(coords, coords, indexing="ij")  # j fastest in the flattened order
         self.points = np.column_stack([xi.ravel(), yj.ravel()])
         self._identity = sp.identity(self.n, format="csr")
+
+    def _defining_data(self) -> str:
+        # the grid size and the time step determine every instance (u_0, kappa and f are fixed)
+        return _digest(self.nx, self.dt)
 
     @staticmethod
     def kappa(s):

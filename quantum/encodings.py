@@ -217,7 +217,8 @@ class LagrangianModel:
         self.n = problem.n_vars
         self.m = cons.num_rows
         lin, up, c0 = problem.cost_terms()
-        self.f_linear, self.f_upper, self.f_offset = np.asarray(lin, float), sp.csr_matrix(up), float(c0)
+        self.f_linear, self.f_upper, self.f_offset = np.asarray(lin, float), sp.csr_matrix(up, copy=True), float(c0)
+        self.f_upper.eliminate_zeros()  # nnz then counts couplings (separability tests below rely on it)
         self.is_inequality = ~cons.equality
         if relaxation == "product":
             self.pairs = cons.A.indices.reshape(-1, 2)
@@ -242,6 +243,7 @@ class LagrangianModel:
             # (1/2) sum_j g_j^2 = (1/2) x'G x - btilde'A x + |btilde|^2/2 with G = A'A
             self.rho_linear = 0.5 * gram.diagonal() - self.A_scaled.T @ self.b_scaled
             self.rho_upper = sp.triu(gram, 1).tocsr()
+            self.rho_upper.eliminate_zeros()  # couplings that cancel in A'A are not couplings
             self.rho_offset = 0.5 * float(self.b_scaled @ self.b_scaled)
         self.objective_scale = float(np.abs(self.f_linear).sum() + np.abs(self.f_upper.data).sum())
         # sum over inequality rows of max g_j(x)^2 on {x binary : g_j(x) <= 0}, i.e. (min_x g_j)^2 when

@@ -9,9 +9,9 @@ import pytest
 import optim
 import problems
 from optim.cli import main
-from optim.compare import finite_json
 from optim.linear import CostTable
 from optim.plotting import band
+from optim.result import json_safe
 
 TIMING = {"time", "solve_time"}
 
@@ -43,13 +43,22 @@ def _strip_timing(records):
         if "history" in r:
             r["history"] = {k: v for k, v in r["history"].items() if k not in TIMING}
         out.append(r)
-    return finite_json(out)  # NaN -> None, so NaN entries compare equal
+    return json_safe(out)  # NaN -> None, so NaN entries compare equal
 
 
 def test_incompatible_pair_is_not_applicable_and_the_grid_runs():
     comp = optim.compare([_least_squares(), NoGradient()], ["gd", "fista"], max_iter=50)
     by = {(r["problem"], r["method"]): r for r in comp.records}
-    assert by[("ls", "gd")]["status"] in ("converged", "max_iter")
+    # gradient descent with step 1/L on this strongly convex quadratic contracts the gradient by at
+    # least 1 - mu/L per step: within 50 steps it falls far below the default tol, so only "converged" can occur
+    ls = _least_squares()
+    mu, L = np.linalg.eigvalsh(ls.A.T @ ls.A / ls.A.shape[0])[[0, -1]]
+    assert (1 - mu / L) ** 50 * np.linalg.norm(ls.A.T @ ls.b / ls.A.shape[0]) < 1e-9
+    x_star = np.linalg.lstsq(ls.A, ls.b, rcond=None)[0]
+    for method in ("gd", "fista"):
+        record = by[("ls", method)]
+        assert record["status"] == "converged" and record["nit"] < 50 and record["optimality"] <= 1e-8
+        assert record["fun"] == pytest.approx(ls.objective(x_star), rel=1e-12)
     na = by[("no-gradient", "fista")]
     assert na["status"] == "not applicable" and "needs a Smooth problem" in na["reason"]
     table = comp.table()
@@ -90,6 +99,27 @@ def test_process_pool_equals_serial():
         parallel = optim.compare(*args, seeds=[0, 1], max_iter=30, executor=pool)
     assert _strip_timing(parallel.records) == _strip_timing(serial.records)
     assert sum(r["status"] == "not applicable" for r in serial.records) == 4
+
+
+class CountedPickles(problems.LeastSquares):
+    """Least squares that counts how often it is pickled (in the process that pickles it)."""
+
+    pickled = 0
+
+    def __reduce__(self):
+        CountedPickles.pickled += 1
+        return super().__reduce__()
+
+
+def test_each_problem_is_pickled_once_not_once_per_task():
+    rng = np.random.default_rng(1)
+    problem = CountedPickles(rng.standard_normal((20, 4)), rng.standard_normal(20), name="counted")
+    CountedPickles.pickled = 0
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        comp = optim.compare({"counted": problem}, ["gd", "fista"], seeds=[0, 1, 2], max_iter=20, executor=pool)
+    assert CountedPickles.pickled == 1  # 6 tasks, one pickling
+    serial = optim.compare({"counted": problem}, ["gd", "fista"], seeds=[0, 1, 2], max_iter=20)
+    assert _strip_timing(comp.records) == _strip_timing(serial.records)
 
 
 def test_dask_cluster_equals_serial(tmp_path, monkeypatch):

@@ -79,3 +79,32 @@ def test_dict_target_on_a_reporting_column(problem):
 def test_bad_targets(problem, target, exc, match):
     with pytest.raises(exc, match=match):
         optim.solve(problem, method="gd", target=target, max_iter=5)
+
+
+class NoObjective(problems.base.Problem):
+    """A smooth quadratic with value/grad but no ``objective(x)``: ``fun`` is NaN on every check."""
+
+    lipschitz = 1.0
+
+    def value(self, x):
+        return 0.5 * float(x @ x)
+
+    def grad(self, x):
+        self.counts.add("grad")
+        return 0.5 * x
+
+    def optimality(self, x):
+        return float(np.linalg.norm(x))
+
+
+def test_target_on_a_column_that_is_nan_on_every_check_is_refused_at_the_start():
+    calls = []
+    with pytest.raises(ValueError, match="target names column 'fun', which is NaN on every check.*no objective"):
+        optim.solve(NoObjective(), method="gd", x0=np.ones(3), target=-1.0, tol=0, max_iter=20, callback=calls.append)
+    assert calls == []  # refused before the first step
+    seq = problems.ShiftedLaplacianSequence(T=3, seed=0)
+    with pytest.raises(ValueError, match="target names column 'optimality'.*no stopping error"):
+        optim.solve(seq, method="fixed-omega", target={"optimality": 1.0})
+    # the columns those runs do report stay usable
+    assert optim.solve(NoObjective(), method="gd", x0=np.ones(3), target={"optimality": 0.5}).status == "target"
+    assert optim.solve(seq, method="fixed-omega", target=1.0).status == "target"

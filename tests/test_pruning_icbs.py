@@ -159,3 +159,82 @@ def test_gradients_of_a_layer_agree_across_routes():
     w["2"].reshape(-1)[block[1]] -= 2 * eps
     gm = p.per_sample_grads("2", w, batch).mean(0)[block]
     np.testing.assert_allclose(H[:, 1], (gp - gm) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+class CountingNetwork(NetworkPruning):
+    """Counts the per-sample gradient oracles (the exact-Hessian path must not call them)."""
+
+    per_sample_calls = 0
+
+    def per_sample_grads(self, *args, **kwargs):
+        CountingNetwork.per_sample_calls += 1
+        return super().per_sample_grads(*args, **kwargs)
+
+    def per_sample_factors(self, *args, **kwargs):
+        CountingNetwork.per_sample_calls += 1
+        return super().per_sample_factors(*args, **kwargs)
+
+
+def test_exact_hessian_computes_no_per_sample_gradients_and_its_score_gradient_is_the_batch_mean():
+    X, y = torch.randn(24, 5, dtype=torch.float64), torch.randint(0, 3, (24,))
+    p = CountingNetwork(tiny_model().double(), data=(X, y), batch_size=12)
+    CountingNetwork.per_sample_calls = 0
+    res = ICBS(hessian="exact", block_size=8, epochs=1, steps_per_epoch=3, verbose=False, seed=0).solve(p)
+    assert CountingNetwork.per_sample_calls == 0 and len(res.log) == 3
+    batch = p.batch(1)
+    np.testing.assert_allclose(  # the one-backward mean gradient against the vmap per-sample route
+        p.loss_grad("2", p.w0, batch), p.per_sample_grads("2", p.w0, batch).mean(0), atol=1e-12
+    )
+
+
+class CountingMean(np.ndarray):
+    """An array that counts the ``mean`` calls over all of its columns (a block's columns are a view
+    with fewer columns: their O(N b) mean per block is expected)."""
+
+    calls = 0
+    columns = 0
+
+    def mean(self, *args, **kwargs):
+        CountingMean.calls += self.shape[-1] == CountingMean.columns
+        return np.asarray(self).mean(*args, **kwargs)
+
+
+def test_layer_gradient_mean_is_taken_once_not_per_block():
+    rng = np.random.default_rng(2)
+    lp = LayerPruning(rng.normal(size=(6, 20)), rng.normal(size=(40, 20)), grads=rng.normal(size=(30, 6, 20)))
+    reference = ICBS(block_size=16, epochs=2, steps_per_epoch=5, verbose=False, seed=0).solve(lp)
+    lp.grads = lp.grads.view(CountingMean)
+    CountingMean.calls, CountingMean.columns = 0, lp.grads.shape[1]
+    res = ICBS(block_size=16, epochs=2, steps_per_epoch=5, verbose=False, seed=0).solve(lp)
+    assert CountingMean.calls == 1 and len(res.log) == 10
+    np.testing.assert_array_equal(res.x, reference.x)  # same masks as without the counting
+
+
+def test_unknown_solver_option_is_named():
+    with pytest.raises(ValueError, match="solver_options has 'restart', which the 'sa_card' inner solver"):
+        ICBS(solver="sa_card", solver_options={"restart": 3})
+    with pytest.raises(ValueError, match="solver_options has 'seed'"):
+        ICBS(solver_options={"seed": 1})
+    assert ICBS(solver="sa_card", solver_options={"restarts": 3}).solver_options == {"restarts": 3}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_cbs_scan_without_an_accepted_swap_keeps_the_mask(seed):
+    """Duplicated weights make swaps whose change is exactly zero; with eps = 0 rounding can leave the
+    window scan with no accepted swap. The selection then stops with the mask it has (no IndexError),
+    keeps the pruned count and never raises Phi."""
+    from quantum.pruning.cbs import cbs_select
+
+    rng = np.random.default_rng(seed)
+    N, p = int(rng.integers(3, 40)), int(rng.integers(4, 30))
+    U = rng.standard_normal((N, p))
+    k = p // 2
+    U[:, k : 2 * k] = U[:, :k]
+    pruned = np.zeros(p, dtype=bool)
+    pruned[:k] = True
+    _, phi0, phi = cbs_select(U, pruned, 0.0, 3, 2, 50)
+    assert pruned.sum() == k and phi <= phi0 * (1 + 1e-9) + 1e-12
+    # an optimal mask (the pruned set sums to zero) is kept as it is
+    V = np.hstack([U[:, :2], -U[:, :2], U[:, :2] * 5])
+    mask = np.array([True, True, True, True, False, False])
+    assert cbs_select(V, mask, 0.0, 3, 2, 50)[0] == 0 and mask.tolist() == [True] * 4 + [False] * 2

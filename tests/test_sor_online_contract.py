@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 import optim
 import optim.linear as L
-from problems import ShiftedLaplacianSequence, ShiftedSequence, poisson2d
+from problems import HeatEquationSequence, ShiftedLaplacianSequence, ShiftedSequence, poisson2d
 
 
 def test_divergent_sor_returns_diverged_with_last_finite_iterate():
@@ -95,3 +95,37 @@ def test_online_compare_plot_uses_instances_on_linear_axes(tmp_path):
     assert left.get_xlabel() == "instances solved" and left.get_yscale() == "linear"
     assert right.get_ylabel() == "regret (iterations)" and right.get_yscale() == "linear"
     assert len(comp.plot(tmp_path)) == 1
+
+
+def test_table_of_another_sequence_with_the_same_length_and_grid_is_refused():
+    seq = ShiftedLaplacianSequence(variance="low", T=5, seed=2)
+    same = L.cost_table(ShiftedLaplacianSequence(variance="low", T=5, seed=2))
+    other_seed = L.cost_table(ShiftedLaplacianSequence(variance="low", T=5, seed=3))
+    other_rtol = L.cost_table(ShiftedLaplacianSequence(variance="low", T=5, seed=2, rtol=1e-6))
+    assert other_seed.T == seq.T and np.array_equal(other_seed.grid, seq.grid)
+    for other in (other_seed, other_rtol):
+        with pytest.raises(ValueError, match="table was built from another sequence"):
+            optim.solve(seq, method="fixed-omega", table=other)
+    # a hand-built table records no sequence: it replays, but cannot vouch for a live run's regret
+    bare = L.CostTable(same.costs, same.grid, same.contexts, method="sor")
+    assert optim.solve(bare, method="fixed-omega").nit == 5
+    with pytest.raises(ValueError, match="records no sequence fingerprint"):
+        optim.solve(seq, method="fixed-omega", table=bare)
+    run = optim.solve(seq, method="fixed-omega", table=same)
+    assert run.report["regret"] == run.fun - same.totals().min()
+    # heat sequences: the time step is part of the identity; a live pass yields the same systems
+    heat = HeatEquationSequence(nx=5, T=3)
+    assert L.sequence_fingerprint(heat) == L.sequence_fingerprint(HeatEquationSequence(nx=5, T=3))
+    assert L.sequence_fingerprint(heat) != L.sequence_fingerprint(HeatEquationSequence(nx=5, T=3, dt=2e-3))
+    # a sequence without its own fingerprint() is identified by one pass over its instances
+
+    class Plain:
+        def __init__(self, seed):
+            self.inner = ShiftedLaplacianSequence(variance="low", T=4, seed=seed)
+            self.T, self.grid, self.method = 4, self.inner.grid, "sor"
+
+        def instances(self):
+            return self.inner.instances()
+
+    assert L.sequence_fingerprint(Plain(0)) == L.sequence_fingerprint(Plain(0))
+    assert L.sequence_fingerprint(Plain(0)) != L.sequence_fingerprint(Plain(1))

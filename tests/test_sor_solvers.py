@@ -239,3 +239,27 @@ def test_large_indefinite_matrix_caught_during_cg():
     A[n - 2, n - 1] = A[n - 1, n - 2] = 2.0  # the block [[1, 2], [2, 1]] has eigenvalue -1
     with pytest.raises(ValueError, match="not positive definite: CG met a direction"):
         L.ssor_cg(A.tocsr(), np.ones(n), 1.0)
+
+
+def test_start_at_the_solution_is_converged_at_zero_iterations():
+    """A start within rounding of the solution cannot pass a relative test (the residual is rounding
+    noise): the absolute floor makes it converged after 0 iterations instead of burning max_iter."""
+    A = poisson2d(8)
+    b = np.random.default_rng(0).standard_normal(A.shape[0])
+    exact = spla.spsolve(A.tocsc(), b)
+    res = L.sor(A, b, 1.5, x0=exact, max_iter=50)
+    assert (res.status, res.nit, res.converged) == ("converged", 0, True)
+    # b = A x0 exactly (integer data): a zero initial residual, converged at nit 0 with residual 0
+    ones = np.ones(A.shape[0])
+    res = L.sor(A, A @ ones, 1.5, x0=ones, max_iter=50)
+    assert (res.status, res.nit, res.residual) == ("converged", 0, 0.0)
+    np.testing.assert_array_equal(res.x, ones)
+    # CG: an rtol below rounding would otherwise iterate on noise
+    for run in (
+        lambda: L.cg(A, b, x0=exact, rtol=1e-30, max_iter=50),
+        lambda: L.ssor_cg(A, b, 1.5, x0=exact, rtol=1e-30),
+    ):
+        res = run()
+        assert (res.status, res.nit) == ("converged", 0)
+    # an ordinary run from 0 is untouched by the floor: the official count
+    assert L.sor(A, b, 1.5).nit == reference_sor_count(A, b, 1.5)

@@ -9,7 +9,8 @@ Linear System Instances", ICLR 2024 (official code mkhodak/learning-to-relax).
   ("tsallis-inf"), ``ContextualTsallisINF`` ("tsallis-inf-cb"), ``ChebCB`` ("chebcb"); baselines
   ``FixedOmega`` ("fixed-omega"), ``BestFixedOmega`` ("best-fixed-omega"), ``InstanceOptimalOmega``
   ("instance-optimal-omega"), ``YoungOmega`` ("young-omega"), ``PlainCG`` ("plain-cg");
-* ``cost_table`` / ``CostTable``: every (instance, omega) count once, replayed by the tuners;
+* ``cost_table`` / ``CostTable``: every (instance, omega) count once, replayed by the tuners
+  (``sequence_fingerprint`` ties a table to its sequence);
 * the learners themselves (``predict``/``update``): ``TsallisINFPolicy``, ``BinnedTsallisINFPolicy``,
   ``ChebCBPolicy``, ``FixedPolicy``.
 """
@@ -29,7 +30,7 @@ from .online import (
 )
 from .policies import BinnedTsallisINFPolicy, ChebCBPolicy, FixedPolicy, TsallisINFPolicy, golden_section_omega
 from .solvers import cg, check_spd, rho_jacobi, sor, ssor_cg, ssor_preconditioner, young_omega, young_rho
-from .table import CostTable, cost_table
+from .table import CostTable, cost_table, sequence_fingerprint
 
 __all__ = [
     "BestFixedOmega",
@@ -57,4 +58,5 @@ __all__ = [
     "young_rho",
     "CostTable",
     "cost_table",
+    "sequence_fingerprint",
 ]

@@ -14,8 +14,10 @@ import numpy as np
 @numba.njit(cache=True)
 def sor_sweep(indptr, indices, data, diag, b, x, omega):
     """One forward SOR sweep in place: for i = 1..n in order,
-    x_i <- (1 - omega) x_i + omega (b_i - sum_{j != i} a_ij x_j) / a_ii  (new x_j for j < i)."""
+    x_i <- (1 - omega) x_i + omega (b_i - sum_{j != i} a_ij x_j) / a_ii  (new x_j for j < i).
+    Returns ``||x||^2`` of the new iterate (for the rounding floor, at no extra pass)."""
     n = b.shape[0]
+    xx = 0.0
     for i in range(n):
         s = b[i]
         for k in range(indptr[i], indptr[i + 1]):
@@ -23,6 +25,8 @@ def sor_sweep(indptr, indices, data, diag, b, x, omega):
             if j != i:
                 s -= data[k] * x[j]
         x[i] = (1.0 - omega) * x[i] + omega * s / diag[i]
+        xx += x[i] * x[i]
+    return xx
 
 
 @numba.njit(cache=True)
@@ -38,22 +42,47 @@ def residual_norm(indptr, indices, data, b, x):
     return np.sqrt(total)
 
 
-#: status codes of ``sor_loop``
-CAPPED, CONVERGED, DIVERGED = 0, 1, 2
+#: status codes of ``sor_loop``; ``FLOOR`` is convergence by the absolute floor (see ``residual_floor``)
+CAPPED, CONVERGED, DIVERGED, FLOOR = 0, 1, 2, 3
 #: once the relative residual exceeds this, each sweep first saves the iterate (so that a run that
 #: overflows can return its last finite iterate without a copy per sweep in ordinary runs)
 GUARD = 1e8
+#: machine epsilon of float64
+EPS = 2.0**-52
+
+
+@numba.njit(cache=True)
+def floor_scale(indptr, data, b):
+    """``(gamma, ||A||_F, ||b||)`` for ``residual_floor``: ``gamma = (m + 1) eps`` with ``m`` the most
+    nonzeros in a row (the forward error factor of a computed residual entry)."""
+    m = 0
+    for i in range(indptr.shape[0] - 1):
+        m = max(m, indptr[i + 1] - indptr[i])
+    return (m + 1) * EPS, np.sqrt(np.sum(data * data)), np.sqrt(np.sum(b * b))
+
+
+@numba.njit(cache=True)
+def residual_floor(gamma, anrm, bnrm, xnrm):
+    """``gamma (||b|| + ||A||_F ||x||)``: a bound on the rounding error of a computed ``||b - A x||``;
+    a residual at or below it cannot be told from zero, so the solve has converged whatever the
+    relative test says (without it a start at the exact solution would sweep until ``max_iter``)."""
+    return gamma * (bnrm + anrm * xnrm)
 
 
 @numba.njit(cache=True)
 def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
     """The official SOR iteration count (``docs/sor.md``): sweep, then the TRUE residual, stop when
-    ||r_k|| / ||r_0|| < rtol (strict); at least one sweep.
+    ||r_k|| / ||r_0|| < rtol (strict); at least one sweep -- unless ``||r_0||`` is already at the
+    rounding floor (``residual_floor``; zero included): then 0 sweeps. A later residual at the floor
+    also stops the run (status ``FLOOR``), which an ordinary run (rtol ||r_0|| above the floor) never meets.
 
-    Returns ``(iterations, status, rel_res)`` with status ``CONVERGED``, ``CAPPED`` (max_iter sweeps)
-    or ``DIVERGED`` (NaN/inf appeared: ``x`` is then the last finite iterate, ``iterations`` its sweep
-    count and ``rel_res`` its residual)."""
+    Returns ``(iterations, status, rel_res)`` with status ``CONVERGED``, ``FLOOR``, ``CAPPED`` (max_iter
+    sweeps) or ``DIVERGED`` (NaN/inf appeared: ``x`` is then the last finite iterate, ``iterations`` its
+    sweep count and ``rel_res`` its residual). ``rel_res`` is 0 when ``r_0 = 0``."""
+    gamma, anrm, bnrm = floor_scale(indptr, data, b)
     nrm0 = residual_norm(indptr, indices, data, b, x)
+    if nrm0 <= residual_floor(gamma, anrm, bnrm, np.sqrt(np.sum(x * x))):
+        return 0, FLOOR, 1.0 if nrm0 > 0.0 else 0.0
     saved = x.copy()  # the start; refreshed before each sweep once the residual has grown past GUARD
     saved_k, saved_rel = 0, 1.0
     rel = 0.0
@@ -61,21 +90,16 @@ def sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter):
         if rel > GUARD:
             saved[:] = x
             saved_k, saved_rel = k - 1, rel
-        sor_sweep(indptr, indices, data, diag, b, x, omega)
+        xx = sor_sweep(indptr, indices, data, diag, b, x, omega)
         nrm = residual_norm(indptr, indices, data, b, x)
-        if nrm0 == 0.0:
-            if nrm == 0.0:
-                return k, CONVERGED, 0.0
-            if np.isfinite(nrm):
-                return k, CAPPED, np.inf
-            x[:] = saved
-            return saved_k, DIVERGED, np.inf
         rel = nrm / nrm0
         if rel < rtol:
             return k, CONVERGED, rel
         if not np.isfinite(rel):
             x[:] = saved
             return saved_k, DIVERGED, saved_rel
+        if nrm <= residual_floor(gamma, anrm, bnrm, np.sqrt(xx)):
+            return k, FLOOR, rel
     return max_iter, CAPPED, rel
 
 

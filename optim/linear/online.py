@@ -136,7 +136,8 @@ class OnlineTuner(Solver):
     (status ``"max_iter"``, message ``"sequence exhausted: ..."``), at ``max_iter`` instances if the
     caller caps it, or on a ``budget``/``time_limit``/``target``/callback.
 
-    ``table``: a ``CostTable`` of the same sequence and grid (``cost_table(sequence)``), built once by
+    ``table``: a ``CostTable`` of the same sequence (checked by fingerprint) and grid
+    (``cost_table(sequence)``), built once by
     the caller and passed to any number of runs; with it the history reports ``regret`` (a reporting
     column: cumulative iterations minus the best fixed grid omega's on the same prefix, hindsight
     knowledge) and ``best-fixed-omega`` needs no solves of its own. Replaying a ``CostTable`` uses the
@@ -172,7 +173,8 @@ class OnlineTuner(Solver):
 
     def known_table(self, problem, grid) -> CostTable | None:
         """The cost table for regret: the replayed table itself, or the caller's ``table`` when it
-        matches the sequence's length and the run's grid (``ValueError`` otherwise)."""
+        was built from this sequence (``CostTable.check_sequence``) on the run's grid (``ValueError``
+        otherwise)."""
         if isinstance(problem, CostTable):
             return problem if np.array_equal(problem.grid, grid) else None
         table = self.table
@@ -183,6 +185,7 @@ class OnlineTuner(Solver):
                 f"table does not match this run: it has T={table.T} and grid {table.grid.tolist()}, "
                 f"the run has T={problem.T} and grid {np.asarray(grid).tolist()}"
             )
+        table.check_sequence(problem)
         return table
 
     def make_policy(self, problem, grid, rng, table):  # pragma: no cover - interface

@@ -8,6 +8,9 @@ of Linear System Instances", ICLR 2024 (official code: mkhodak/learning-to-relax
   sweep ``x_i <- (1 - omega) x_i + omega (b_i - sum_{j != i} a_ij x_j) / a_ii``; stop at the first
   k with ``||b - A x_k|| / ||b - A x_0|| < rtol`` (true residual, strict), at least one sweep, at
   most ``max_iter`` (a capped run reports ``nit = max_iter`` and ``converged = False``).
+  Both methods also stop, converged, once the residual is at the rounding floor
+  ``(m + 1) eps (||b|| + ||A||_F ||x||)`` (``m`` the most nonzeros in a row), where no relative test
+  can be met: a start at the solution (zero residual included) is converged after 0 iterations.
 * SSOR-PCG: conjugate gradients preconditioned by
   ``M = (D + omega U) D^{-1} (D + omega L) / (omega (2 - omega))`` (the code's ordering; the textbook
   ``(D + omega L) D^{-1} (D + omega U) / (omega (2 - omega))`` with ``variant="textbook"``), stop when
@@ -111,7 +114,8 @@ def sor(A, b, omega, x0=None, rtol=1e-8, max_iter=10_000) -> Result:
     """Solve ``A x = b`` by SOR with relaxation ``omega`` (see the module docstring and ``docs/sor.md``).
 
     Returns a ``Result`` with ``x``, ``nit`` (sweeps; ``max_iter`` when capped), ``converged``,
-    ``residual`` = ||b - A x|| / ||b - A x0|| and ``status``: "converged", "max_iter", or "diverged"
+    ``residual`` = ||b - A x|| / ||b - A x0|| (0 when ``b = A x0`` exactly: 0 sweeps, converged) and
+    ``status``: "converged" (relative test or rounding floor), "max_iter", or "diverged"
     when the iterates overflow (then ``x`` is the last finite iterate and ``nit`` its sweep count).
     ``A`` need not be symmetric but needs a nonzero diagonal.
     Example: ``optim.linear.sor(problems.poisson2d(10), np.ones(100), 1.5).nit``.
@@ -129,8 +133,9 @@ def sor_solve(system: CSRSystem, b, x, omega, rtol=1e-8, max_iter=10_000) -> Res
     sweeps overflow, the last finite iterate, status ``"diverged"``)."""
     indptr, indices, data, diag = system.arrays
     nit, code, rel = kernels.sor_loop(indptr, indices, data, diag, b, x, omega, rtol, max_iter)
-    status = {kernels.CONVERGED: "converged", kernels.CAPPED: "max_iter", kernels.DIVERGED: "diverged"}[int(code)]
-    return _linear_result(x, int(nit), status, float(rel), "sor")
+    code = int(code)
+    status = {kernels.CONVERGED: "converged", kernels.FLOOR: "converged", kernels.CAPPED: "max_iter"}
+    return _linear_result(x, int(nit), status.get(code, "diverged"), float(rel), "sor", floor=code == kernels.FLOOR)
 
 
 def ssor_preconditioner(A, omega, variant: str = "code") -> spla.LinearOperator:
@@ -182,7 +187,7 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
     ``z = M^{-1} r``, ``rho = r.z``, ``p = z + (rho/rho_prev) p``, ``alpha = rho / p.Ap``,
     ``x += alpha p``, ``r -= alpha A p``. ``x`` is overwritten."""
     A = system.A
-    bnrm = float(np.linalg.norm(b))
+    gamma, anrm, bnrm = (float(v) for v in kernels.floor_scale(A.indptr, A.data, b))
     if bnrm == 0:
         x[:] = 0.0
         return _linear_result(x, 0, "converged", 0.0, method)
@@ -195,6 +200,8 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
         rnrm = float(np.linalg.norm(r))
         if rnrm < atol:
             return _linear_result(x, it, "converged", rnrm / bnrm, method)
+        if rnrm <= gamma * (bnrm + anrm * float(np.linalg.norm(x))):  # rounding floor (module docstring)
+            return _linear_result(x, it, "converged", rnrm / bnrm, method, floor=True)
         if not math.isfinite(rnrm):
             x[:] = saved
             return _linear_result(x, saved_it, "diverged", saved_rel, method)
@@ -222,6 +229,10 @@ def pcg_solve(system: CSRSystem, b, x, M, rtol, max_iter, method="pcg") -> Resul
     return _linear_result(x, max_iter, "converged" if rnrm < atol else "max_iter", rnrm / bnrm, method)
 
 
+_FLOOR_MESSAGE = (
+    "converged: the residual is at the rounding floor (relative residual {residual:.3g}, "
+    "no smaller residual is measurable) after {nit} iterations"
+)
 _MESSAGES = {
     "converged": "converged: relative residual {residual:.3g} < rtol after {nit} iterations",
     "max_iter": "iteration cap reached: relative residual {residual:.3g} after {nit} iterations",
@@ -230,7 +241,8 @@ _MESSAGES = {
 }
 
 
-def _linear_result(x, nit, status, residual, method) -> Result:
+def _linear_result(x, nit, status, residual, method, floor: bool = False) -> Result:
+    message = _FLOOR_MESSAGE if floor else _MESSAGES[status]
     return Result(
         x=x,
         nit=nit,
@@ -239,7 +251,7 @@ def _linear_result(x, nit, status, residual, method) -> Result:
         optimality=residual,
         fun=math.nan,
         status=status,
-        message=_MESSAGES[status].format(residual=residual, nit=nit),
+        message=message.format(residual=residual, nit=nit),
         method=method,
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from problems.base import Problem
+from problems.fingerprints import sequence_fingerprint
 from problems.linear_systems import ShiftedSequence
 from problems.validation import as_choice
 
@@ -30,11 +31,24 @@ class CostTable(Problem):
 
     ``extras[name] = (omegas or None, costs)``: per-instance columns at off-grid omegas (Young's) or
     without omega (plain CG). ``work`` counts replayed iterations like a live run would.
+    ``fingerprint``: the ``sequence_fingerprint`` of the sequence the counts belong to (``cost_table``
+    records it); a live run given this table for regret checks it against its own sequence.
     """
 
     work_unit = "iterations"
 
-    def __init__(self, costs, grid, contexts, method, name="cost-table", extras=None, max_iter=10_000, interval=None):
+    def __init__(
+        self,
+        costs,
+        grid,
+        contexts,
+        method,
+        name="cost-table",
+        extras=None,
+        max_iter=10_000,
+        interval=None,
+        fingerprint: str | None = None,
+    ):
         super().__init__()
         raw = np.asarray(costs)
         if not np.issubdtype(raw.dtype, np.number) or np.any(raw < 0) or np.any(raw != np.round(raw)):
@@ -52,6 +66,22 @@ class CostTable(Problem):
         self.extras = dict(extras or {})
         self.max_iter = max_iter
         self.interval = interval
+        self.fingerprint = fingerprint
+
+    def check_sequence(self, sequence) -> None:
+        """``ValueError`` unless this table was built from ``sequence`` (same instances and stopping
+        rule, by ``sequence_fingerprint``): equal ``T`` and grid alone do not make the counts its."""
+        if self.fingerprint is None:
+            raise ValueError(
+                "table records no sequence fingerprint, so its counts cannot be matched to this sequence; "
+                "build it with optim.linear.cost_table(sequence) (or pass fingerprint=sequence_fingerprint(sequence))"
+            )
+        if self.fingerprint != sequence_fingerprint(sequence):
+            raise ValueError(
+                f"table was built from another sequence than {getattr(sequence, 'name', type(sequence).__name__)!r} "
+                "(its systems, starts, contexts, method, rtol or max_iter differ); build it with "
+                "optim.linear.cost_table(sequence)"
+            )
 
     def context_interval(self) -> tuple[float, float]:
         """The sequence's context interval if it had one, else [min, max] of the contexts."""
@@ -133,6 +163,7 @@ def cost_table(sequence, grid=None, extras=(), verbose=False) -> CostTable:
         extras={e: (np.array(o), np.array(k, dtype=np.int64)) for e, (o, k) in cols.items()},
         max_iter=sequence.max_iter,
         interval=sequence.context_interval() if hasattr(sequence, "context_interval") else None,
+        fingerprint=sequence_fingerprint(sequence),
     )
     return table
 
@@ -172,4 +203,4 @@ def _shifted_sor_costs(sequence: ShiftedSequence, grid) -> np.ndarray:
     )
 
 
-__all__ = ["CostTable", "charged_iterations", "cost_table", "solve_instance"]
+__all__ = ["CostTable", "charged_iterations", "cost_table", "sequence_fingerprint", "solve_instance"]

@@ -287,6 +287,21 @@ class NetworkPruning(Problem):
         D = got["out"].grad.to(torch.float64).numpy()
         return A, D
 
+    def loss_grad(self, layer: str, weights: dict, batch) -> np.ndarray:
+        """Mean batch loss gradient w.r.t. ``layer``'s weight at ``weights`` (flat, float64): one backward pass."""
+        import torch
+
+        X, y = batch
+        mod = self.modules[layer]
+        with self.weights_applied(weights) as model, torch_threads(), torch.enable_grad():
+            w = mod.weight
+            w.requires_grad_(True)
+            try:
+                (g,) = torch.autograd.grad(self._loss(model(X), y), w)
+            finally:
+                w.requires_grad_(False)
+        return g.reshape(-1).to(torch.float64).numpy()
+
     def loss_hessian_block(self, layer: str, weights: dict, batch, block):
         """Mean batch gradient and exact Hessian of the mean loss w.r.t. ``layer``'s weights on the flat
         indices ``block`` (one backward pass per block index): ``(g_B, H_BB)``."""

@@ -20,6 +20,7 @@ first ``k`` variables set, which is the incumbent mask of a pruned-first block).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import time
@@ -52,11 +53,36 @@ def sa_betas(beta0: float = 1e-3, beta1: float = 100.0, factor: float = 1.1) -> 
     return beta0 * factor ** np.arange(count)
 
 
+def method_options(method: str) -> tuple[str, ...] | None:
+    """The keyword options ``method`` takes (None: any, as ``penalty`` passes the rest to its sampler)."""
+    params = inspect.signature(_SOLVERS[as_choice(method, "method", METHODS)]).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return None
+    return tuple(name for name in params if name not in ("model", "x0", "e0", "seed"))
+
+
+def check_options(method: str, options: dict, name: str = "options") -> dict:
+    """``options`` if ``method`` takes every key, else a ``ValueError`` naming the first it does not take."""
+    allowed = method_options(method)
+    if allowed is not None:
+        unknown = [k for k in options if k not in allowed]
+        if unknown:
+            raise ValueError(
+                f"{name} has {unknown[0]!r}, which the {method!r} inner solver does not take; "
+                f"its options: {', '.join(allowed) or 'none'}"
+            )
+    elif "seed" in options or "x0" in options:
+        raise ValueError(f"{name} cannot set 'seed' or 'x0' (the caller passes them)")
+    return dict(options)
+
+
 def solve_cardinality(model: CardinalityQUBO, method: str = "swap_descent", x0=None, seed=None, **options):
-    """Minimise ``model`` over ``sum x = k`` with ``method`` (see the module docstring)."""
+    """Minimise ``model`` over ``sum x = k`` with ``method`` (see the module docstring); an option the
+    method does not take is a ``ValueError`` naming it."""
     if not isinstance(model, CardinalityQUBO):
         raise TypeError(f"model must be a CardinalityQUBO, got {type(model).__name__}")
     method = as_choice(method, "method", METHODS)
+    check_options(method, options)
     if x0 is not None:
         given = np.asarray(x0)
         if given.dtype.kind not in "biuf" or not np.isin(given, (0, 1)).all():

@@ -134,7 +134,7 @@ class MultiplierMethod(Solver):
             ss = SampleSet(rec.sample[:, order], qubo.energies(rec.sample[:, order]), rec.num_occurrences)
         problem.counts.add("qubo_solves")
         # a bound needs the exact minimum of H: from the exact sampler, or in closed form when separable
-        if qubo.quadratic.nnz == 0:
+        if qubo.num_interactions == 0:  # non-zero couplings: stored zeros do not couple anything
             exact_min = qubo.offset + float(np.minimum(qubo.linear, 0.0).sum())
         elif isinstance(sampler, Exact):
             exact_min = float(ss.energies[0])

@@ -16,7 +16,15 @@ from .subgradient import Subgradient
 class StochasticSubgradient(Subgradient):
     """Stochastic subgradient: ``s`` from one sample drawn in proportion to its count
     (``noise="sample"``) or restricted to a random half of the rows (``noise="constraints"``);
-    diminishing steps; the answer is the average of the second half of the multipliers."""
+    diminishing steps.
+
+    Averaging (suffix averaging of the second half of the run): the multipliers of iterations
+    ``k >= max_iter / 2`` are summed as they come; at ``k = max_iter`` the iterate is replaced by their
+    mean and the oracle is called there once more, so the dual value of the averaged multipliers joins
+    the best-bound and best-multiplier bookkeeping (the reported bound is the best dual value evaluated,
+    the average included). Until then the history's ``dual_value`` is the dual at the current iterate.
+    A run that ends before ``max_iter`` (the certified gap below ``tol``, a ``target``, ``budget`` or
+    ``time_limit``) never evaluates the average: its answer is the best iterate."""
 
     name = "stochastic-subgradient"
 

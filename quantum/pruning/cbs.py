@@ -107,15 +107,16 @@ def cbs_select(U, pruned, eps, rho, tau, max_iter):
         alpha = np.sort(alpha, kind="stable")[::-1]
         g0 = 2 * (UT[R] @ UT[P[0]]) / N
         order = np.argsort(beta - g0, kind="stable")
-        R, beta = R[order], beta[order]
-        if beta[0] - alpha[0] - 2 * float(UT[P[0]] @ UT[R[0]]) / N > -tol:
+        R, beta, g0 = R[order], beta[order], g0[order]
+        # the best partner of the best pruned weight (the same numbers the scan's first test uses)
+        if not beta[0] - alpha[0] - g0[0] <= -tol:
             break
         used, swaps, misses = np.zeros(R.size, dtype=bool), [], 0
         for i in range(P.size):
             lo, hi = max(0, i - rho), min(R.size, i + rho)
             window = np.arange(lo, hi)[~used[lo:hi]]
             if window.size:
-                gam = 2 * (UT[R[window]] @ UT[P[i]]) / N
+                gam = g0[window] if i == 0 else 2 * (UT[R[window]] @ UT[P[i]]) / N
                 change = beta[window] - alpha[i] - gam
                 ok = np.flatnonzero(change <= -tol)
                 if ok.size:
@@ -126,6 +127,8 @@ def cbs_select(U, pruned, eps, rho, tau, max_iter):
             misses += 1
             if misses > tau:
                 break
+        if not swaps:  # no swap lowers Phi by eps Phi_0 (NaN data, rounding): keep the current mask
+            break
         trial = pruned.copy()
         for a, b in swaps:
             trial[a], trial[b] = False, True

@@ -19,6 +19,7 @@ from problems.validation import as_choice, as_int, as_real
 
 from ..cardinality import CUTOFF_MODES, CardinalityQUBO, solve_cardinality
 from ..cardinality.solvers import METHODS as INNER
+from ..cardinality.solvers import check_options
 from .base import Pruner
 from .blocks import LayerBlocks, fraction_optimized, free_per_scope, step_schedule
 from .oneshot import wanda_scores
@@ -89,7 +90,7 @@ class ICBS(Pruner):
         self.steps_per_epoch = None if steps_per_epoch is None else as_int(steps_per_epoch, "steps_per_epoch", low=1)
         self.min_steps = as_int(min_steps_per_layer, "min_steps_per_layer", low=0)
         self.solver = as_choice(solver, "solver", INNER)
-        self.solver_options = dict(solver_options or {})
+        self.solver_options = check_options(self.solver, dict(solver_options or {}), "solver_options")
         self.cutoff_mode = as_choice(cutoff_mode, "cutoff_mode", CUTOFF_MODES)
         self.block_scope = as_choice(block_scope, "block_scope", ("layer", "row"))
 
@@ -127,6 +128,12 @@ class ICBS(Pruner):
             state.blocks[k] = blocks
             state.keep[k] = (~blocks.pruned).reshape(w0.shape).astype(float)
             state.weights[k] = w0 * state.keep[k]
+        # a LayerPruning's per-sample gradients are fixed data: their mean is taken once, here
+        state.grad_mean = (
+            {k: problem.grads.mean(0) for k in net.layers}
+            if isinstance(problem, LayerPruning) and problem.grads is not None
+            else {}
+        )
         state.sel_scores = {k: np.abs(net.w0[k]).reshape(-1) for k in net.layers}
         if self.selection == "wanda":
             state.sel_scores = {k: wanda_scores(net.w0[k], X[k]).reshape(-1) for k in net.layers}
@@ -154,9 +161,10 @@ class ICBS(Pruner):
         w0 = net.w0[layer]
         flat_w0 = w0.reshape(-1)
         grads = None
-        if self.objective_name == "taylor":
-            grads = self._grads(problem, state, layer)
-            score = np.abs(flat_w0 * grads.mean()) if self.selection == "gradient" else state.sel_scores[layer]
+        if self.objective_name == "taylor" and self.hessian == "fisher":
+            grads = self._grads(problem, state, layer)  # per-sample: the Fisher block needs them
+        if self.selection == "gradient":  # |w0 * mean gradient| at the current pruned model
+            score = np.abs(flat_w0 * self._grad_mean(problem, state, layer, grads))
         else:
             score = state.sel_scores[layer]
         block, k_eff = blocks.select(
@@ -199,6 +207,15 @@ class ICBS(Pruner):
                 "solve_time": solve_time,
             }
         )
+
+    def _grad_mean(self, problem, state, layer, grads) -> np.ndarray:
+        """The mean gradient of ``layer``: fixed for a LayerPruning (taken once in ``setup``), from the
+        per-sample gradients when the Fisher needs them anyway, else one backward pass (exact Hessian)."""
+        if layer in state.grad_mean:
+            return state.grad_mean[layer]
+        if grads is not None:
+            return grads.mean()
+        return problem.loss_grad(layer, state.weights, problem.batch(state.nstep))
 
     def _grads(self, problem, state, layer):
         if isinstance(problem, LayerPruning):
