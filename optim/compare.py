@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import copy
 import pickle
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -292,7 +293,9 @@ def _execute(tasks: list, executor) -> list[dict]:
             "executor must be a concurrent.futures.Executor or a dask.distributed.Client, "
             f"got {type(executor).__name__}"
         )
-    if not isinstance(executor, ThreadPoolExecutor):  # tasks travel to other processes
+    if isinstance(executor, ThreadPoolExecutor):  # each run its own copy: no shared counters between threads
+        tasks = [(*t[:4], copy.deepcopy(t[4]), t[5]) for t in tasks]
+    else:  # tasks travel to other processes
         tasks = _ship_problems(tasks, client)
     futures = [executor.submit(run_task, t) for t in tasks]
     return [f.result() for f in futures]

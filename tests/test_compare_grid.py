@@ -168,3 +168,12 @@ def test_cli_compare_with_seeds_and_workers(tmp_path, capsys, monkeypatch):
     assert data["seeds"] == [0, 1] and {r["seed"] for r in data["records"]} == {0, 1}
     assert "over 2 seeds" in capsys.readouterr().out
     assert main(["compare", "tiny", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+
+
+def test_threads_give_each_run_its_own_problem_copy():
+    problem = _least_squares()
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        records = optim.compare({"ls": problem}, ["gd", "fista"], executor=threads, max_iter=5).records
+    assert problem.counts.total() == 0  # the runs counted on their own copies
+    serial = optim.compare({"ls": problem}, ["gd", "fista"], max_iter=5).records
+    assert [r["counts"] for r in records] == [r["counts"] for r in serial]
