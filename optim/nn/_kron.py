@@ -43,6 +43,7 @@ class Layer:
         self.has_bias = module.bias is not None
         self.d_out = int(module.weight.shape[0])
         self.d_in = int(module.weight[0].numel()) + int(self.has_bias)
+        self.d_a = self.d_in  # size of an input-side factor (KFAC's asdl mode leaves out the bias coordinate)
         self.stats: dict = {}  # persistent state (factors, flags, counters), saved by state_dict
         self.buf: dict = {}  # statistics of the current step, cleared after each factor round
         self.fired = False  # whether ``buf`` holds statistics committed since the last factor round
