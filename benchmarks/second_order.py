@@ -107,11 +107,18 @@ KFAC_METHODS = ("KFAC ours kaisa (SGD-m)", "KFAC ours asdl (SGD-m)", "KFAC ASDL 
 BACKBONES = {"Lion": ("lion", lambda m, lr: Lion(m.parameters(), lr=lr), None)}
 
 
+#: ASDL's curvature is divided by ``data_size``, which must be the minibatch size of the problem being run
+_ASDL_DATA_SIZE = {"value": 64}
+
+
 def _asdl(model, lr, damping):
     from asdl.precondition import KfacGradientMaker, PreconditioningConfig
 
     config = PreconditioningConfig(
-        data_size=64, damping=damping, curvature_upd_interval=10, preconditioner_upd_interval=10
+        data_size=_ASDL_DATA_SIZE["value"],
+        damping=damping,
+        curvature_upd_interval=10,
+        preconditioner_upd_interval=10,
     )
     return ("asdl", KfacGradientMaker(model, config, fisher_type="fisher_emp"), _sgd(model.parameters(), lr))
 
@@ -368,6 +375,7 @@ def main(argv=None):
     for name in names:
         factory, target, budget, lrs = PROBLEMS[name]
         problem = factory()
+        _ASDL_DATA_SIZE["value"] = problem.batch_size
         for method, (kind, _, _) in METHODS.items():
             settings = [
                 (lr, damping)
