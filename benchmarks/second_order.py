@@ -123,6 +123,14 @@ def _asdl(model, lr, damping):
     return ("asdl", KfacGradientMaker(model, config, fisher_type="fisher_emp"), _sgd(model.parameters(), lr))
 
 
+def _mse_per_output(output, target, reduction="mean"):
+    """``F.mse_loss`` for ASDL: ASDL asks for the summed loss and divides by the batch size, which for an
+    element-wise loss is the per-sample *sum* over outputs; dividing by the outputs per sample gives the
+    same loss (and gradients, and factors) as the mean-reduced ``F.mse_loss`` every other method uses."""
+    loss = F.mse_loss(output, target, reduction=reduction)
+    return loss / output[0].numel() if reduction == "sum" else loss
+
+
 def _train_step(problem, model, opt, batch):
     """One training step; returns the minibatch loss (a float)."""
     inputs, targets = batch
@@ -130,7 +138,7 @@ def _train_step(problem, model, opt, batch):
         _, maker, sgd = opt
         sgd.zero_grad()
         out = maker.setup_model_call(model, inputs)
-        loss_fn = F.mse_loss if problem.loss_name == "mse" else F.cross_entropy  # ASDL needs a `reduction`
+        loss_fn = _mse_per_output if problem.loss_name == "mse" else F.cross_entropy  # ASDL needs a `reduction`
         maker.setup_loss_call(loss_fn, out, targets)
         _, loss = maker.forward_and_backward()
         sgd.step()
