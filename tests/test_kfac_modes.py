@@ -152,3 +152,30 @@ def test_kfac_state_dict_round_trip_and_bad_input():
         KFAC(_mlp(), damping=0.0)
     with pytest.raises(ValueError, match="inv_every"):
         KFAC(_mlp(), inv_every=0)
+
+
+def test_asdl_mode_equals_asdl_on_a_mean_squared_error_given_per_output():
+    """ASDL asks for the summed loss and divides by data_size: for F.mse_loss (a mean over each sample's
+    outputs too) it must get the loss divided by the outputs per sample to see the same loss as we do."""
+    from asdl.precondition import KfacGradientMaker, PreconditioningConfig
+
+    def per_output(out, target, reduction="mean"):
+        loss = F.mse_loss(out, target, reduction=reduction)
+        return loss / out[0].numel() if reduction == "sum" else loss
+
+    ref, ours = _mlp(), _mlp()
+    maker = KfacGradientMaker(ref, PreconditioningConfig(data_size=20, damping=1e-2), fisher_type="fisher_emp")
+    sgd_ref = torch.optim.SGD(ref.parameters(), lr=0.1)
+    opt = KFAC(ours, "sgd", lr=0.1, mode="asdl", damping=1e-2)
+    for k in range(3):
+        X = _batch(k)[0]
+        Y = torch.tanh(X[:, :4])
+        sgd_ref.zero_grad()
+        maker.setup_loss_call(per_output, maker.setup_model_call(ref, X), Y)
+        maker.forward_and_backward()
+        sgd_ref.step()
+        opt.zero_grad()
+        F.mse_loss(ours(X), Y).backward()
+        opt.step()
+    for p, q in zip(ref.parameters(), ours.parameters(), strict=True):
+        assert float((p - q).detach().abs().max()) <= 1e-10

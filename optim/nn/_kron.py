@@ -43,9 +43,10 @@ class Layer:
         self.has_bias = module.bias is not None
         self.d_out = int(module.weight.shape[0])
         self.d_in = int(module.weight[0].numel()) + int(self.has_bias)
+        self.d_a = self.d_in  # size of an input-side factor (KFAC's asdl mode leaves out the bias coordinate)
         self.stats: dict = {}  # persistent state (factors, flags, counters), saved by state_dict
         self.buf: dict = {}  # statistics of the current step, cleared after each factor round
-        self.fired = False
+        self.fired = False  # whether ``buf`` holds statistics committed since the last factor round
 
     def grad_matrix(self) -> torch.Tensor:
         """``[W.grad.reshape(d_out, -1) | b.grad]`` (a new tensor)."""
@@ -128,9 +129,53 @@ def make_backbone(backbone, params, options: dict) -> torch.optim.Optimizer:
     return cls(params, **({"lr": 0.1} if name == "sgd" and "lr" not in options else {}), **options)
 
 
+def _check_exclude(model: nn.Module, exclude) -> tuple[set[str], set[int]]:
+    """``exclude`` as (module names, module ids); a name or module that is not part of ``model`` is an error
+    (a misspelt name would otherwise leave the layer preconditioned without a word)."""
+    if isinstance(exclude, (str, nn.Module)):
+        exclude = (exclude,)
+    try:
+        items = list(exclude)
+    except TypeError:
+        raise TypeError(f"exclude must be a module name, a module or a sequence of them, got {exclude!r}") from None
+    named = dict(model.named_modules())
+    ids = {id(m) for m in named.values()}
+    names: set[str] = set()
+    modules: set[int] = set()
+    unknown = []
+    for item in items:
+        if isinstance(item, str):
+            if item in named:
+                names.add(item)
+            else:
+                unknown.append(repr(item) + suggest(item, [n for n in named if n]))
+        elif isinstance(item, nn.Module):
+            if id(item) in ids:
+                modules.add(id(item))
+            else:
+                unknown.append(f"a {type(item).__name__} that is not part of the model")
+        else:
+            raise TypeError(f"exclude entries must be module names or modules, got {item!r}")
+    if unknown:
+        raise ValueError(f"exclude names modules the model does not have: {', '.join(unknown)}")
+    return names, modules
+
+
+def _excluded(name: str, module: nn.Module, names: set[str], modules: set[int], parents: dict[str, int]) -> bool:
+    """Whether ``module`` or one of its ancestors (by name) is excluded."""
+    if id(module) in modules or name in names:
+        return True
+    parts = name.split(".")
+    return any(
+        ".".join(parts[:i]) in names or parents.get(".".join(parts[:i])) in modules for i in range(1, len(parts))
+    )
+
+
 def find_layers(model: nn.Module, optimized: set[int], exclude, max_factor_dim: int) -> tuple[list, list]:
-    """``(preconditioned, excluded)`` layers of ``model`` (see the module docstring)."""
-    exclude = set(exclude)
+    """``(preconditioned, excluded)`` layers of ``model`` (see the module docstring). An excluded module
+    excludes every layer inside it."""
+    names, modules = _check_exclude(model, exclude)
+    parents = {name: id(m) for name, m in model.named_modules()}
     layers, excluded, too_big = [], [], []
     for name, module in model.named_modules():
         if not isinstance(module, (nn.Linear, nn.Conv2d)):
@@ -140,7 +185,7 @@ def find_layers(model: nn.Module, optimized: set[int], exclude, max_factor_dim: 
         if id(module.weight) not in optimized or not module.weight.requires_grad:
             continue
         layer = Layer(name, module)
-        if name in exclude or module in exclude:
+        if _excluded(name, module, names, modules, parents):
             excluded.append(layer)
         elif max(layer.d_in, layer.d_out) > max_factor_dim:
             too_big.append(name)
@@ -161,8 +206,8 @@ class KroneckerOptimizer(torch.optim.Optimizer):
     """Base of MKOR and KFAC: precondition each layer's ``.grad`` in ``step()``, then ``backbone.step()``.
 
     ``self.param_groups`` is the backbone's list itself, so LR schedulers, ``GradScaler.unscale_`` and
-    per-group options act on the backbone. Subclasses implement ``_input_stat``, ``_grad_stat``,
-    ``_commit``, ``_collecting``, ``_update_factors`` and ``_precondition``.
+    per-group options act on the backbone. Subclasses implement ``_input_stat``, ``_grad_stat``
+    (each returns ``(sum, count)``), ``_collecting``, ``_update_factors`` and ``_precondition``.
     """
 
     #: ``optim.nn.Train`` builds this optimizer from the model (hooks), not from its parameters
@@ -189,8 +234,6 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         self.defaults = self.backbone.defaults
         self.state = self.backbone.state
         optimized = {id(p) for g in self.param_groups for p in g["params"]}
-        if isinstance(exclude, (str, nn.Module)):
-            exclude = (exclude,)
         self.max_factor_dim = as_int(max_factor_dim, "max_factor_dim", low=1)
         self.layers, self.excluded = find_layers(model, optimized, exclude, self.max_factor_dim)
         if grad_scaler is not None and not (isinstance(grad_scaler, (int, float)) or hasattr(grad_scaler, "get_scale")):
@@ -214,6 +257,27 @@ class KroneckerOptimizer(torch.optim.Optimizer):
     def _precondition(self) -> None:
         """Overwrite each registered layer's ``.grad`` with its preconditioned gradient."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ statistics
+    def _commit(self, layer: Layer, a_stat: tuple, g_stat: tuple) -> None:
+        """Add one call's ``(sum, count)`` statistics of the inputs (``a``) and output gradients (``g``)."""
+        buf = layer.buf
+        for side, (total, count) in (("a", a_stat), ("g", g_stat)):
+            if side in buf:
+                buf[side] = (buf[side][0] + total, buf[side][1] + count)
+            else:
+                buf[side] = (total, count)
+        layer.fired = True
+
+    def _take_ready(self) -> list[tuple[Layer, dict]]:
+        """``(layer, statistics)`` of the layers whose statistics are complete (both sides committed), in
+        order. Every layer's buffer and ``fired`` flag are cleared: a layer that goes silent afterwards
+        contributes nothing stale to a later round."""
+        ready = [(layer, layer.buf) for layer in self.layers if layer.fired and "a" in layer.buf and "g" in layer.buf]
+        for layer in self.layers:
+            layer.buf = {}
+            layer.fired = False
+        return ready
 
     # ------------------------------------------------------------------ hooks
     def _make_forward_hook(self, layer: Layer):

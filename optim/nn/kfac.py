@@ -142,26 +142,16 @@ class KFAC(KroneckerOptimizer):
                 rows = rows * rows.shape[0]
         return rows.T @ rows, rows.shape[0]
 
-    def _commit(self, layer: Layer, a_stat, g_stat) -> None:
-        for side, (total, count) in (("a", a_stat), ("g", g_stat)):
-            if side in layer.buf:
-                layer.buf[side] = (layer.buf[side][0] + total, layer.buf[side][1] + count)
-            else:
-                layer.buf[side] = (total, count)
-        layer.fired = True
-
     # ------------------------------------------------------------------ factors and inverses
     def _update_factors(self) -> None:
         if self._collecting(self.t):
-            ready = [layer for layer in self.layers if "a" in layer.buf and "g" in layer.buf]
-            mats = [m for layer in ready for m in (self._batch_factor(layer, "a"), self._batch_factor(layer, "g"))]
-            for layer in self.layers:
-                layer.buf = {}
+            ready = self._take_ready()
+            mats = [_batch_factor(*buf[side]) for _, buf in ready for side in ("a", "g")]
             if mats:
                 flat = self.all_reduce_mean(torch.cat([m.reshape(-1) for m in mats]))
                 if torch.isfinite(flat).all():
                     parts = iter(torch.split(flat, [m.numel() for m in mats]))
-                    for layer in ready:
+                    for layer, _ in ready:
                         for key in ("A", "G"):
                             b = next(parts).view(layer.d_a if key == "A" else layer.d_out, -1)
                             self._running(layer, key, b)
@@ -169,10 +159,6 @@ class KFAC(KroneckerOptimizer):
             for layer in self.layers:
                 if layer.stats["A"] is not None:
                     self._invert(layer)
-
-    def _batch_factor(self, layer: Layer, side: str) -> torch.Tensor:
-        total, count = layer.buf[side]
-        return 0.5 * (total + total.T) / count
 
     def _running(self, layer: Layer, key: str, batch: torch.Tensor) -> None:
         old = layer.stats[key]
@@ -265,6 +251,11 @@ class KFAC(KroneckerOptimizer):
     def communicated_elements(self) -> int:
         """Elements one factor step all-reduces: ``sum over layers (d_A^2 + d_G^2)``."""
         return sum(layer.d_a**2 + layer.d_out**2 for layer in self.layers)
+
+
+def _batch_factor(total: torch.Tensor, count: int) -> torch.Tensor:
+    """The symmetrised mean ``(S + S^T) / (2 count)`` of a summed outer-product statistic ``S``."""
+    return 0.5 * (total + total.T) / count
 
 
 def _cholesky_inverse(M: torch.Tensor, delta: float) -> torch.Tensor | None:

@@ -34,7 +34,7 @@ from torch import nn
 
 from problems.validation import as_choice, as_int, as_real
 
-from ._kron import KroneckerOptimizer, Layer, conv_padding, stat_dtype, with_ones
+from ._kron import KroneckerOptimizer, Layer, conv_padding, stat_dtype
 
 VARIANTS = ("code", "paper")
 STABILIZERS = ("code", "mix", "none")
@@ -42,10 +42,10 @@ RESCALES = ("sum", "joint", "none")
 FACTOR_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def code_update(J: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def code_update(J: torch.Tensor, v: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """The authors' update: ``K = 0.95 J + 0.05 I``; ``K - (Kv)(Kv)^T / (1 + v^T K v)`` = ``(K^{-1} + v v^T)^{-1}``
-    (three passes over the matrix: scale, diagonal, rank-1 subtraction)."""
-    K = J * 0.95
+    (two passes over the matrix: scale, rank-1 subtraction; ``inplace`` overwrites ``J`` instead of copying)."""
+    K = J.mul_(0.95) if inplace else J * 0.95
     K.diagonal().add_(0.05)
     Kv = K @ v
     return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(v @ Kv)))
@@ -173,6 +173,7 @@ class MKOR(KroneckerOptimizer):
         self.grad_accum_steps = as_int(grad_accum_steps, "grad_accum_steps", low=1)
         self.accum_g_scale = as_choice(accum_g_scale, "accum_g_scale", ("mean", "code"))
         self._position_ops: dict = {}  # (layer, H, W, dtype, device) -> averaging matrices of _patch_means
+        self._views: dict = {}  # layer name -> (J_A, its weight columns, its bias column)
         super().__init__(
             model,
             backbone,
@@ -202,16 +203,18 @@ class MKOR(KroneckerOptimizer):
     _collecting = collecting
 
     def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
-        if layer.conv:
-            rows = _patch_means(layer, x, self._position_ops)
-        else:
-            rows = x.reshape(-1, x.shape[-1])
-        rows = rows.to(stat_dtype(rows))
-        return with_ones(rows) if layer.has_bias else rows
+        """The input rows without the bias coordinate: patch means for a convolution."""
+        rows = _patch_means(layer, x, self._position_ops) if layer.conv else x.reshape(-1, x.shape[-1])
+        return rows.to(stat_dtype(rows))
 
     def _input_stat(self, layer: Layer, x: torch.Tensor):
-        rows = self._rows(layer, x).clamp(-self.clamp, self.clamp)  # out of place: rows may view the input
-        return rows.sum(dim=0), rows.shape[0]
+        """Sum and count of the clamped rows ``[a | 1]`` (the bias coordinate's sum, ``count min(1, clamp)``,
+        is appended to the column sums instead of widening every row)."""
+        rows = self._rows(layer, x)
+        total = rows.clamp(-self.clamp, self.clamp).sum(dim=0)  # out of place: rows may view the input
+        if layer.has_bias:
+            total = torch.cat([total, total.new_full((1,), rows.shape[0] * min(1.0, self.clamp))])
+        return total, rows.shape[0]
 
     def _grad_stat(self, layer: Layer, grad: torch.Tensor):
         """Per-sample output gradients: ``n * grad`` (undoing a mean-reduced loss), positional mean for
@@ -225,26 +228,16 @@ class MKOR(KroneckerOptimizer):
         rows = (rows * scale).clamp_(-self.clamp, self.clamp)
         return rows.sum(dim=0), rows.shape[0]
 
-    def _commit(self, layer: Layer, a_stat, g_stat) -> None:
-        buf = layer.buf
-        for side, (total, count) in (("a", a_stat), ("g", g_stat)):
-            if side in buf:
-                buf[side] = (buf[side][0] + total, buf[side][1] + count)
-            else:
-                buf[side] = (total, count)
-        layer.fired = True
-
     # ------------------------------------------------------------------ factor round
     def _update_factors(self) -> None:
         if not self.collecting(self.t):
             return
-        ready = [layer for layer in self.layers if "a" in layer.buf and "g" in layer.buf]
-        if not ready:
+        taken = self._take_ready()
+        if not taken:
             return
-        a = torch.cat([(layer.buf["a"][0] / layer.buf["a"][1]) for layer in ready])
-        g = torch.cat([(layer.buf["g"][0] / layer.buf["g"][1]) for layer in ready])
-        for layer in self.layers:
-            layer.buf = {}
+        ready = [layer for layer, _ in taken]
+        a = torch.cat([buf["a"][0] / buf["a"][1] for _, buf in taken])
+        g = torch.cat([buf["g"][0] / buf["g"][1] for _, buf in taken])
         a, g = self.all_reduce_mean(a), self.all_reduce_mean(g)
         if not (torch.isfinite(a).all() and torch.isfinite(g).all()):
             self.skipped_rounds += 1  # an overflow step (AMP) or a NaN batch: leave every factor as is
@@ -271,7 +264,7 @@ class MKOR(KroneckerOptimizer):
                 st["reset_" + side] = False
                 st[key] = self._reset(Jw).to(J.dtype)
                 return
-            new = code_update(Jw, vw)
+            new = code_update(Jw, vw, inplace=True)  # Jw is a work copy or the stored factor, replaced below
         else:
             if self.stabilizer != "none" and _max_abs(Jw) > self.eps:
                 Jw = self._reset(Jw)
@@ -299,34 +292,37 @@ class MKOR(KroneckerOptimizer):
     def _precondition(self) -> None:
         """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm. The step's cost
         is dominated by per-op overhead, so the norms of all layers come from multi-tensor calls."""
-        work = []
-        for layer in self.layers:
-            if layer.module.weight.grad is None:
-                continue
-            G = layer.grad_matrix()
-            J_G, J_A = layer.stats["J_G"], layer.stats["J_A"]
-            if J_G.dtype != G.dtype:
-                J_G, J_A = J_G.to(G.dtype), J_A.to(G.dtype)
-            work.append((layer, G, J_G @ G @ J_A))
+        work = [layer for layer in self.layers if layer.module.weight.grad is not None]
         if not work:
             return
+        if self.rescale != "none" and all(_plain_grads(layer) for layer in work):
+            grads = [g for layer in work for g in (layer.module.weight.grad, getattr(layer.module.bias, "grad", None))]
+            if len({id(g) for g in grads if g is not None}) == len([g for g in grads if g is not None]):
+                self._precondition_in_place(work)  # no two layers share a gradient tensor (tied weights)
+                return
+        done = []
+        for layer in work:
+            G = layer.grad_matrix()
+            J_G, J_A = self._factors(layer, G.dtype)
+            done.append((layer, G, J_G @ G @ J_A))
         if self.rescale == "none":
-            for layer, _, D in work:
+            for layer, _, D in done:
                 layer.write_grad(D)
             return
-        if all(_plain_grads(layer) for layer, _, _ in work):
-            self._rescale_in_place(work)
-            return
         parts = []
-        for layer, G, D in work:
+        for layer, G, D in done:
             k = layer.d_in - int(layer.has_bias)
             if layer.has_bias:
                 parts += [G[:, :k], G[:, k], D[:, :k], D[:, k]]
             else:
                 parts += [G, G[:0], D, D[:0]]
         n = torch.stack(torch._foreach_norm(parts)).view(-1, 2, 2)  # layer, (raw, preconditioned), (W, b)
-        for (layer, _, D), s in zip(work, self._scales(n.transpose(0, 1)), strict=True):
+        for (layer, _, D), s in zip(done, self._scales(n.transpose(0, 1)), strict=True):
             layer.write_grad(D, s)
+
+    def _factors(self, layer: Layer, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        J_G, J_A = layer.stats["J_G"], layer.stats["J_A"]
+        return (J_G, J_A) if J_G.dtype == dtype else (J_G.to(dtype), J_A.to(dtype))
 
     def _scales(self, n: torch.Tensor) -> list[torch.Tensor]:
         """Per-layer factors from the norms ``n[raw or preconditioned, layer, W or b]``."""
@@ -334,27 +330,53 @@ class MKOR(KroneckerOptimizer):
         # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
         return list((raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind())
 
-    def _rescale_in_place(self, work: list) -> None:
-        """Contiguous ``.grad`` tensors: norms of the raw gradients, one multi-tensor copy of ``D`` into them,
-        norms of ``D`` there, one multi-tensor multiply by the factors (four calls for all layers)."""
-        grads, targets, sources = [], [], []
-        for layer, _, D in work:
-            W = layer.module.weight.grad
-            k = layer.d_in - int(layer.has_bias)
+    def _precondition_in_place(self, work: list[Layer]) -> None:
+        """Contiguous ``.grad`` tensors: norms of the raw gradients (one multi-tensor call), ``D`` written
+        straight into ``W.grad`` and ``b.grad`` by the matrix products, norms of ``D`` (one call), and one
+        multi-tensor multiply by the per-layer factors, computed from the norms as Python floats."""
+        grads: list[torch.Tensor] = []
+        for layer in work:
+            grads.append(cast(torch.Tensor, layer.module.weight.grad))
             if layer.has_bias:
-                b = layer.module.bias.grad
-                grads += [W, b]
-                targets += [W.view(D.shape[0], k), b]
-                sources += [D[:, :k], D[:, k]]
-            else:
-                empty = D.new_zeros(0)
-                grads += [W, empty]
-                targets += [W.view(D.shape), empty]
-                sources += [D, empty]
+                grads.append(cast(torch.Tensor, cast(torch.Tensor, layer.module.bias).grad))
         raw = torch._foreach_norm(grads)
-        torch._foreach_copy_(targets, sources)
-        n = torch.stack(raw + torch._foreach_norm(grads)).view(2, -1, 2)
-        torch._foreach_mul_(grads, [s for s in self._scales(n) for _ in range(2)])
+        i = 0
+        for layer in work:
+            W2 = grads[i].view(layer.d_out, -1)
+            J_G, J_A = self._factors(layer, W2.dtype)
+            if layer.has_bias:
+                b = grads[i + 1]
+                T = torch.mm(J_G, torch.cat((W2, b.view(-1, 1)), dim=1))  # J_G Gmat, d_out x d_in
+                left, column = self._split_views(layer, J_A)
+                torch.mm(T, left, out=W2)  # D = T J_A, split like Gmat
+                torch.mv(T, column, out=b)
+                i += 2
+            else:
+                torch.mm(torch.mm(J_G, W2), J_A, out=W2)
+                i += 1
+        norms = torch.stack(raw + torch._foreach_norm(grads)).tolist()
+        half = len(grads)
+        tiny = torch.finfo(grads[0].dtype).tiny
+        scales, i = [], 0
+        for layer in work:
+            m = 1 + int(layer.has_bias)
+            before, after = norms[i : i + m], norms[half + i : half + i + m]
+            if self.rescale == "sum":
+                s = sum(before) / max(sum(after), tiny)
+            else:
+                s = math.sqrt(sum(x * x for x in before)) / max(math.sqrt(sum(x * x for x in after)), tiny)
+            scales += [s] * m  # a zero gradient gives s = 0 (D = 0 as well); NaN stays NaN
+            i += m
+        torch._foreach_mul_(grads, scales)
+
+    def _split_views(self, layer: Layer, J_A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(J_A[:, :k], J_A[:, k])`` for the weight and bias columns of ``D``, kept while ``J_A`` is the same
+        tensor (factor updates are in place; a reset or a dtype conversion gives a new tensor)."""
+        cached = self._views.get(layer.name)
+        if cached is None or cached[0] is not J_A:
+            k = layer.d_in - 1
+            cached = self._views[layer.name] = (J_A, J_A[:, :k], J_A[:, k])
+        return cached[1], cached[2]
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:

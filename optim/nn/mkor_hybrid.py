@@ -115,6 +115,7 @@ class MKORH(MKOR):
         for layer in self.layers:
             layer.stats = {"n_resets": layer.stats.get("n_resets", 0)}
             layer.buf = {}
+            layer.fired = False
         self.switched_at = self.t
 
     # ------------------------------------------------------------------ torch.optim API
