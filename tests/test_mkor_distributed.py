@@ -102,3 +102,62 @@ def test_kfac_all_reduces_its_factors(ddp_results):
     assert counts == [per_round if step % 2 == 0 else 0 for step in range(STEPS)] and formula == per_round
     _, counts, _ = ddp_results["kfac-asdl"]  # asdl mode: input factors without the bias coordinate
     assert counts == [8**2 + 12**2 + 12**2 + 10**2 + 10**2 + 3**2] * STEPS
+
+
+class _Branchy(nn.Module):
+    """A trunk and two heads; each rank uses only one head (data-dependent control flow)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.trunk, self.left, self.right = nn.Linear(8, 6), nn.Linear(6, 3), nn.Linear(6, 3)
+        self.double()
+        self.use_left = True
+
+    def forward(self, x):
+        h = torch.tanh(self.trunk(x))
+        return self.left(h) if self.use_left else self.right(h)
+
+
+def _silent_worker(rank, world, init_file, out_file):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        results = {}
+        for name, make in (("mkor", OPTIMIZERS["mkor"]), ("kfac", OPTIMIZERS["kfac"])):
+            model = _Branchy()
+            model.use_left = rank == 0
+            opt = make(model)
+            for step in range(6):
+                X, y = _batch(step)
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(X[rank * BATCH : (rank + 1) * BATCH]), y[:BATCH]).backward()
+                opt.step()
+            stats = {
+                layer.name: {k: v.clone() for k, v in layer.stats.items() if torch.is_tensor(v)} for layer in opt.layers
+            }
+            results[name] = stats
+        gathered = [None] * world
+        dist.all_gather_object(gathered, results)
+        if rank == 0:
+            torch.save(gathered, out_file)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_layer_silent_on_one_rank_neither_hangs_nor_diverges_the_ranks():
+    """The trunk fires on both ranks and its factors move identically on both; each head fires on one rank
+    only, so its factors stay at their start on both ranks (ranks must agree on the buffer's layout)."""
+    rank0, rank1 = run_gloo(_silent_worker, 2)
+    for name in ("mkor", "kfac"):
+        for layer, stats in rank0[name].items():
+            for key, value in stats.items():
+                assert torch.equal(value, rank1[name][layer][key]), (name, layer, key)
+        fresh = {"mkor": OPTIMIZERS["mkor"], "kfac": OPTIMIZERS["kfac"]}[name](_Branchy())
+        start = {layer.name: {k: v for k, v in layer.stats.items() if torch.is_tensor(v)} for layer in fresh.layers}
+        for head in ("left", "right"):
+            assert rank0[name][head].keys() == start[head].keys(), (name, head)
+            for key, value in rank0[name][head].items():
+                assert torch.equal(value, start[head][key]), (name, head, key)
+        trunk = rank0[name]["trunk"]
+        assert any(k not in start["trunk"] or not torch.equal(v, start["trunk"][k]) for k, v in trunk.items()), name

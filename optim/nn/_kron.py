@@ -279,6 +279,41 @@ class KroneckerOptimizer(torch.optim.Optimizer):
             layer.fired = False
         return ready
 
+    def _reduced_round(
+        self,
+        taken: list[tuple[Layer, dict]],
+        pieces: Callable[[dict], list[torch.Tensor]],
+        sizes: Callable[[Layer], list[int]],
+    ) -> list[tuple[Layer, list[torch.Tensor]]]:
+        """The round's statistics (``pieces(buf)``, per layer) averaged over the ranks in ONE all-reduce; returns
+        the layers whose averages are finite, with their pieces. On one process the layers are the ready
+        ones. On several ranks every registered layer takes part in a fixed order (the ranks must agree on
+        the buffer's layout, or the collective hangs): a layer that did not fire on this rank sends NaN of
+        its ``sizes``, so a layer that fired on only some ranks keeps its factors on all of them, as does a
+        layer whose statistics overflowed (AMP) or are NaN."""
+        if self.world_size() > 1:
+            have = {id(layer): buf for layer, buf in taken}
+            layout = []
+            for layer in self.layers:
+                w = layer.module.weight
+                dt = stat_dtype(w)
+                if id(layer) in have:
+                    layout.append((layer, [p.to(dt) for p in pieces(have[id(layer)])]))
+                else:
+                    layout.append(
+                        (layer, [torch.full((n,), float("nan"), dtype=dt, device=w.device) for n in sizes(layer)])
+                    )
+        else:
+            layout = [(layer, pieces(buf)) for layer, buf in taken]
+        if not layout:
+            return []
+        flat = self.all_reduce_mean(torch.cat([p.reshape(-1) for _, ps in layout for p in ps]))
+        parts = iter(torch.split(flat, [p.numel() for _, ps in layout for p in ps]))
+        averaged = [(layer, [next(parts).view(p.shape) for p in ps]) for layer, ps in layout]
+        if torch.isfinite(flat).all():
+            return averaged
+        return [(layer, vs) for layer, vs in averaged if all(bool(torch.isfinite(v).all()) for v in vs)]
+
     # ------------------------------------------------------------------ hooks
     def _make_forward_hook(self, layer: Layer):
         def forward_hook(module, inputs, output):

@@ -145,16 +145,14 @@ class KFAC(KroneckerOptimizer):
     # ------------------------------------------------------------------ factors and inverses
     def _update_factors(self) -> None:
         if self._collecting(self.t):
-            ready = self._take_ready()
-            mats = [_batch_factor(*buf[side]) for _, buf in ready for side in ("a", "g")]
-            if mats:
-                flat = self.all_reduce_mean(torch.cat([m.reshape(-1) for m in mats]))
-                if torch.isfinite(flat).all():
-                    parts = iter(torch.split(flat, [m.numel() for m in mats]))
-                    for layer, _ in ready:
-                        for key in ("A", "G"):
-                            b = next(parts).view(layer.d_a if key == "A" else layer.d_out, -1)
-                            self._running(layer, key, b)
+            kept = self._reduced_round(
+                self._take_ready(),
+                lambda buf: [_batch_factor(*buf["a"]), _batch_factor(*buf["g"])],
+                lambda layer: [layer.d_a**2, layer.d_out**2],
+            )
+            for layer, (A, G) in kept:
+                self._running(layer, "A", A.reshape(layer.d_a, layer.d_a))
+                self._running(layer, "G", G.reshape(layer.d_out, layer.d_out))
         if self.t % self.inv_every == 0:
             for layer in self.layers:
                 if layer.stats["A"] is not None:

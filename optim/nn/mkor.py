@@ -233,22 +233,20 @@ class MKOR(KroneckerOptimizer):
         if not self.collecting(self.t):
             return
         taken = self._take_ready()
-        if not taken:
+        kept = self._reduced_round(
+            taken,
+            lambda buf: [buf["a"][0] / buf["a"][1], buf["g"][0] / buf["g"][1]],
+            lambda layer: [layer.d_in, layer.d_out],
+        )
+        if len(kept) < len(taken):
+            self.skipped_rounds += 1  # an overflow step (AMP), a NaN batch or a layer silent on some rank
+        if not kept:
             return
-        ready = [layer for layer, _ in taken]
-        a = torch.cat([buf["a"][0] / buf["a"][1] for _, buf in taken])
-        g = torch.cat([buf["g"][0] / buf["g"][1] for _, buf in taken])
-        a, g = self.all_reduce_mean(a), self.all_reduce_mean(g)
-        if not (torch.isfinite(a).all() and torch.isfinite(g).all()):
-            self.skipped_rounds += 1  # an overflow step (AMP) or a NaN batch: leave every factor as is
-            return
-        a_parts = torch.split(a, [layer.d_in for layer in ready])
-        g_parts = torch.split(g, [layer.d_out for layer in ready])
         self.n_rounds += 1
-        for side, parts in (("A", a_parts), ("G", g_parts)):  # all A-factors first, then all G-factors
-            for layer, v in zip(ready, parts, strict=True):
-                self._update_one(layer, side, v)
-        for layer in ready:
+        for side in (0, 1):  # all A-factors first, then all G-factors
+            for layer, (a, g) in kept:
+                self._update_one(layer, "AG"[side], (a, g)[side])
+        for layer, _ in kept:
             layer.stats["initialised"] = True
 
     def _update_one(self, layer: Layer, side: str, v: torch.Tensor) -> None:
