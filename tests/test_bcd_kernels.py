@@ -83,3 +83,21 @@ def test_sparse_logistic_kernel_equals_numpy_iterates(l1):
         ref = _run(problem, "numpy", selection=rule, update=update, block_size=1)
         assert np.max(np.abs(fast.x - ref.x)) <= 1e-10 * max(1.0, np.max(np.abs(ref.x))), rule
         assert np.allclose(fast.history["fun"], ref.history["fun"], rtol=1e-9)
+
+
+def test_full_gram_by_symmetric_product_equals_dense_algebra():
+    """The whole H = w A^T A + l2 I built once (smooth least squares that fits the budget) by BLAS dsyrk
+    (dense A) or a sparse product: equal to numpy's product; a Lasso keeps the on-demand columns."""
+    import scipy.sparse as sp
+
+    from optim.bcd.gram import full_gram, gram_form
+    from problems.bcd import block_problem
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((15, 9))
+    for data in (A, sp.csr_matrix(A * (rng.random(A.shape) < 0.4))):
+        bp = block_problem(problems.LeastSquares(data, rng.standard_normal(15), l2=0.2, scale="mean"))
+        dense = data.toarray() if sp.issparse(data) else data
+        np.testing.assert_allclose(full_gram(bp), dense.T @ dense / 15 + 0.2 * np.eye(9), rtol=1e-12, atol=1e-12)
+        assert gram_form(bp, 256.0) == "full" and gram_form(bp, 1e-4) == "columns"
+    assert gram_form(block_problem(_ls(l1=1.0)), 256.0) == "columns"

@@ -231,7 +231,7 @@ class BCD(Solver):
             if cfg.glm:
                 st.engine = GLMEngine(bp, x)
             else:
-                st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, prefetch=16, tau=st.tau)
+                st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, tau=st.tau)
             st.x, st.bs, st.window_end = x, None, 0
             st.info = np.array([0, 0, -1, 0, -1, 0, 0], dtype=np.int64)
         else:
