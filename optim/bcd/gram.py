@@ -5,11 +5,15 @@ propagation: H = Q), the engine keeps g = H x - c and after a block step x_b += 
 g += H[:, b] d. Columns of H come from (in that order of preference):
 
 * a sparse H (label propagation): each step costs O(sum of the block's degrees);
+* the whole H built once by a symmetric rank-m product (``dsyrk``) for a smooth least squares whose
+  p x p matrix fits in ``gram_budget_mb``: such a run touches every coordinate;
 * a cache of columns computed on demand, up to ``gram_budget_mb``, in batches: the missing column plus
-  the best-scoring uncached coordinates (one compiled pass for a sparse A, one matrix product for a
-  dense A), evicting the least recently used columns when the budget is full. Greedy rules touch few
-  distinct coordinates, so the cache is mostly hit and the whole Gram matrix (m p^2 work) is never
-  formed;
+  the best-ranked uncached coordinates (by the rule's score, or by the distance to the L1 threshold
+  where a proximal rule scores 0), by one compiled pass for a sparse A (a dense copy when A is at least
+  ``DENSE_COLUMNS_DENSITY`` dense) or one matrix product for a dense A, evicting the least recently used
+  columns when the budget is full; past n/2 computed columns (when all fit) the rest come in one batch.
+  Greedy rules on a Lasso touch about the support of the solution, so the whole Gram matrix (m p^2
+  work) is never formed;
 * the whole H from ``gram()`` for problems that offer no columns.
 
 The selection, update and gradient maintenance run in the numba kernel ``kernels.greedy_run``.
@@ -25,6 +29,10 @@ import scipy.sparse as sp
 from .kernels import RULE_CODES, CscCsr, csc_csr_arrays, fill_scores, greedy_run, sparse_gram_columns
 
 GRAM_UPDATES = ("gradient", "prox_gradient", "pg_nn")
+#: a sparse A at least this dense gets a dense copy for its Gram columns: a column by the compiled sparse
+#: pass costs about m p d^2 scattered multiply-adds, by a matrix product m p at BLAS-3 speed; measured
+#: crossover (one thread, m = 1000, p = 10^4): d between 0.15 (sparse 0.7x the product's time) and 0.25 (2.3x)
+DENSE_COLUMNS_DENSITY = 0.2
 
 
 def gram_eligible(selection: str, update: str, partition: str, bp: Any) -> bool:
@@ -78,8 +86,14 @@ class GramEngine:
         self.const = float(bp.constant_term())
         self.columns_computed = 0
         A = getattr(bp, "A", None)
+        self.dense_A = None  # a dense copy of a sparse A whose columns are cheaper by matrix products
+        if A is not None and sp.issparse(A) and hasattr(bp, "w") and hasattr(bp, "gram_columns"):
+            m = A.shape[0]
+            if A.nnz >= DENSE_COLUMNS_DENSITY * m * n and 8.0 * m * n <= 0.5 * budget_mb * 1e6:
+                self.dense_A = np.asfortranarray(A.toarray(), dtype=float)
+                budget_mb -= 8.0 * m * n / 1e6
         if prefetch is None:
-            prefetch = 32 if A is not None and not sp.issparse(A) else 16
+            prefetch = 32 if A is not None and (self.dense_A is not None or not sp.issparse(A)) else 16
         self.prefetch = max(1, int(prefetch))
         self.complete_at: int | None = None
         if not hasattr(bp, "gram_columns"):
@@ -137,7 +151,7 @@ class GramEngine:
         """out[rows[k]] = H[:, js[k]]: for a sparse A by a compiled pass over the rows the column touches,
         for a dense A by one matrix product, otherwise through the problem's ``gram_columns``."""
         bp = self.bp
-        A = getattr(bp, "A", None)
+        A = getattr(bp, "A", None) if self.dense_A is None else self.dense_A
         if A is not None and sp.issparse(A) and hasattr(bp, "w"):
             if self._csr is None:
                 model_A = getattr(getattr(bp, "model", None), "A", None)
