@@ -101,7 +101,9 @@ class GramEngine:
         elif gram_form(bp, budget_mb) == "full":
             H, self.form = full_gram(bp), "full"
         else:
-            H, self.form = None, "columns"
+            H = None
+            sparse_pass = A is not None and sp.issparse(A) and self.dense_A is None
+            self.form = "columns (sparse pass)" if sparse_pass else "columns (matrix products)"
         empty_i, empty_f = np.zeros(1, np.int64), np.zeros(1)
         if H is not None and sp.issparse(H):
             H = sp.csc_matrix(H)

@@ -294,6 +294,7 @@ class BCD(Solver):
         if state.engine is not None:
             _sync_support(state)
             result["gram_columns"] = state.engine.columns_computed
+            result["gram_form"] = getattr(state.engine, "form", None)
         if state.track:
             result["support_settled_at"] = state.settled_at
             result["identified_at"] = state.identified_at
