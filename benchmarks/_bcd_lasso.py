@@ -153,8 +153,8 @@ def column_madds(A) -> float:
 
 
 def crossover_runs(quick: bool, reference, repeats: int = 3) -> list[dict]:
-    """Greedy GS-s (tau = 1, automatic Gram form) against scikit-learn's cyclic CD as the design gets denser,
-    sparse and dense storage: measured time ratio beside the multiply-add model
+    """Greedy GS-s (tau = 1, automatic Gram form) against scikit-learn's cyclic CD (skglm beside) as the
+    design gets denser, sparse and dense storage: measured time ratio beside the multiply-add model
     (Gram columns x column cost + 2 p per iteration) / (sklearn epochs x stored entries of A)."""
     m, p = 300, 3000  # one size in both modes: cyclic CD needs hundreds of epochs on the densest design
     rows = []
@@ -168,9 +168,10 @@ def crossover_runs(quick: bool, reference, repeats: int = 3) -> list[dict]:
             f_star = reference(P, False)
             methods = {
                 "sklearn Lasso cyclic": lambda P=P, f=f_star: sklearn_fit(P, f),
+                "skglm Lasso": lambda P=P, f=f_star: skglm_fit(P, f),
                 "bcd gs_s tau=1": lambda P=P, f=f_star: ours_fit(P, f, selection="gs_s", update="prox_gradient"),
             }
-            sk_row, ours_row = side_by_side(P, f_star, methods, repeats)
+            sk_row, skglm_row, ours_row = side_by_side(P, f_star, methods, repeats)
             nnz = float(data.nnz if sp.issparse(data) else data.size)  # what one sklearn epoch reads
             madds = ours_row["gram_columns"] * column_madds(data) + 2.0 * p * ours_row["coordinate_updates"]
             rows.append(
@@ -187,6 +188,7 @@ def crossover_runs(quick: bool, reference, repeats: int = 3) -> list[dict]:
                     "sklearn_time": sk_row["time"],
                     "bcd_time": ours_row["time"],
                     "time_vs_sklearn_cyclic": ours_row["time_vs_sklearn_cyclic"],
+                    "skglm_vs_sklearn_cyclic": skglm_row["time_vs_sklearn_cyclic"],
                 }
             )
     return rows

@@ -411,7 +411,7 @@ def lasso_main(quick: bool, parts: set, t0: float) -> None:
     cross = crossover_runs(quick, lasso_reference)
     out = []
     ccols = ["density", "storage", "m", "p", "sklearn_epochs", "gram_columns", "gram_form", "coordinate_updates"]
-    ccols += ["model_madds_ratio", "sklearn_time", "bcd_time", "time_vs_sklearn_cyclic"]
+    ccols += ["model_madds_ratio", "sklearn_time", "bcd_time", "time_vs_sklearn_cyclic", "skglm_vs_sklearn_cyclic"]
     out += ["", "## Where the Gram form stops paying (GS-s, tau = 1, data set A's recipe by density)", ""]
     out += [markdown_table(cross, ccols)]
     print("\n".join(out))
