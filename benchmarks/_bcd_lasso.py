@@ -173,7 +173,8 @@ def crossover_runs(quick: bool, reference, repeats: int = 3) -> list[dict]:
             }
             sk_row, skglm_row, ours_row = side_by_side(P, f_star, methods, repeats)
             nnz = float(data.nnz if sp.issparse(data) else data.size)  # what one sklearn epoch reads
-            madds = ours_row["gram_columns"] * column_madds(data) + 2.0 * p * ours_row["coordinate_updates"]
+            per_column = column_madds(data if "sparse" in str(ours_row["gram_form"]) else X)
+            madds = ours_row["gram_columns"] * per_column + 2.0 * p * ours_row["coordinate_updates"]
             rows.append(
                 {
                     "density": density,
