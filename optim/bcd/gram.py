@@ -179,8 +179,8 @@ class GramEngine:
         uncached = self.slot < 0
         uncached[need] = False
         extra = np.flatnonzero(uncached)
-        held = np.count_nonzero(self.slot[np.unique(block)] >= 0)  # the block's cached columns stay
-        k = min(self.prefetch, len(extra), len(self.cols) - len(need) - held)
+        held = int(np.count_nonzero(self.slot[np.unique(block)] >= 0))  # the block's cached columns stay
+        k: int = min(self.prefetch, len(extra), len(self.cols) - len(need) - held)
         if self.complete_at is not None and self.columns_computed + len(need) + k >= self.complete_at:
             k = len(extra)  # most columns are needed anyway: compute all the rest in this batch
         if 0 < k < len(extra):
