@@ -119,3 +119,21 @@ def test_dense_copy_of_a_dense_sparse_matrix_gives_the_same_iterates():
             opts = dict(selection="gs_s", update="prox_gradient", block_size=tau)
             fast, ref = _run(problem, "compiled", **opts), _run(problem, "numpy", **opts)
             assert np.max(np.abs(fast.x - ref.x)) <= 1e-10 * max(1.0, np.max(np.abs(ref.x)))
+
+
+def test_exact_gradient_before_a_verdict_equals_the_model_gradient():
+    """The resync before a convergence verdict (one pass over A on the support) is the model's gradient."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((20, 12))
+    y = rng.standard_normal(20)
+    for problem in (
+        problems.LeastSquares(A, y, l1=0.3, l2=0.2, scale="mean"),
+        problems.LeastSquares(sp.csr_matrix(A * (rng.random(A.shape) < 0.3)), y, l1=0.3, scale="sum"),
+        problems.NonnegativeLasso(A, y, l1=0.5, scale="sum"),
+    ):
+        st = BCD(engine="compiled", selection="gs_q", update="prox_gradient").configured(problem).init(problem)
+        x = np.where(rng.random(12) < 0.5, np.abs(rng.standard_normal(12)), 0.0)
+        st.engine.resync(x)
+        np.testing.assert_allclose(st.engine.g, problem.grad(x), rtol=1e-12, atol=1e-12)

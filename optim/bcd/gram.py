@@ -138,7 +138,13 @@ class GramEngine:
     def resync(self, x: np.ndarray) -> None:
         """g = grad f(x) recomputed exactly (at start and before a convergence verdict)."""
         bp = self.bp
-        if hasattr(bp, "model"):
+        A = getattr(bp, "A", None)
+        if A is not None and hasattr(bp, "w") and hasattr(bp, "gram_columns") and hasattr(bp.model, "b"):
+            # least squares: g = w A^T (A_S x_S - y) + l2 x over the support S, one pass over A instead of two
+            S = np.flatnonzero(x)
+            r = np.asarray(A[:, S] @ x[S]).ravel() - bp.model.b
+            self.g = bp.w * np.asarray(A.T @ r, dtype=float).ravel() + bp.l2 * x
+        elif hasattr(bp, "model"):
             with bp.counts.paused():
                 self.g = np.array(bp.model.grad(x), dtype=float)
         else:
