@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import RULE_CODES, CscCsr, csc_csr_arrays, fill_scores, greedy_run, sparse_gram_columns
+from .kernels import (
+    RULE_CODES,
+    CscCsr,
+    csc_csr_arrays,
+    fill_scores,
+    greedy_run,
+    mirror_upper,
+    sparse_gram_columns,
+)
 
 GRAM_UPDATES = ("gradient", "prox_gradient", "pg_nn")
 #: a sparse A at least this dense gets a dense copy for its Gram columns: a column by the compiled sparse
@@ -65,10 +73,10 @@ def full_gram(bp: Any) -> np.ndarray:
         return bp.gram()
     from scipy.linalg.blas import dsyrk
 
-    upper = dsyrk(float(bp.w), np.asfortranarray(A, dtype=float), trans=1)  # upper triangle of w A^T A
-    H = np.triu(upper) + np.triu(upper, 1).T
+    H = dsyrk(float(bp.w), np.asfortranarray(A, dtype=float), trans=1)  # upper triangle of w A^T A
+    mirror_upper(H)
     H[np.diag_indices_from(H)] += bp.l2
-    return H
+    return H.T  # symmetric: the C-ordered view of the same numbers, no copy
 
 
 class GramEngine:
