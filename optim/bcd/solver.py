@@ -63,7 +63,9 @@ class BCD(Solver):
     reshuffle_every_pass : variable-block cyclic rule: new permutation every pass (default: every n
         iterations, as the official code).
     engine : "auto" (compiled Gram-form kernels where they apply), "compiled" (require them) or "numpy".
-    gram_budget_mb : memory for the cached Gram columns (default 256 MB).
+    gram_budget_mb : memory for the Gram matrix of a least squares (default 256 MB): the whole H when it
+        fits and the problem is smooth, otherwise a cache of columns computed on demand; ``result.gram_form``
+        says which (``docs/bcd.md``, "Gram form").
     f_star : caller's target; the stopping error becomes ``(F(x) - f_star) / max(1, |f_star|)``.
     reference_support : optimal support; ``result.identified_at`` is the first iteration whose support
         {x_i != 0} equals it. ``result.support_settled_at``: the last support change.
