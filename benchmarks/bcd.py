@@ -30,6 +30,7 @@ pin_threads()  # scikit-learn's and skglm's CD run on one thread; so do we
 
 import numpy as np
 from _bcd_figures import figure_runs, lasso_reference, plot  # noqa: E402  (after pin_threads)
+from _bcd_lasso import crossover_runs, lasso_runs  # noqa: E402
 
 import optim
 import problems
@@ -369,12 +370,18 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="reduced sizes (a few minutes)")
     parser.add_argument("--figures", action="store_true", help="also the paper's Figures 4-7 (slow)")
     parser.add_argument(
-        "--parts", default="peers,growth,glm,graphs", help="comma-separated subset of peers,growth,glm,graphs"
+        "--parts",
+        "--part",
+        default="peers,growth,glm,graphs",
+        help="comma-separated subset of peers,growth,glm,graphs,lasso,crossover (lasso: the plain Lasso side "
+        "by side in interleaved rounds and the crossover study alone; crossover: only the latter)",
     )
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)  # plot() writes there
     t0 = time.perf_counter()
+    if parts & {"lasso", "crossover"}:
+        return lasso_main(args.quick, parts, t0)
     fig_runs = figure_runs(args.quick) if args.figures else []
     peers = peer_runs(args.quick) if "peers" in parts else []
     growth = cost_growth(args.quick) if "growth" in parts else []
@@ -388,6 +395,28 @@ def main(argv=None):
         "bcd" if parts == {"peers", "growth", "glm", "graphs"} else "bcd_" + "_".join(sorted(parts)), payload
     )
     print(f"\nwrote {out}{' and ' + str(path) if path else ''} in {time.perf_counter() - t0:.0f} s")
+
+
+def lasso_main(quick: bool, parts: set, t0: float) -> None:
+    """``--part lasso``: the plain Lasso side by side (interleaved rounds, median of 3) and the crossover
+    study; ``--part crossover``: the latter alone."""
+    from _common import markdown_table
+
+    lasso = lasso_runs(lasso_problems(quick, False), lasso_reference) if "lasso" in parts else []
+    cols = ["problem", "method", "reached", "coordinate_updates", "fewer_updates_than_sklearn_cyclic"]
+    cols += ["gram_columns", "gram_form", "time", "time_vs_sklearn_cyclic", "first_call"]
+    if lasso:
+        title = f"## Lasso side by side: wall time to relative suboptimality {TARGET:g} (median of 3, interleaved)"
+        print("\n".join([title, "", markdown_table(lasso, cols)]), flush=True)
+    cross = crossover_runs(quick, lasso_reference)
+    out = []
+    ccols = ["density", "storage", "m", "p", "sklearn_epochs", "gram_columns", "gram_form", "coordinate_updates"]
+    ccols += ["model_madds_ratio", "sklearn_time", "bcd_time", "time_vs_sklearn_cyclic", "skglm_vs_sklearn_cyclic"]
+    out += ["", "## Where the Gram form stops paying (GS-s, tau = 1, data set A's recipe by density)", ""]
+    out += [markdown_table(cross, ccols)]
+    print("\n".join(out))
+    path = write_json("bcd_" + "_".join(sorted(parts)), {"quick": quick, "lasso": lasso, "crossover": cross})
+    print(f"\nwrote {path} in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

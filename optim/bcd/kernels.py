@@ -423,3 +423,15 @@ def greedy_run(
             info[2] = info[0]
     info[4] = -1
     return done
+
+
+@njit(cache=True)
+def mirror_upper(U: np.ndarray) -> None:
+    """U[j, i] = U[i, j] for i < j in place (the lower triangle from the upper one), in 64 x 64 tiles so
+    the strided side of the copy stays in cache."""
+    n = U.shape[0]
+    for jb in range(0, n, 64):
+        for ib in range(0, jb + 64, 64):
+            for j in range(jb, min(jb + 64, n)):
+                for i in range(ib, min(ib + 64, j)):
+                    U[j, i] = U[i, j]

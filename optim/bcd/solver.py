@@ -63,7 +63,9 @@ class BCD(Solver):
     reshuffle_every_pass : variable-block cyclic rule: new permutation every pass (default: every n
         iterations, as the official code).
     engine : "auto" (compiled Gram-form kernels where they apply), "compiled" (require them) or "numpy".
-    gram_budget_mb : memory for the cached Gram columns (default 256 MB).
+    gram_budget_mb : memory for the Gram matrix of a least squares (default 256 MB): the whole H when it
+        fits and the problem is smooth, otherwise a cache of columns computed on demand; ``result.gram_form``
+        says which (``docs/bcd.md``, "Gram form").
     f_star : caller's target; the stopping error becomes ``(F(x) - f_star) / max(1, |f_star|)``.
     reference_support : optimal support; ``result.identified_at`` is the first iteration whose support
         {x_i != 0} equals it. ``result.support_settled_at``: the last support change.
@@ -231,7 +233,7 @@ class BCD(Solver):
             if cfg.glm:
                 st.engine = GLMEngine(bp, x)
             else:
-                st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, prefetch=16, tau=st.tau)
+                st.engine = GramEngine(bp, x, budget_mb=cfg.gram_budget_mb, tau=st.tau)
             st.x, st.bs, st.window_end = x, None, 0
             st.info = np.array([0, 0, -1, 0, -1, 0, 0], dtype=np.int64)
         else:
@@ -277,7 +279,7 @@ class BCD(Solver):
         if eng is None or not hasattr(st.bp, "stopping_error"):
             return float(problem.optimality(st.x))
         est = st.bp.stopping_error(st.x, eng.g)
-        if est > 10 * cfg.tol:
+        if est > 2 * cfg.tol:  # the maintained gradient is exact to rounding: far from a verdict
             return est
         eng.resync(st.x)  # a verdict near tol uses the exact gradient, not the maintained one
         return st.bp.stopping_error(st.x, eng.g)
@@ -294,6 +296,7 @@ class BCD(Solver):
         if state.engine is not None:
             _sync_support(state)
             result["gram_columns"] = state.engine.columns_computed
+            result["gram_form"] = getattr(state.engine, "form", None)
         if state.track:
             result["support_settled_at"] = state.settled_at
             result["identified_at"] = state.identified_at
