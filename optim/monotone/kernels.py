@@ -2,11 +2,18 @@
 
 For a game z = (x, y), x in R^q, y in R^p, payoff A (p x q) with N = max(p, q) components, the component
 difference F_i(z) - F_i(z') = N ((y_i - y'_i) A[i, :], -(x_i - x'_i) A[:, i]) touches one row and one
-column of A: O(p + q) work. Each kernel runs a block of stochastic steps on pre-generated draws (indices
-and uniform coins drawn from the run's Generator before the block) and returns where it stopped, so that
-the caller can refresh a snapshot with one BLAS mat-vec. The arithmetic is the numpy path's, operation
-for operation (``compiled=False`` in the solvers), so both paths give the same iterates for a seed.
-The resolvent of the game is the pair of simplex projections of ``problems.resolvents``.
+column of A: O(p + q) work, plus O(p + q) for the two simplex projections of the resolvent, each a warm-
+started threshold search (``problems.resolvents.simplex_threshold``, two passes when the threshold of
+the previous projection is close). Work arrays are allocated once per call, none inside the loop.
+
+The kernels draw from the run's ``numpy.random.Generator`` themselves (numba's ``integers`` and
+``random`` give numpy's streams), step by step in the order of the plain per-step loop: VR-EG and
+VR-FoRB draw the index i = ``rng.integers(N)`` and then the refresh coin ``rng.random()``; VR-Halpern
+draws its coin only when the switch probability is below one, then, on a batch step, the batch of
+``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in ``choice_without_replacement``).
+So a seed gives the same iterates whether the steps run here or in the numpy path (``compiled=False``),
+up to rounding. A kernel returns after a step whose coin asks for a snapshot refresh, which the caller
+does with one BLAS mat-vec.
 """
 
 from __future__ import annotations
@@ -16,161 +23,192 @@ import math
 import numpy as np
 from numba import njit
 
-from problems.resolvents import project_simplex_loop
+from problems.resolvents import simplex_threshold
 
-_project = njit(cache=True)(project_simplex_loop)
+from .common import anchor_weight, snapshot_probability
 
-
-@njit(cache=True)
-def _resolvent(v, q):
-    """J(v) = (P_simplex(v[:q]), P_simplex(v[q:]))."""
-    out = np.empty_like(v)
-    out[:q] = _project(v[:q].copy(), 1.0)
-    out[q:] = _project(v[q:].copy(), 1.0)
-    return out
+_threshold = njit(cache=True)(simplex_threshold)
+_snapshot_probability = njit(cache=True)(snapshot_probability)
+_anchor_weight = njit(cache=True)(anchor_weight)
 
 
 @njit(cache=True)
-def _component_diff(A, AT, scale, i, dz, out):
-    """out = F_i(z) - F_i(z') for dz = z - z' (the weight N/(size of the batch) in ``scale``)."""
-    p, q = A.shape
-    if i < p:
-        c = scale * dz[q + i]
-        for j in range(q):
-            out[j] = c * A[i, j]
-    else:
-        out[:q] = 0.0
-    if i < q:
-        c = -scale * dz[i]
-        for j in range(p):
-            out[q + j] = c * AT[i, j]
-    else:
-        out[q:] = 0.0
-
-
-@njit(cache=True)
-def vr_eg_block(A, AT, N, x, w, Fw, tau, p, idx, coins, t, stop):
-    """Loopless VR-EG steps t, t+1, ... < stop (x updated in place); returns the next t, after a step
-    whose coin asks for a snapshot refresh (coins[t - 1] < p) or at ``stop``."""
-    q = A.shape[1]
-    d = x.size
-    out = np.empty(d)
-    arg = np.empty(d)
-    while t < stop:
-        xbar = (1.0 - p) * x + p * w
-        for j in range(d):
-            arg[j] = xbar[j] - tau * Fw[j]
-        y = _resolvent(arg, q)
-        _component_diff(A, AT, float(N) * 1.0, idx[t], y - w, out)
-        for j in range(d):
-            arg[j] = xbar[j] - tau * (Fw[j] + out[j])
-        x[:] = _resolvent(arg, q)
-        t += 1
-        if coins[t - 1] < p:
-            return t
-    return t
-
-
-@njit(cache=True)
-def forb_block(A, AT, N, v, w, w_old, Phi_w, scale, anchored, alpha, gamma, p, idx, coins, t, stop):
-    """Loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), in place on v and w_old;
-    returns the next t, after a step whose coin asks for a refresh or at ``stop``."""
-    q = A.shape[1]
+def resolvent_into(v, q, taus, out):
+    """out = J(v) = (P_simplex(v[:q]), P_simplex(v[q:])), each threshold warm-started at (and stored
+    back into) taus[0], taus[1]; a block with a non-finite entry gives NaN."""
     d = v.size
-    out = np.empty(d)
+    t0 = _threshold(v, 0, q, 1.0, taus[0])
+    t1 = _threshold(v, q, d, 1.0, taus[1])
+    if t0 == t0:
+        taus[0] = t0
+        for j in range(q):
+            out[j] = max(v[j] - t0, 0.0)
+    else:
+        out[:q] = np.nan
+    if t1 == t1:
+        taus[1] = t1
+        for j in range(q, d):
+            out[j] = max(v[j] - t1, 0.0)
+    else:
+        out[q:] = np.nan
+
+
+@njit(cache=True)
+def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
+    """Up to ``steps`` loopless VR-EG steps (x updated in place). Returns (steps taken, refresh due):
+    it stops after a step whose coin asks for a snapshot refresh, or after ``steps``."""
+    rows, q = A.shape
+    d = x.size
+    xbar = np.empty(d)
+    arg = np.empty(d)
+    y = np.empty(d)
+    scale = float(N)
+    for t in range(steps):
+        i = rng.integers(0, N)
+        for j in range(d):
+            xbar[j] = (1.0 - p) * x[j] + p * w[j]
+            arg[j] = xbar[j] - tau * Fw[j]
+        resolvent_into(arg, q, taus, y)
+        # arg = xbar - tau (F(w) + F_i(y) - F_i(w)): only row i and column i of A change it
+        if i < rows:
+            c = scale * (y[q + i] - w[q + i])
+            for j in range(q):
+                arg[j] = xbar[j] - tau * (Fw[j] + c * A[i, j])
+        if i < q:
+            c = -scale * (y[i] - w[i])
+            for j in range(rows):
+                arg[q + j] = xbar[q + j] - tau * (Fw[q + j] + c * AT[i, j])
+        resolvent_into(arg, q, taus, x)
+        if rng.random() < p:
+            return t + 1, True
+    return steps, False
+
+
+@njit(cache=True)
+def forb_block(A, AT, N, v, w, w_old, Phi_w, scale, anchored, alpha, gamma, p, rng, steps, taus):
+    """Up to ``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), in place
+    on v and w_old. Returns (steps taken, refresh due) as ``vr_eg_block``."""
+    rows, q = A.shape
+    d = v.size
     arg = np.empty(d)
     beta = 1.0 - alpha
-    while t < stop:
-        _component_diff(A, AT, float(N) * 1.0, idx[t], v - w_old, out)
+    n_scale = float(N)
+    for t in range(steps):
+        i = rng.integers(0, N)
+        # Phi_w + scale (F_i(v) - F_i(w_old)) (+ v - w_old): the component touches row i and column i
+        cx = n_scale * (v[q + i] - w_old[q + i]) if i < rows else 0.0
+        cy = -n_scale * (v[i] - w_old[i]) if i < q else 0.0
         for j in range(d):
-            dj = Phi_w[j] + scale * out[j]
+            dj = Phi_w[j]
+            if j < q:
+                if i < rows:
+                    dj = dj + scale * (cx * A[i, j])
+            elif i < q:
+                dj = dj + scale * (cy * AT[i, j - q])
             if anchored:
                 dj = dj + (v[j] - w_old[j])
             arg[j] = (alpha * v[j] + beta * w[j]) - gamma * dj
-        w_old[:] = w
-        v[:] = _resolvent(arg, q)
-        t += 1
-        if coins[t - 1] < p:
-            return t
-    return t
+        if t == 0:
+            w_old[:] = w  # w changes only at a refresh, between calls
+        resolvent_into(arg, q, taus, v)
+        if rng.random() < p:
+            return t + 1, True
+    return steps, False
 
 
 @njit(cache=True)
-def snapshot_probability_k(k, n):
-    """The PAGE switch of VR-Halpern (see ``halpern.snapshot_probability``)."""
-    if k <= 1:
-        return 1.0
-    if k - 1 <= math.sqrt(n):
-        return 4.0 / (k + 4)
-    return 4.0 / (math.sqrt(n) + 5)
+def choice_without_replacement(rng, n, b, taken, perm, swaps, out):
+    """out = ``rng.choice(n, b, replace=False)``, the same draws in the same order: numpy's tail
+    shuffle of range(n) when n > 10000 and b > n // 50 (``perm`` = range(n), restored afterwards;
+    ``swaps`` of length n), else Floyd's algorithm followed by a shuffle of the b picks (``taken``
+    all False, restored afterwards)."""
+    if n > 10000 and b > n // 50:
+        first = max(n - b, 1)
+        for i in range(n - 1, first - 1, -1):
+            j = rng.integers(0, i + 1)
+            swaps[n - 1 - i] = j
+            perm[i], perm[j] = perm[j], perm[i]
+        for c in range(b):
+            out[c] = perm[n - b + c]
+        for i in range(first, n):  # undo the swaps, last first: O(b), not O(n)
+            j = swaps[n - 1 - i]
+            perm[i], perm[j] = perm[j], perm[i]
+        return
+    for c in range(b):
+        j = n - b + c
+        t = rng.integers(0, j + 1)
+        if taken[t]:
+            t = j
+        taken[t] = True
+        out[c] = t
+    for c in range(b):
+        taken[out[c]] = False
+    for i in range(b - 1, 0, -1):
+        j = rng.integers(0, i + 1)
+        out[i], out[j] = out[j], out[i]
 
 
 @njit(cache=True)
-def vr_halpern_block(
-    A, AT, N, x0, x, x_prev, est, k, step, official_schedule, official_form, coins, batches, work_left
-):
-    """VR-Halpern steps k, k+1, ... on the game, one per row of ``batches`` (and coin), until the rows
-    run out or the component evaluations reach ``work_left``; x, x_prev, est in place.
+def vr_halpern_block(A, AT, N, x0, x, x_prev, est, k, step, schedule, official_form, b, rng, steps, work_left, taus):
+    """Up to ``steps`` VR-Halpern steps k, k+1, ... on the game, stopping early once the component
+    evaluations reach ``work_left``; x, x_prev, est in place.
     Returns (steps, full evaluations, batch steps, last step was full)."""
-    p, q = A.shape
+    rows, q = A.shape
     d = x.size
-    b = batches.shape[1]
     tmp = np.empty(d)
-    out = np.empty(d)
     arg = np.empty(d)
-    n_full, n_batch, last_full, spent = 0, 0, False, 0
+    batch = np.empty(b, dtype=np.int64)
+    tail = N > 10000 and b > N // 50
+    taken = np.zeros(0 if tail else N, dtype=np.bool_)
+    perm = np.arange(N if tail else 0)
+    swaps = np.empty(N if tail else 0, dtype=np.int64)
+    n_full, n_batch, last_full, spent = 0, 0, False, 0.0
     scale = N * (1.0 / b)
-    for t in range(batches.shape[0]):
+    for t in range(steps):
         if spent >= work_left:
             return t, n_full, n_batch, last_full
-        pk = snapshot_probability_k(k + t, N)
-        last_full = pk >= 1.0 or coins[t] < pk
+        pk = _snapshot_probability(k + t, N)
+        last_full = pk >= 1.0 or rng.random() < pk
         if last_full:
-            est[:q] = np.dot(AT, x[q:].copy())
-            est[q:] = -np.dot(A, x[:q].copy())
+            est[:q] = np.dot(AT, x[q:])
+            est[q:] = -np.dot(A, x[:q])
             n_full += 1
             spent += N
         else:
-            dz = x - x_prev
+            if b == 1:
+                batch[0] = rng.integers(0, N)
+            else:
+                choice_without_replacement(rng, N, b, taken, perm, swaps, batch)
             tmp[:] = 0.0
             for r in range(b):
-                _component_diff(A, AT, scale, batches[t, r], dz, out)
-                for j in range(d):
-                    tmp[j] += out[j]
+                i = batch[r]
+                if i < rows:
+                    c = scale * (x[q + i] - x_prev[q + i])
+                    for j in range(q):
+                        tmp[j] += c * A[i, j]
+                if i < q:
+                    c = -scale * (x[i] - x_prev[i])
+                    for j in range(rows):
+                        tmp[q + j] += c * AT[i, j]
             for j in range(d):
                 est[j] = est[j] + tmp[j]
             n_batch += 1
             spent += 2 * b
-        lam = 2.0 / (k + t + 4) if official_schedule else 1.0 / (k + t + 2)
+        lam = _anchor_weight(k + t, schedule)
         x_prev[:] = x
         if official_form:
             for j in range(d):
                 arg[j] = lam * x0[j] + (1.0 - lam) * x[j] - step * est[j]
-            x[:] = _resolvent(arg, q)
+            resolvent_into(arg, q, taus, x)
         else:
             for j in range(d):
                 arg[j] = x[j] - step * est[j]
-            y = _resolvent(arg, q)
+            resolvent_into(arg, q, taus, tmp)
             for j in range(d):
-                x[j] = lam * x0[j] + (1.0 - lam) * y[j]
-    return batches.shape[0], n_full, n_batch, last_full
+                x[j] = lam * x0[j] + (1.0 - lam) * tmp[j]
+    return steps, n_full, n_batch, last_full
 
 
-@njit(cache=True)
-def floyd_batches(u, n):
-    """One uniform sample of b distinct indices of range(n) per row of u (m x b uniforms in [0, 1)),
-    by Floyd's algorithm: for j = n - b, ..., n - 1 draw t uniform in {0..j}; take t unless taken, else j."""
-    m, b = u.shape
-    out = np.empty((m, b), dtype=np.int64)
-    taken = np.zeros(n, dtype=np.bool_)
-    for r in range(m):
-        for c in range(b):
-            j = n - b + c
-            t = min(int(u[r, c] * (j + 1)), j)
-            if taken[t]:
-                t = j
-            taken[t] = True
-            out[r, c] = t
-        for c in range(b):
-            taken[out[r, c]] = False
-    return out
+def new_taus() -> np.ndarray:
+    """Warm-start thresholds of the two simplices (NaN: start cold)."""
+    return np.full(2, math.nan)
