@@ -50,6 +50,12 @@ def _project_simplex_numpy(v: np.ndarray, radius: float) -> np.ndarray:
     return np.maximum(v - css[rho] / (rho + 1.0), 0.0)
 
 
+#: numba fastmath flags of the compiled threshold: its sums may be reassociated (and so vectorized)
+SUM_FREELY = {"reassoc"}
+#: the exponent bits of a float64: all set for inf and NaN
+EXPONENT = 0x7FF0000000000000
+
+
 def simplex_threshold(v: np.ndarray, lo: int, hi: int, radius: float, tau0: float) -> float:
     """The threshold tau of the projection of v[lo:hi] onto {x >= 0, sum x = radius}: the root of
     f(tau) = sum_i max(v_i - tau, 0) - radius, so that the projection is max(v - tau, 0). NaN when
@@ -63,20 +69,23 @@ def simplex_threshold(v: np.ndarray, lo: int, hi: int, radius: float, tau0: floa
     2016, Sect. 2): tau grows, the kept set shrinks and still holds the support, and a pass that keeps
     the same set ends with the exact threshold of that set. A start with nothing above it (tau0 =
     NaN, or above max v) starts at Michelot's (sum v - radius) / n. O(n) a pass, 2 passes warm,
-    a few cold."""
+    a few cold; the passes are branch-free sums, which numba vectorizes when allowed to reassociate
+    them (``SUM_FREELY``: the result is the same threshold up to rounding)."""
     n = hi - lo
-    total, s, c = 0.0, 0.0, 0
+    bits = v.view(np.int64)  # the exponent bits tell non-finite entries whatever the compiler's float flags
+    total, s, c, odd = 0.0, 0.0, 0, 0
     for i in range(lo, hi):
         x = v[i]
         total += x
-        if x > tau0:
-            s += x
-            c += 1
-    if not np.isfinite(total):  # a non-finite entry, or finite entries whose sum overflows
+        kept_i = x > tau0  # branch-free, so that the compiled sums vectorize
+        s += x if kept_i else 0.0
+        c += kept_i
+        odd |= (bits[i] & EXPONENT) == EXPONENT
+    if odd:
+        return np.nan
+    if not np.isfinite(total):  # finite entries whose sum overflows
         top = -np.inf
         for i in range(lo, hi):
-            if not np.isfinite(v[i]):
-                return np.nan
             top = max(top, v[i])
         tau, kept = top - radius, n  # left of the root: f(top - radius) >= 0
     elif c == 0:
@@ -88,9 +97,9 @@ def simplex_threshold(v: np.ndarray, lo: int, hi: int, radius: float, tau0: floa
         s, c = 0.0, 0
         for i in range(lo, hi):
             x = v[i]
-            if x > tau:
-                s += x
-                c += 1
+            kept_i = x > tau
+            s += x if kept_i else 0.0
+            c += kept_i
         if c == 0 or (c > kept and not first):  # rounding only: keep the last threshold
             break
         new_tau = (s - radius) / c
@@ -109,7 +118,7 @@ def _simplex_kernel() -> Callable[[np.ndarray, int, int, float, float], float] |
         try:
             import numba  # noqa: PLC0415 - lazy: no numba at ``import problems`` time
 
-            _KERNEL.append(numba.njit(cache=True)(simplex_threshold))
+            _KERNEL.append(numba.njit(cache=True, fastmath=SUM_FREELY)(simplex_threshold))
         except ImportError:  # pragma: no cover - numba is a dependency of the project
             _KERNEL.append(None)
     return _KERNEL[0]

@@ -23,11 +23,11 @@ import math
 import numpy as np
 from numba import njit
 
-from problems.resolvents import simplex_threshold
+from problems.resolvents import SUM_FREELY, simplex_threshold
 
 from .common import anchor_weight, snapshot_probability
 
-_threshold = njit(cache=True)(simplex_threshold)
+_threshold = njit(cache=True, fastmath=SUM_FREELY)(simplex_threshold)
 _snapshot_probability = njit(cache=True)(snapshot_probability)
 _anchor_weight = njit(cache=True)(anchor_weight)
 
@@ -71,13 +71,13 @@ def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
         resolvent_into(arg, q, taus, y)
         # arg = xbar - tau (F(w) + F_i(y) - F_i(w)): only row i and column i of A change it
         if i < rows:
-            c = scale * (y[q + i] - w[q + i])
+            c, row = scale * (y[q + i] - w[q + i]), A[i]  # 1-D views: the loops vectorize
             for j in range(q):
-                arg[j] = xbar[j] - tau * (Fw[j] + c * A[i, j])
+                arg[j] = xbar[j] - tau * (Fw[j] + c * row[j])
         if i < q:
-            c = -scale * (y[i] - w[i])
+            c, col = -scale * (y[i] - w[i]), AT[i]
             for j in range(rows):
-                arg[q + j] = xbar[q + j] - tau * (Fw[q + j] + c * AT[i, j])
+                arg[q + j] = xbar[q + j] - tau * (Fw[q + j] + c * col[j])
         resolvent_into(arg, q, taus, x)
         if rng.random() < p:
             return t + 1, True
@@ -96,17 +96,18 @@ def forb_block(A, AT, N, v, w, w_old, Phi_w, scale, anchored, alpha, gamma, p, r
     for t in range(steps):
         i = rng.integers(0, N)
         # Phi_w + scale (F_i(v) - F_i(w_old)) (+ v - w_old): the component touches row i and column i
-        cx = n_scale * (v[q + i] - w_old[q + i]) if i < rows else 0.0
-        cy = -n_scale * (v[i] - w_old[i]) if i < q else 0.0
         for j in range(d):
-            dj = Phi_w[j]
-            if j < q:
-                if i < rows:
-                    dj = dj + scale * (cx * A[i, j])
-            elif i < q:
-                dj = dj + scale * (cy * AT[i, j - q])
-            if anchored:
-                dj = dj + (v[j] - w_old[j])
+            arg[j] = Phi_w[j]
+        if i < rows:
+            c, row = n_scale * (v[q + i] - w_old[q + i]), A[i]  # 1-D views: the loops vectorize
+            for j in range(q):
+                arg[j] = arg[j] + scale * (c * row[j])
+        if i < q:
+            c, col = -n_scale * (v[i] - w_old[i]), AT[i]
+            for j in range(rows):
+                arg[q + j] = arg[q + j] + scale * (c * col[j])
+        for j in range(d):
+            dj = arg[j] + (v[j] - w_old[j]) if anchored else arg[j]
             arg[j] = (alpha * v[j] + beta * w[j]) - gamma * dj
         if t == 0:
             w_old[:] = w  # w changes only at a refresh, between calls
@@ -114,6 +115,24 @@ def forb_block(A, AT, N, v, w, w_old, Phi_w, scale, anchored, alpha, gamma, p, r
         if rng.random() < p:
             return t + 1, True
     return steps, False
+
+
+@njit(cache=True, fastmath=SUM_FREELY)
+def full_operator_into(A, z, q, out):
+    """out = F(z) = (A^T y, -A x) in one pass over the rows of A (each row read once for both
+    products, where two BLAS mat-vecs read A and A^T: half the memory traffic)."""
+    out[:q] = 0.0
+    head = out[:q]
+    x = z[:q]
+    for i in range(A.shape[0]):
+        row = A[i]
+        yi = z[q + i]
+        s = 0.0
+        for j in range(q):
+            a = row[j]
+            s += a * x[j]
+            head[j] += yi * a
+        out[q + i] = -s
 
 
 @njit(cache=True)
@@ -170,8 +189,7 @@ def vr_halpern_block(A, AT, N, x0, x, x_prev, est, k, step, schedule, official_f
         pk = _snapshot_probability(k + t, N)
         last_full = pk >= 1.0 or rng.random() < pk
         if last_full:
-            est[:q] = np.dot(AT, x[q:])
-            est[q:] = -np.dot(A, x[:q])
+            full_operator_into(A, x, q, est)
             n_full += 1
             spent += N
         else:
@@ -183,13 +201,13 @@ def vr_halpern_block(A, AT, N, x0, x, x_prev, est, k, step, schedule, official_f
             for r in range(b):
                 i = batch[r]
                 if i < rows:
-                    c = scale * (x[q + i] - x_prev[q + i])
+                    c, row = scale * (x[q + i] - x_prev[q + i]), A[i]  # 1-D views: the loops vectorize
                     for j in range(q):
-                        tmp[j] += c * A[i, j]
+                        tmp[j] += c * row[j]
                 if i < q:
-                    c = -scale * (x[i] - x_prev[i])
+                    c, col = -scale * (x[i] - x_prev[i]), AT[i]
                     for j in range(rows):
-                        tmp[q + j] += c * AT[i, j]
+                        tmp[q + j] += c * col[j]
             for j in range(d):
                 est[j] = est[j] + tmp[j]
             n_batch += 1
