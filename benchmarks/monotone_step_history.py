@@ -113,17 +113,20 @@ def runners(old, game):
             np.random.default_rng(0),
         )
         k = [0]
+        full, batches = np.empty(250, dtype=np.bool_), np.zeros((250, b), dtype=np.int64)
 
-        def run(steps):  # blocks of 10 steps, the solver's default
+        def run(steps):  # blocks of 10 steps, the solver's default; today's draws come 250 steps at a time
             for _ in range(steps // 10):
                 if current:
+                    if k[0] % 250 == 0:
+                        now.halpern_draws(rng, k[0], N, full, batches)
                     t, *_ = now.vr_halpern_block(
-                        A, AT, N, x0, x, x_prev, est, k[0], eta, "official", True, b, rng, 10, 1e300, taus
+                        A, AT, N, x0, x, x_prev, est, k[0], eta, True, True, full, batches, k[0] % 250, 10, 1e300, taus
                     )
                 else:
-                    coins, batches = rng.random(10), old.floyd_batches(rng.random((10, b)), N)
+                    coins, picks = rng.random(10), old.floyd_batches(rng.random((10, b)), N)
                     t, *_ = old.vr_halpern_block(
-                        A, AT, N, x0, x, x_prev, est, k[0], eta, True, True, coins, batches, 1e300
+                        A, AT, N, x0, x, x_prev, est, k[0], eta, True, True, coins, picks, 1e300
                     )
                 k[0] += t
 

@@ -140,9 +140,12 @@ def test_compiled_kernels_give_the_iterates_of_the_step_by_step_reference(games)
         xs, _ = iterates(game, "vr-forb", True, 3, step=gamma, probability=0.1, block_steps=n)
         ref = ref_forb(Reference(game), np.random.default_rng(11), z0, 3 * n, gamma, 0.1)
         np.testing.assert_allclose(xs[-1], ref, rtol=0, atol=1e-12)
+        # 40 steps, and on the policeman-burglar game 280 (the kernel's draws, 256 steps at a time, run out);
+        # on the random games, where VR-Halpern has no guarantee, rounding differences grow ~10x every 20 steps
+        block = 70 if game.name.startswith("pb") else 10
         for schedule in ("official", "classical"):
-            xs, _ = iterates(game, "vr-halpern", True, 4, step=2 / fro, schedule=schedule)
-            ref = ref_vr_halpern(game, z0, 2 / fro, 11, 40, schedule)
+            xs, _ = iterates(game, "vr-halpern", True, 4, step=2 / fro, schedule=schedule, block_steps=block)
+            ref = ref_vr_halpern(game, z0, 2 / fro, 11, 4 * block, schedule)
             np.testing.assert_allclose(xs[-1], ref, rtol=0, atol=1e-12)
         eta, inner = 1.0 / fro, 0.3 / (math.sqrt(n) * fro)
         for snapshot, p in (("iterate", 0.1), ("anchor", 0.2)):

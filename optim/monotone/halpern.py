@@ -39,6 +39,8 @@ from .common import MonotoneSolver, anchor_weight, constant, snapshot_probabilit
 from .variance_reduced import uses_kernel
 
 SCHEDULES = ("official", "classical")
+#: VR-Halpern steps whose draws the compiled path generates at once
+DRAW_CHUNK = 256
 FORMS = ("official", "classical")
 
 
@@ -116,7 +118,7 @@ class VRHalpern(Halpern):
     period). Draws, step by step from the run's Generator: a coin ``rng.random()`` when the switch
     probability is below one, then on a batch step the batch ``problem.sample(rng, b)``
     (``rng.choice(n, b, replace=False)`` when uniform). ``compiled``: numba kernel on matrix games (the
-    same draws and iterates).
+    same draws, generated ahead of the steps in chunks, and the same iterates).
     """
 
     name = "vr-halpern"
@@ -155,6 +157,8 @@ class VRHalpern(Halpern):
             n_batch=0,
             last_full=True,
             taus=kernels.new_taus(),
+            draws=(np.empty(0, dtype=np.bool_), np.empty((0, b), dtype=np.int64)),
+            drawn_k=0,
         )
         return state
 
@@ -164,9 +168,10 @@ class VRHalpern(Halpern):
             if state.est is None:
                 state.est = np.zeros(problem.dim)
             game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+            full, batches, start = self.drawn(problem, state)
             t, n_full, n_batch, last = kernels.vr_halpern_block(
                 game.A, game.AT, problem.n, state.x0, state.x, state.x_prev, state.est, state.k,
-                float(state.step), self.schedule, self.form == "official", state.batch, state.rng,
+                float(state.step), self.schedule == "official", self.form == "official", full, batches, start,
                 self.block_steps, float(min(work_left, 1e300)), state.taus,
             )  # fmt: skip
             problem.counts.add("component", problem.n * n_full + 2 * state.batch * n_batch)
@@ -183,6 +188,22 @@ class VRHalpern(Halpern):
             self._numpy_step(problem, state)
             spent += problem.counts["component"] - before
         return state
+
+    def drawn(self, problem: FiniteSumOperator, state: State) -> tuple[np.ndarray, np.ndarray, int]:
+        """The draws of steps k, ..., k + block_steps - 1 for the kernel: (full flags, batches, row of
+        step k). Generated ahead, DRAW_CHUNK steps at a time (at least a block), in the plain loop's
+        order; rows left over from the last chunk come first."""
+        full, batches = state.draws
+        start = state.k - state.drawn_k
+        left = full.size - start
+        if left < self.block_steps:  # keep the rows drawn but not used yet, draw the next ones after them
+            m = left + max(DRAW_CHUNK, self.block_steps)
+            more, more_batches = np.empty(m, dtype=np.bool_), np.zeros((m, state.batch), dtype=np.int64)
+            more[:left], more_batches[:left] = full[start:], batches[start:]
+            kernels.halpern_draws(state.rng, state.drawn_k + full.size, problem.n, more[left:], more_batches[left:])
+            full, batches = more, more_batches
+            state.draws, state.drawn_k, start = (full, batches), state.k, 0
+        return full, batches, start
 
     def _numpy_step(self, problem: FiniteSumOperator, state: State) -> None:
         """One step of the numpy path (the draws and arithmetic of ``kernels.vr_halpern_block``)."""

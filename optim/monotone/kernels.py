@@ -6,14 +6,16 @@ column of A: O(p + q) work, plus O(p + q) for the two simplex projections of the
 started threshold search (``problems.resolvents.simplex_threshold``, two passes when the threshold of
 the previous projection is close). Work arrays are allocated once per call, none inside the loop.
 
-The kernels draw from the run's ``numpy.random.Generator`` themselves (numba's ``integers`` and
-``random`` give numpy's streams), step by step in the order of the plain per-step loop: VR-EG and
-VR-FoRB draw the index i = ``rng.integers(N)`` and then the refresh coin ``rng.random()``; VR-Halpern
-draws its coin only when the switch probability is below one, then, on a batch step, the batch of
-``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in ``choice_without_replacement``).
-So a seed gives the same iterates whether the steps run here or in the numpy path (``compiled=False``),
-up to rounding. A kernel returns after a step whose coin asks for a snapshot refresh, which the caller
-does with one BLAS mat-vec.
+The kernels draw from the run's ``numpy.random.Generator`` (numba's ``integers`` and ``random`` give
+numpy's streams) in the order of the plain per-step loop: VR-EG and VR-FoRB draw the index
+i = ``rng.integers(N)`` and then the refresh coin ``rng.random()`` inside the kernel; VR-Halpern draws
+its coin only when the switch probability is below one, then, on a batch step, the batch of
+``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in ``choice_without_replacement``),
+ahead of its steps in chunks (``halpern_draws``: its draws do not depend on the iterates, and numba
+takes about 15 us to receive a Generator, too much for each block of ten steps). So a seed gives the
+same iterates whether the steps run here or in the numpy path (``compiled=False``), up to rounding.
+The loopless kernels return after a step whose coin asks for a snapshot refresh, which the caller does
+with one BLAS mat-vec.
 """
 
 from __future__ import annotations
@@ -168,35 +170,66 @@ def choice_without_replacement(rng, n, b, taken, perm, swaps, out):
 
 
 @njit(cache=True)
-def vr_halpern_block(A, AT, N, x0, x, x_prev, est, k, step, schedule, official_form, b, rng, steps, work_left, taus):
-    """Up to ``steps`` VR-Halpern steps k, k+1, ... on the game, stopping early once the component
-    evaluations reach ``work_left``; x, x_prev, est in place.
-    Returns (steps, full evaluations, batch steps, last step was full)."""
-    rows, q = A.shape
-    d = x.size
-    tmp = np.empty(d)
-    arg = np.empty(d)
-    batch = np.empty(b, dtype=np.int64)
+def halpern_draws(rng, k, N, full, batches):
+    """The draws of VR-Halpern steps k, k+1, ..., one per row of ``batches`` (steps x b), in the order of
+    the plain loop: full[t] = (p_{k+t} >= 1 or rng.random() < p_{k+t}); on a batch step the row t is
+    ``rng.choice(N, b, replace=False)`` (``rng.integers(N)`` when b = 1)."""
+    steps, b = batches.shape
     tail = N > 10000 and b > N // 50
     taken = np.zeros(0 if tail else N, dtype=np.bool_)
     perm = np.arange(N if tail else 0)
     swaps = np.empty(N if tail else 0, dtype=np.int64)
+    for t in range(steps):
+        pk = _snapshot_probability(k + t, N)
+        full[t] = pk >= 1.0 or rng.random() < pk
+        if not full[t]:
+            if b == 1:
+                batches[t, 0] = rng.integers(0, N)
+            else:
+                choice_without_replacement(rng, N, b, taken, perm, swaps, batches[t])
+
+
+@njit(cache=True)
+def vr_halpern_block(
+    A,
+    AT,
+    N,
+    x0,
+    x,
+    x_prev,
+    est,
+    k,
+    step,
+    official_schedule,
+    official_form,
+    full,
+    batches,
+    start,
+    steps,
+    work_left,
+    taus,
+):
+    """Up to ``steps`` VR-Halpern steps k, k+1, ... on the game with the draws full[start + t],
+    batches[start + t] (``halpern_draws``), stopping early once the component evaluations reach
+    ``work_left``; x, x_prev, est in place. Returns (steps, full evaluations, batch steps, last step was full)."""
+    rows, q = A.shape
+    d = x.size
+    b = batches.shape[1]
+    tmp = np.empty(d)
+    arg = np.empty(d)
+    schedule = "official" if official_schedule else "classical"
     n_full, n_batch, last_full, spent = 0, 0, False, 0.0
     scale = N * (1.0 / b)
     for t in range(steps):
         if spent >= work_left:
             return t, n_full, n_batch, last_full
-        pk = _snapshot_probability(k + t, N)
-        last_full = pk >= 1.0 or rng.random() < pk
+        last_full = full[start + t]
         if last_full:
             full_operator_into(A, x, q, est)
             n_full += 1
             spent += N
         else:
-            if b == 1:
-                batch[0] = rng.integers(0, N)
-            else:
-                choice_without_replacement(rng, N, b, taken, perm, swaps, batch)
+            batch = batches[start + t]
             tmp[:] = 0.0
             for r in range(b):
                 i = batch[r]
