@@ -64,12 +64,8 @@ def runners(old, game):
 
         def run(steps):
             t = 0
-            if current:
-                while t < steps:
-                    k, refresh = now.vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps - t, taus)
-                    t += k
-                    if refresh:
-                        w[:], Fw[:] = x, game.operator(x)
+            if current:  # refreshes inside the kernel
+                now.vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus)
                 return
             idx, coins = rng.integers(N, size=steps), rng.random(steps)
             while t < steps:
@@ -85,14 +81,8 @@ def runners(old, game):
 
         def run(steps):
             t = 0
-            if current:
-                while t < steps:
-                    k, refresh = now.forb_block(
-                        A, AT, N, v, w, w_old, Phi, 1.0, False, 1 - p, gamma, p, rng, steps - t, taus
-                    )
-                    t += k
-                    if refresh:
-                        w[:], Phi[:] = v, game.operator(v)
+            if current:  # refreshes inside the kernel
+                now.forb_block(A, AT, N, z, v, w, w_old, Phi, 1.0, False, False, 1 - p, gamma, p, rng, steps, taus)
                 return
             idx, coins = rng.integers(N, size=steps), rng.random(steps)
             while t < steps:

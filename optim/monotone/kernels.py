@@ -14,8 +14,7 @@ its coin only when the switch probability is below one, then, on a batch step, t
 ahead of its steps in chunks (``halpern_draws``: its draws do not depend on the iterates, and numba
 takes about 15 us to receive a Generator, too much for each block of ten steps). So a seed gives the
 same iterates whether the steps run here or in the numpy path (``compiled=False``), up to rounding.
-The loopless kernels return after a step whose coin asks for a snapshot refresh, which the caller does
-with one BLAS mat-vec.
+The loopless kernels refresh their snapshot themselves (``full_operator_into``, one pass over A).
 """
 
 from __future__ import annotations
@@ -55,70 +54,6 @@ def resolvent_into(v, q, taus, out):
         out[q:] = np.nan
 
 
-@njit(cache=True)
-def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
-    """Up to ``steps`` loopless VR-EG steps (x updated in place). Returns (steps taken, refresh due):
-    it stops after a step whose coin asks for a snapshot refresh, or after ``steps``."""
-    rows, q = A.shape
-    d = x.size
-    xbar = np.empty(d)
-    arg = np.empty(d)
-    y = np.empty(d)
-    scale = float(N)
-    for t in range(steps):
-        i = rng.integers(0, N)
-        for j in range(d):
-            xbar[j] = (1.0 - p) * x[j] + p * w[j]
-            arg[j] = xbar[j] - tau * Fw[j]
-        resolvent_into(arg, q, taus, y)
-        # arg = xbar - tau (F(w) + F_i(y) - F_i(w)): only row i and column i of A change it
-        if i < rows:
-            c, row = scale * (y[q + i] - w[q + i]), A[i]  # 1-D views: the loops vectorize
-            for j in range(q):
-                arg[j] = xbar[j] - tau * (Fw[j] + c * row[j])
-        if i < q:
-            c, col = -scale * (y[i] - w[i]), AT[i]
-            for j in range(rows):
-                arg[q + j] = xbar[q + j] - tau * (Fw[q + j] + c * col[j])
-        resolvent_into(arg, q, taus, x)
-        if rng.random() < p:
-            return t + 1, True
-    return steps, False
-
-
-@njit(cache=True)
-def forb_block(A, AT, N, v, w, w_old, Phi_w, scale, anchored, alpha, gamma, p, rng, steps, taus):
-    """Up to ``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), in place
-    on v and w_old. Returns (steps taken, refresh due) as ``vr_eg_block``."""
-    rows, q = A.shape
-    d = v.size
-    arg = np.empty(d)
-    beta = 1.0 - alpha
-    n_scale = float(N)
-    for t in range(steps):
-        i = rng.integers(0, N)
-        # Phi_w + scale (F_i(v) - F_i(w_old)) (+ v - w_old): the component touches row i and column i
-        for j in range(d):
-            arg[j] = Phi_w[j]
-        if i < rows:
-            c, row = n_scale * (v[q + i] - w_old[q + i]), A[i]  # 1-D views: the loops vectorize
-            for j in range(q):
-                arg[j] = arg[j] + scale * (c * row[j])
-        if i < q:
-            c, col = -n_scale * (v[i] - w_old[i]), AT[i]
-            for j in range(rows):
-                arg[q + j] = arg[q + j] + scale * (c * col[j])
-        for j in range(d):
-            dj = arg[j] + (v[j] - w_old[j]) if anchored else arg[j]
-            arg[j] = (alpha * v[j] + beta * w[j]) - gamma * dj
-        if t == 0:
-            w_old[:] = w  # w changes only at a refresh, between calls
-        resolvent_into(arg, q, taus, v)
-        if rng.random() < p:
-            return t + 1, True
-    return steps, False
-
-
 @njit(cache=True, fastmath=SUM_FREELY)
 def full_operator_into(A, z, q, out):
     """out = F(z) = (A^T y, -A x) in one pass over the rows of A (each row read once for both
@@ -135,6 +70,82 @@ def full_operator_into(A, z, q, out):
             s += a * x[j]
             head[j] += yi * a
         out[q + i] = -s
+
+
+@njit(cache=True)
+def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
+    """``steps`` loopless VR-EG steps, x, w and Fw in place; a step whose coin asks for it refreshes the
+    snapshot (w = x, Fw = F(w), cost N). Returns the number of refreshes."""
+    rows, q = A.shape
+    d = x.size
+    xbar = np.empty(d)
+    arg = np.empty(d)
+    y = np.empty(d)
+    scale = float(N)
+    refreshes = 0
+    for _ in range(steps):
+        i = rng.integers(0, N)
+        for j in range(d):
+            xbar[j] = (1.0 - p) * x[j] + p * w[j]
+            arg[j] = xbar[j] - tau * Fw[j]
+        resolvent_into(arg, q, taus, y)
+        # arg = xbar - tau (F(w) + F_i(y) - F_i(w)): only row i and column i of A change it
+        if i < rows:
+            c, row = scale * (y[q + i] - w[q + i]), A[i]  # 1-D views: the loops vectorize
+            for j in range(q):
+                arg[j] = xbar[j] - tau * (Fw[j] + c * row[j])
+        if i < q:
+            c, col = -scale * (y[i] - w[i]), AT[i]
+            for j in range(rows):
+                arg[q + j] = xbar[q + j] - tau * (Fw[q + j] + c * col[j])
+        resolvent_into(arg, q, taus, x)
+        if rng.random() < p:
+            w[:] = x
+            full_operator_into(A, w, q, Fw)
+            refreshes += 1
+    return refreshes
+
+
+@njit(cache=True)
+def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alpha, gamma, p, rng, steps, taus):
+    """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), v, w, w_old and
+    Phi_w in place; a step whose coin asks for it refreshes the snapshot (w = v, or u when
+    ``to_anchor``; Phi_w = Phi(w), cost N). Returns the number of refreshes."""
+    rows, q = A.shape
+    d = v.size
+    arg = np.empty(d)
+    beta = 1.0 - alpha
+    n_scale = float(N)
+    refreshes = 0
+    stale = True  # w_old may differ from w: at the start, and for one step after a refresh
+    for _ in range(steps):
+        i = rng.integers(0, N)
+        # Phi_w + scale (F_i(v) - F_i(w_old)) (+ v - w_old): the component touches row i and column i
+        for j in range(d):
+            arg[j] = Phi_w[j]
+        if i < rows:
+            c, row = n_scale * (v[q + i] - w_old[q + i]), A[i]  # 1-D views: the loops vectorize
+            for j in range(q):
+                arg[j] = arg[j] + scale * (c * row[j])
+        if i < q:
+            c, col = -n_scale * (v[i] - w_old[i]), AT[i]
+            for j in range(rows):
+                arg[q + j] = arg[q + j] + scale * (c * col[j])
+        for j in range(d):
+            dj = arg[j] + (v[j] - w_old[j]) if anchored else arg[j]
+            arg[j] = (alpha * v[j] + beta * w[j]) - gamma * dj
+        if stale:
+            w_old[:] = w
+            stale = False
+        resolvent_into(arg, q, taus, v)
+        if rng.random() < p:
+            w[:] = u if to_anchor else v
+            full_operator_into(A, w, q, Phi_w)
+            for j in range(d):
+                Phi_w[j] = scale * Phi_w[j] + (w[j] - u[j]) if anchored else scale * Phi_w[j]
+            refreshes += 1
+            stale = True
+    return refreshes
 
 
 @njit(cache=True)

@@ -95,21 +95,18 @@ def forb_run(
     """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), resolvent
     J_{gamma scale G}. ``snapshot="anchor"`` resets w to u on a refresh, as the authors' inner solver
     does; "iterate" (VR-FoRB proper) sets w to the new v. Returns the number of refreshes."""
-    kernel = uses_kernel(problem, compiled)
-    t, refreshes = 0, 0
-    while t < steps:
-        if kernel:
-            game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
-            taken, refresh = kernels.forb_block(
-                game.A, game.AT, problem.n, s.v, s.w, s.w_old, s.Phi_w, float(s.scale),
-                bool(s.anchored), 1.0 - p, float(gamma), float(p), rng, steps - t, s.taus,
-            )  # fmt: skip
-            problem.counts.add("component", 2 * taken)
-            t += taken
-        else:
-            refresh = _forb_numpy(problem, s, rng, gamma, p)
-            t += 1
-        if refresh:
+    if uses_kernel(problem, compiled):
+        game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+        refreshes = kernels.forb_block(
+            game.A, game.AT, problem.n, s.u, s.v, s.w, s.w_old, s.Phi_w, float(s.scale), bool(s.anchored),
+            snapshot == "anchor", 1.0 - p, float(gamma), float(p), rng, steps, s.taus,
+        )  # fmt: skip
+        problem.counts.add("component", 2 * steps + problem.n * refreshes)
+        s.refreshes += refreshes
+        return refreshes
+    refreshes = 0
+    for _ in range(steps):
+        if _forb_numpy(problem, s, rng, gamma, p):
             s.w = s.v.copy() if snapshot == "iterate" else s.u.copy()
             s.Phi_w = s.scale * problem.operator(s.w)
             if s.anchored:
@@ -186,21 +183,17 @@ class VREG(_Loopless):
 
     def step(self, problem: FiniteSumOperator, state: State) -> State:
         steps, tau, p = self.steps_now(problem, state), state.step, state.p
-        kernel = uses_kernel(problem, self.compiled)
-        t = 0
-        while t < steps:
-            if kernel:
-                game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
-                taken, refresh = kernels.vr_eg_block(
-                    game.A, game.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p),
-                    state.rng, steps - t, state.taus,
-                )  # fmt: skip
-                problem.counts.add("component", 2 * taken)
-                t += taken
-            else:
-                refresh = self._numpy_step(problem, state)
-                t += 1
-            if refresh:
+        if uses_kernel(problem, self.compiled):
+            game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+            refreshes = kernels.vr_eg_block(
+                game.A, game.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p), state.rng, steps,
+                state.taus,
+            )  # fmt: skip
+            problem.counts.add("component", 2 * steps + problem.n * refreshes)
+            state.refreshes += refreshes
+            return state
+        for _ in range(steps):
+            if self._numpy_step(problem, state):
                 state.w = state.x.copy()
                 state.Fw = problem.operator(state.w)
                 state.refreshes += 1
