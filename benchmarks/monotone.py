@@ -10,8 +10,9 @@
    Halpern-FB and EG with the pinned official steps; "not reached" when the budget runs out; the
    ratio EG epochs / VR-Halpern epochs against sqrt(n) measures the paper's claimed advantage.
 
-Usage: ``python benchmarks/monotone.py [--quick]``. Prints markdown; writes
-``benchmarks/results/monotone.json`` and PNG plots next to it. Single thread (BLAS/OpenMP).
+Usage: ``python benchmarks/monotone.py [--quick] [--part all|residuals|crossover|steps]``. Prints markdown;
+writes ``benchmarks/results/monotone.json`` (``monotone_<part>.json`` for one part) and PNG plots next to
+it. Single thread (BLAS/OpenMP).
 """
 
 from __future__ import annotations
@@ -170,7 +171,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small budgets and sizes (a few minutes)")
     parser.add_argument(
-        "--part", choices=("all", "residuals", "crossover"), default="all", help="run one part only (default: all)"
+        "--part",
+        choices=("all", "residuals", "crossover", "steps"),
+        default="all",
+        help="run one part only (default: all); steps: the microseconds per stochastic step alone",
     )
     parser.add_argument("--sizes", type=int, nargs="*", help="crossover sizes (default 100 300 [1000 3000])")
     parser.add_argument("--time-limit", type=float, help="seconds per first-order run (default 20, full 150)")
@@ -178,12 +182,35 @@ def main(argv=None):
     args = parser.parse_args(argv)
     quick = args.quick
     payload = {"quick": quick}
+    if args.part == "steps":
+        payload.update(steps_part(quick, args.sizes))
     if args.part in ("all", "crossover"):
         payload.update(crossover_part(quick, args.sizes, args.time_limit, args.lp_limit))
     if args.part in ("all", "residuals"):
         payload.update(residual_part(quick))
-    path = write_json("monotone", payload)
+    path = write_json("monotone" if args.part == "all" else f"monotone_{args.part}", payload)
     print(f"\nwrote {path}")
+
+
+STEP_COLUMNS = [
+    "n",
+    "method",
+    "numba_cpu_us",
+    "numba_wall_us",
+    "components_per_step",
+    "numba_ns_per_component",
+    "numpy_cpu_us",
+    "numpy_wall_us",
+    "speedup_cpu",
+]
+
+
+def steps_part(quick, sizes=None):
+    """Microseconds per stochastic step on PB(n), compiled kernels against the numpy path."""
+    steps = step_costs(sizes or ([100] if quick else [100, 500]))
+    print("\n## Microseconds per stochastic step on PB(n): numba kernels against the numpy path\n")
+    print(markdown_table(steps, STEP_COLUMNS))
+    return {"step_costs": steps}
 
 
 def crossover_part(quick, sizes=None, limit=None, lp_limit=None):
@@ -208,8 +235,7 @@ def crossover_part(quick, sizes=None, limit=None, lp_limit=None):
     print("\n## Cost growth against n (fitted exponent of log time on log n)\n")
     print(markdown_table(growth, gcols))
     print("\n## Microseconds per stochastic step on PB(n): numba kernels against the numpy path\n")
-    kcols = ["n", "method", "numba_cpu_us", "numba_wall_us", "numpy_cpu_us", "numpy_wall_us", "speedup_cpu"]
-    print(markdown_table(steps, kcols))
+    print(markdown_table(steps, STEP_COLUMNS))
     RESULTS.mkdir(parents=True, exist_ok=True)
     plots = plot_crossover(rows, RESULTS)
     return {

@@ -261,8 +261,11 @@ def plot_crossover(rows, folder) -> list:
     return [path]
 
 
-def step_costs(sizes, steps: int = 2000) -> list[dict]:
-    """Microseconds per stochastic step, compiled kernel and numpy path, on PB(n)."""
+def step_costs(sizes, steps: int = 2000, repeats: int = 5) -> list[dict]:
+    """Microseconds per stochastic step, compiled kernel and numpy path, on PB(n), one thread; the
+    median over ``repeats`` interleaved timings. Also the component evaluations per step (2 for VR-EG
+    and VR-FoRB; 2b on a batch step and n on a full one for VR-Halpern) and the nanoseconds per
+    component evaluation, the unit in which the methods' costs compare."""
     rows = []
     for n in sizes:
         game = MatrixGame.policeman_burglar(n, seed=1)
@@ -273,18 +276,28 @@ def step_costs(sizes, steps: int = 2000) -> list[dict]:
             "vr-halpern": ({"step": 5 / fro, "block_steps": 10}, 10),
         }
         for method, (options, per) in cases.items():
-            row = {"n": n, "method": method}
+            row: dict = {"n": n, "method": method}
+            runs = {}
             for compiled in (True, False):
                 solver = optim.registry.make_solver(method, seed=0, compiled=compiled, tol=0.0, **options)
                 state = solver.step(game, solver.init(game, None))  # compiles (cached on disk) and warms up
-                reps = max(1, (steps if compiled else steps // 10) // per)
-                c0, w0 = time.process_time(), time.perf_counter()
-                for _ in range(reps):
-                    state = solver.step(game, state)
-                cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-                tag = "numba" if compiled else "numpy"
-                row[f"{tag}_cpu_us"] = cpu / (reps * per) * 1e6
-                row[f"{tag}_wall_us"] = wall / (reps * per) * 1e6
+                runs[compiled] = (solver, state, max(1, (steps if compiled else steps // 10) // per))
+            timings: dict = {True: [], False: []}
+            for _ in range(repeats):
+                for compiled, (solver, state, reps) in runs.items():
+                    game.counts.reset()
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    for _ in range(reps):
+                        state = solver.step(game, state)
+                    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+                    timings[compiled].append((cpu / (reps * per), wall / (reps * per), game.counts["component"]))
+            for compiled, tag in ((True, "numba"), (False, "numpy")):
+                reps = runs[compiled][2]
+                row[f"{tag}_cpu_us"] = float(np.median([c for c, _, _ in timings[compiled]])) * 1e6
+                row[f"{tag}_wall_us"] = float(np.median([w for _, w, _ in timings[compiled]])) * 1e6
+            components = sum(k for _, _, k in timings[True]) / (repeats * runs[True][2] * per)
+            row["components_per_step"] = components
+            row["numba_ns_per_component"] = row["numba_cpu_us"] * 1e3 / components
             row["speedup_cpu"] = row["numpy_cpu_us"] / row["numba_cpu_us"]
             rows.append(row)
             print(f"  step cost n={n} {method}: {row}", flush=True)

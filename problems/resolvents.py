@@ -6,8 +6,9 @@ subdifferential of a convex g it is prox_{step g}. ``Product`` applies one resol
 coordinates (e.g. the two simplices of a matrix game).
 
 * ``Zero``: G = 0, J = identity.
-* ``Simplex(radius)``: normal cone of {x >= 0, sum x = radius}; Michelot's projection (compiled), and
-  the sort-based one of Held, Wolfe and Crowder (1974; Duchi et al. 2008, Fig. 1) without numba.
+* ``Simplex(radius)``: normal cone of {x >= 0, sum x = radius}; Newton / Michelot passes on the
+  threshold (compiled, warm-startable: ``simplex_threshold``), and the sort-based projection of Held,
+  Wolfe and Crowder (1974; Duchi et al. 2008, Fig. 1) without numba.
 * ``Box(lower, upper)``, ``Ball(radius, center)``: normal cones of a box and a Euclidean ball.
 * ``L1(weight)``: G = weight * d||.||_1, J = soft-thresholding at step * weight.
 """
@@ -25,12 +26,17 @@ from .validation import as_int, as_real, as_vector
 def project_simplex(v: np.ndarray, radius: float = 1.0) -> np.ndarray:
     """Euclidean projection of ``v`` onto {x >= 0, sum(x) = radius}: x = max(v - tau, 0).
 
-    Michelot's algorithm, compiled with numba on first use when numba is installed (the per-sample loops of
-    VR-EG and VR-FoRB project twice per step). A non-finite ``v`` gives all-NaN (so a diverging run
-    is caught by the solver loop)."""
+    The threshold tau by ``simplex_threshold`` started cold (Michelot's algorithm), compiled with numba
+    on first use when numba is installed. A non-finite ``v`` gives all-NaN (so a diverging run is
+    caught by the solver loop)."""
     if np.size(v) == 0:
         raise ValueError("v must be a non-empty vector to project onto the simplex")
-    return _simplex_kernel()(np.ascontiguousarray(v, dtype=np.float64), float(radius))
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    threshold = _simplex_kernel()
+    if threshold is None:  # pragma: no cover - numba is a dependency of the project
+        return _project_simplex_numpy(v, float(radius))
+    tau = threshold(v, 0, v.size, float(radius), np.nan)
+    return np.full(v.shape, np.nan) if np.isnan(tau) else np.maximum(v - tau, 0.0)
 
 
 def _project_simplex_numpy(v: np.ndarray, radius: float) -> np.ndarray:
@@ -44,51 +50,77 @@ def _project_simplex_numpy(v: np.ndarray, radius: float) -> np.ndarray:
     return np.maximum(v - css[rho] / (rho + 1.0), 0.0)
 
 
-def project_simplex_loop(v: np.ndarray, radius: float) -> np.ndarray:
-    """The projection as plain loops (numba compiles it; the solvers' compiled kernels reuse it).
+#: numba fastmath flags of the compiled threshold: its sums may be reassociated (and so vectorized)
+SUM_FREELY = {"reassoc"}
+#: the exponent bits of a float64: all set for inf and NaN
+EXPONENT = 0x7FF0000000000000
 
-    Michelot's algorithm (1986; Condat 2016, Sect. 2): tau = (sum of the kept entries - radius) / their
-    number, drop the entries <= tau, repeat until none is dropped; tau only grows, and the kept set
-    always contains the support of the projection, so the last tau is the exact threshold. O(n) per
-    pass and a few passes in practice, against the O(n log n) sort."""
-    n = v.size
-    total = 0.0
-    for i in range(n):
-        if not np.isfinite(v[i]):
-            return np.full(v.shape, np.nan)
-        total += v[i]
-    tau = (total - radius) / n
-    kept = n
-    for _ in range(n + 1):  # the kept set shrinks at every pass that does not stop
-        total, count = 0.0, 0
-        for i in range(n):
-            if v[i] > tau:
-                total += v[i]
-                count += 1
-        if count == 0 or count > kept:  # rounding only: keep the last threshold
+
+def simplex_threshold(v: np.ndarray, lo: int, hi: int, radius: float, tau0: float) -> float:
+    """The threshold tau of the projection of v[lo:hi] onto {x >= 0, sum x = radius}: the root of
+    f(tau) = sum_i max(v_i - tau, 0) - radius, so that the projection is max(v - tau, 0). NaN when
+    an entry is not finite. Plain loops (numba compiles it; the solvers' kernels call it).
+
+    Newton's method on the convex, decreasing, piecewise linear f, warm-started at ``tau0`` (the
+    threshold of a nearby point: consecutive iterates of a stochastic method differ little, so one
+    pass usually lands on the right kept set and a second one confirms it): tau+ = (sum of the v_i >
+    tau - radius) / their number. From any start one step lands left of the root (f >= 0: the
+    tangent of a convex f lies below it), and from there the steps are Michelot's passes (1986; Condat
+    2016, Sect. 2): tau grows, the kept set shrinks and still holds the support, and a pass that keeps
+    the same set ends with the exact threshold of that set. A start with nothing above it (tau0 =
+    NaN, or above max v) starts at Michelot's (sum v - radius) / n. O(n) a pass, 2 passes warm,
+    a few cold; the passes are branch-free sums, which numba vectorizes when allowed to reassociate
+    them (``SUM_FREELY``: the result is the same threshold up to rounding)."""
+    n = hi - lo
+    bits = v.view(np.int64)  # the exponent bits tell non-finite entries whatever the compiler's float flags
+    total, s, c, odd = 0.0, 0.0, 0, 0
+    for i in range(lo, hi):
+        x = v[i]
+        total += x
+        kept_i = x > tau0  # branch-free, so that the compiled sums vectorize
+        s += x if kept_i else 0.0
+        c += kept_i
+        odd |= (bits[i] & EXPONENT) == EXPONENT
+    if odd:
+        return np.nan
+    if not np.isfinite(total):  # finite entries whose sum overflows
+        top = -np.inf
+        for i in range(lo, hi):
+            top = max(top, v[i])
+        tau, kept = top - radius, n  # left of the root: f(top - radius) >= 0
+    elif c == 0:
+        tau, kept = (total - radius) / n, n
+    else:
+        tau, kept = (s - radius) / c, c
+    first = True
+    for _ in range(n + 1):  # after the first pass the kept set shrinks at every pass that does not stop
+        s, c = 0.0, 0
+        for i in range(lo, hi):
+            x = v[i]
+            kept_i = x > tau
+            s += x if kept_i else 0.0
+            c += kept_i
+        if c == 0 or (c > kept and not first):  # rounding only: keep the last threshold
             break
-        new_tau = (total - radius) / count
-        if count == kept:
-            tau = new_tau
-            break
-        tau, kept = new_tau, count
-    out = np.empty_like(v)
-    for i in range(n):
-        out[i] = max(v[i] - tau, 0.0)
-    return out
+        new_tau = (s - radius) / c
+        if c == kept:  # the same set (consecutive kept sets are nested): its exact threshold
+            return new_tau
+        tau, kept, first = new_tau, c, False
+    return tau
 
 
-_KERNEL: list[Callable[[np.ndarray, float], np.ndarray]] = []
+_KERNEL: list[Callable[[np.ndarray, int, int, float, float], float] | None] = []
 
 
-def _simplex_kernel() -> Callable[[np.ndarray, float], np.ndarray]:
+def _simplex_kernel() -> Callable[[np.ndarray, int, int, float, float], float] | None:
+    """``simplex_threshold`` compiled (None without numba)."""
     if not _KERNEL:
         try:
             import numba  # noqa: PLC0415 - lazy: no numba at ``import problems`` time
 
-            _KERNEL.append(numba.njit(cache=True)(project_simplex_loop))
+            _KERNEL.append(numba.njit(cache=True, fastmath=SUM_FREELY)(simplex_threshold))
         except ImportError:  # pragma: no cover - numba is a dependency of the project
-            _KERNEL.append(_project_simplex_numpy)
+            _KERNEL.append(None)
     return _KERNEL[0]
 
 

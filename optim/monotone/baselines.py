@@ -21,8 +21,7 @@ import numpy as np
 from problems.monotone import FiniteSumOperator
 
 from ..base import State
-from .common import MonotoneSolver, constant
-from .halpern import anchor_weight
+from .common import MonotoneSolver, anchor_weight, constant
 
 
 class _Deterministic(MonotoneSolver):

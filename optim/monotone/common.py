@@ -36,6 +36,22 @@ def constant(problem: FiniteSumOperator, *names) -> float:
     )
 
 
+def anchor_weight(k: int, schedule: str = "official") -> float:
+    """lambda_k of the Halpern methods: 2/(k + 4) (the VR-Halpern authors' code) or 1/(k + 2) (classical
+    Halpern). Plain Python that numba also compiles (the VR-Halpern kernel calls it)."""
+    return 2.0 / (k + 4) if schedule == "official" else 1.0 / (k + 2)
+
+
+def snapshot_probability(k: int, n: int) -> float:
+    """Probability of a full evaluation at iteration k of VR-Halpern (the authors' PAGE switch): 1 at
+    k <= 1, 4/(k + 4) while k - 1 <= sqrt(n), 4/(sqrt(n) + 5) after. Compiled by the kernel as well."""
+    if k <= 1:
+        return 1.0
+    if k - 1 <= math.sqrt(n):
+        return 4.0 / (k + 4)
+    return 4.0 / (math.sqrt(n) + 5)
+
+
 #: the family's default work budget, in epochs (component evaluations / n), the same for every method
 DEFAULT_EPOCHS = 20_000
 #: the family's default tolerance on the natural residual

@@ -35,25 +35,13 @@ from problems.validation import as_choice, as_int
 
 from ..base import State
 from . import kernels
-from .common import MonotoneSolver, constant
+from .common import MonotoneSolver, anchor_weight, constant, snapshot_probability
 from .variance_reduced import uses_kernel
 
 SCHEDULES = ("official", "classical")
+#: VR-Halpern steps whose draws the compiled path generates at once
+DRAW_CHUNK = 256
 FORMS = ("official", "classical")
-
-
-def anchor_weight(k: int, schedule: str = "official") -> float:
-    """lambda_k: 2/(k + 4) (official code) or 1/(k + 2) (classical Halpern)."""
-    return 2.0 / (k + 4) if schedule == "official" else 1.0 / (k + 2)
-
-
-def snapshot_probability(k: int, n: int) -> float:
-    """Probability of a full evaluation at iteration k of VR-Halpern (official code's PAGE switch)."""
-    if k <= 1:
-        return 1.0
-    if k - 1 <= math.sqrt(n):
-        return 4.0 / (k + 4)
-    return 4.0 / (math.sqrt(n) + 5)
 
 
 def anchored_step(
@@ -127,8 +115,10 @@ class VRHalpern(Halpern):
     with replacement and weighted by 1/(b n q_i). The state counts full snapshots (``n_full``) and
     batch steps (``n_batch``); ``last_full`` tells which branch the last step took.
     One iteration is a block of ``block_steps`` Halpern steps (default 10, the official logging
-    period); its draws come first: one uniform coin per step, then the batches (b uniforms per step,
-    turned into b distinct indices by Floyd's algorithm). ``compiled``: numba kernel on matrix games.
+    period). Draws, step by step from the run's Generator: a coin ``rng.random()`` when the switch
+    probability is below one, then on a batch step the batch ``problem.sample(rng, b)``
+    (``rng.choice(n, b, replace=False)`` when uniform). ``compiled``: numba kernel on matrix games (the
+    same draws, generated ahead of the steps in chunks, and the same iterates).
     """
 
     name = "vr-halpern"
@@ -159,30 +149,30 @@ class VRHalpern(Halpern):
         if b > problem.n:
             raise ValueError(f"batch_size must be <= n = {problem.n}, got {b}")
         vars(state).update(
-            batch=b, rng=self.new_rng(), x_prev=state.x.copy(), est=None, n_full=0, n_batch=0, last_full=True
+            batch=b,
+            rng=self.new_rng(),
+            x_prev=state.x.copy(),
+            est=None,
+            n_full=0,
+            n_batch=0,
+            last_full=True,
+            taus=kernels.new_taus(),
+            draws=(np.empty(0, dtype=np.bool_), np.empty((0, b), dtype=np.int64)),
+            drawn_k=0,
         )
         return state
 
-    def draws(self, problem: FiniteSumOperator, state: State, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """The block's coins (one per step), then its batches (steps x b indices)."""
-        coins = state.rng.random(steps)
-        if problem.sampling is None:
-            batches = kernels.floyd_batches(state.rng.random((steps, state.batch)), problem.n)
-        else:
-            batches = problem.sample_iid(state.rng, steps * state.batch).reshape(steps, state.batch)
-        return coins, batches
-
     def step(self, problem: FiniteSumOperator, state: State) -> State:
-        coins, batches = self.draws(problem, state, self.block_steps)
         work_left = math.inf if self.budget is None else (self.budget - problem.work) * problem.n
         if uses_kernel(problem, self.compiled):
             if state.est is None:
                 state.est = np.zeros(problem.dim)
-            official = (self.schedule == "official", self.form == "official")
             game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+            full, batches, start = self.drawn(problem, state)
             t, n_full, n_batch, last = kernels.vr_halpern_block(
                 game.A, game.AT, problem.n, state.x0, state.x, state.x_prev, state.est, state.k,
-                float(state.step), *official, coins, batches, float(min(work_left, 1e300)),
+                float(state.step), self.schedule == "official", self.form == "official", full, batches, start,
+                self.block_steps, float(min(work_left, 1e300)), state.taus,
             )  # fmt: skip
             problem.counts.add("component", problem.n * n_full + 2 * state.batch * n_batch)
             state.n_full += n_full
@@ -191,22 +181,39 @@ class VRHalpern(Halpern):
             state.last_full = last
             return state
         spent = 0.0
-        for t in range(self.block_steps):
+        for _ in range(self.block_steps):
             if spent >= work_left:
                 break
             before = problem.counts["component"]
-            self._numpy_step(problem, state, coins[t], batches[t])
+            self._numpy_step(problem, state)
             spent += problem.counts["component"] - before
         return state
 
-    def _numpy_step(self, problem: FiniteSumOperator, state: State, coin: float, batch: np.ndarray) -> None:
-        """One step of the numpy path (the arithmetic of ``kernels.vr_halpern_block``)."""
+    def drawn(self, problem: FiniteSumOperator, state: State) -> tuple[np.ndarray, np.ndarray, int]:
+        """The draws of steps k, ..., k + block_steps - 1 for the kernel: (full flags, batches, row of
+        step k). Generated ahead, DRAW_CHUNK steps at a time (at least a block), in the plain loop's
+        order; rows left over from the last chunk come first."""
+        full, batches = state.draws
+        start = state.k - state.drawn_k
+        left = full.size - start
+        if left < self.block_steps:  # keep the rows drawn but not used yet, draw the next ones after them
+            m = left + max(DRAW_CHUNK, self.block_steps)
+            more, more_batches = np.empty(m, dtype=np.bool_), np.zeros((m, state.batch), dtype=np.int64)
+            more[:left], more_batches[:left] = full[start:], batches[start:]
+            kernels.halpern_draws(state.rng, state.drawn_k + full.size, problem.n, more[left:], more_batches[left:])
+            full, batches = more, more_batches
+            state.draws, state.drawn_k, start = (full, batches), state.k, 0
+        return full, batches, start
+
+    def _numpy_step(self, problem: FiniteSumOperator, state: State) -> None:
+        """One step of the numpy path (the draws and arithmetic of ``kernels.vr_halpern_block``)."""
         p = snapshot_probability(state.k, problem.n)
-        full = p >= 1.0 or coin < p
+        full = p >= 1.0 or state.rng.random() < p
         if full:
             state.est = problem.operator(state.x)
             state.n_full += 1
         else:
+            batch = problem.sample(state.rng, state.batch)
             state.est = state.est + problem.component_diff(batch, state.x, state.x_prev)
             state.n_batch += 1
         state.last_full = full

@@ -37,8 +37,7 @@ from problems.monotone import FiniteSumOperator
 from problems.validation import as_choice, as_int, as_real
 
 from ..base import State
-from .common import MonotoneSolver, as_probability, constant, positive_or_none
-from .halpern import anchor_weight
+from .common import MonotoneSolver, anchor_weight, as_probability, constant, positive_or_none
 from .variance_reduced import forb_factor, forb_run, forb_start
 
 

@@ -2,11 +2,19 @@
 
 For a game z = (x, y), x in R^q, y in R^p, payoff A (p x q) with N = max(p, q) components, the component
 difference F_i(z) - F_i(z') = N ((y_i - y'_i) A[i, :], -(x_i - x'_i) A[:, i]) touches one row and one
-column of A: O(p + q) work. Each kernel runs a block of stochastic steps on pre-generated draws (indices
-and uniform coins drawn from the run's Generator before the block) and returns where it stopped, so that
-the caller can refresh a snapshot with one BLAS mat-vec. The arithmetic is the numpy path's, operation
-for operation (``compiled=False`` in the solvers), so both paths give the same iterates for a seed.
-The resolvent of the game is the pair of simplex projections of ``problems.resolvents``.
+column of A: O(p + q) work, plus O(p + q) for the two simplex projections of the resolvent, each a warm-
+started threshold search (``problems.resolvents.simplex_threshold``, two passes when the threshold of
+the previous projection is close). Work arrays are allocated once per call, none inside the loop.
+
+The kernels draw from the run's ``numpy.random.Generator`` (numba's ``integers`` and ``random`` give
+numpy's streams) in the order of the plain per-step loop: VR-EG and VR-FoRB draw the index
+i = ``rng.integers(N)`` and then the refresh coin ``rng.random()`` inside the kernel; VR-Halpern draws
+its coin only when the switch probability is below one, then, on a batch step, the batch of
+``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in ``choice_without_replacement``),
+ahead of its steps in chunks (``halpern_draws``: its draws do not depend on the iterates, and numba
+takes about 15 us to receive a Generator, too much for each block of ten steps). So a seed gives the
+same iterates whether the steps run here or in the numpy path (``compiled=False``), up to rounding.
+The loopless kernels refresh their snapshot themselves (``full_operator_into``, one pass over A).
 """
 
 from __future__ import annotations
@@ -16,161 +24,253 @@ import math
 import numpy as np
 from numba import njit
 
-from problems.resolvents import project_simplex_loop
+from problems.resolvents import SUM_FREELY, simplex_threshold
 
-_project = njit(cache=True)(project_simplex_loop)
+from .common import anchor_weight, snapshot_probability
 
-
-@njit(cache=True)
-def _resolvent(v, q):
-    """J(v) = (P_simplex(v[:q]), P_simplex(v[q:]))."""
-    out = np.empty_like(v)
-    out[:q] = _project(v[:q].copy(), 1.0)
-    out[q:] = _project(v[q:].copy(), 1.0)
-    return out
+_threshold = njit(cache=True, fastmath=SUM_FREELY)(simplex_threshold)
+_snapshot_probability = njit(cache=True)(snapshot_probability)
+_anchor_weight = njit(cache=True)(anchor_weight)
 
 
 @njit(cache=True)
-def _component_diff(A, AT, scale, i, dz, out):
-    """out = F_i(z) - F_i(z') for dz = z - z' (the weight N/(size of the batch) in ``scale``)."""
-    p, q = A.shape
-    if i < p:
-        c = scale * dz[q + i]
-        for j in range(q):
-            out[j] = c * A[i, j]
-    else:
-        out[:q] = 0.0
-    if i < q:
-        c = -scale * dz[i]
-        for j in range(p):
-            out[q + j] = c * AT[i, j]
-    else:
-        out[q:] = 0.0
-
-
-@njit(cache=True)
-def vr_eg_block(A, AT, N, x, w, Fw, tau, p, idx, coins, t, stop):
-    """Loopless VR-EG steps t, t+1, ... < stop (x updated in place); returns the next t, after a step
-    whose coin asks for a snapshot refresh (coins[t - 1] < p) or at ``stop``."""
-    q = A.shape[1]
-    d = x.size
-    out = np.empty(d)
-    arg = np.empty(d)
-    while t < stop:
-        xbar = (1.0 - p) * x + p * w
-        for j in range(d):
-            arg[j] = xbar[j] - tau * Fw[j]
-        y = _resolvent(arg, q)
-        _component_diff(A, AT, float(N) * 1.0, idx[t], y - w, out)
-        for j in range(d):
-            arg[j] = xbar[j] - tau * (Fw[j] + out[j])
-        x[:] = _resolvent(arg, q)
-        t += 1
-        if coins[t - 1] < p:
-            return t
-    return t
-
-
-@njit(cache=True)
-def forb_block(A, AT, N, v, w, w_old, Phi_w, scale, anchored, alpha, gamma, p, idx, coins, t, stop):
-    """Loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), in place on v and w_old;
-    returns the next t, after a step whose coin asks for a refresh or at ``stop``."""
-    q = A.shape[1]
+def resolvent_into(v, q, taus, out):
+    """out = J(v) = (P_simplex(v[:q]), P_simplex(v[q:])), each threshold warm-started at (and stored
+    back into) taus[0], taus[1]; a block with a non-finite entry gives NaN."""
     d = v.size
-    out = np.empty(d)
+    t0 = _threshold(v, 0, q, 1.0, taus[0])
+    t1 = _threshold(v, q, d, 1.0, taus[1])
+    if t0 == t0:
+        taus[0] = t0
+        for j in range(q):
+            out[j] = max(v[j] - t0, 0.0)
+    else:
+        out[:q] = np.nan
+    if t1 == t1:
+        taus[1] = t1
+        for j in range(q, d):
+            out[j] = max(v[j] - t1, 0.0)
+    else:
+        out[q:] = np.nan
+
+
+@njit(cache=True, fastmath=SUM_FREELY)
+def full_operator_into(A, z, q, out):
+    """out = F(z) = (A^T y, -A x) in one pass over the rows of A (each row read once for both
+    products, where two BLAS mat-vecs read A and A^T: half the memory traffic)."""
+    out[:q] = 0.0
+    head = out[:q]
+    x = z[:q]
+    for i in range(A.shape[0]):
+        row = A[i]
+        yi = z[q + i]
+        s = 0.0
+        for j in range(q):
+            a = row[j]
+            s += a * x[j]
+            head[j] += yi * a
+        out[q + i] = -s
+
+
+@njit(cache=True)
+def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
+    """``steps`` loopless VR-EG steps, x, w and Fw in place; a step whose coin asks for it refreshes the
+    snapshot (w = x, Fw = F(w), cost N). Returns the number of refreshes."""
+    rows, q = A.shape
+    d = x.size
+    xbar = np.empty(d)
+    arg = np.empty(d)
+    y = np.empty(d)
+    scale = float(N)
+    refreshes = 0
+    for _ in range(steps):
+        i = rng.integers(0, N)
+        for j in range(d):
+            xbar[j] = (1.0 - p) * x[j] + p * w[j]
+            arg[j] = xbar[j] - tau * Fw[j]
+        resolvent_into(arg, q, taus, y)
+        # arg = xbar - tau (F(w) + F_i(y) - F_i(w)): only row i and column i of A change it
+        if i < rows:
+            c, row = scale * (y[q + i] - w[q + i]), A[i]  # 1-D views: the loops vectorize
+            for j in range(q):
+                arg[j] = xbar[j] - tau * (Fw[j] + c * row[j])
+        if i < q:
+            c, col = -scale * (y[i] - w[i]), AT[i]
+            for j in range(rows):
+                arg[q + j] = xbar[q + j] - tau * (Fw[q + j] + c * col[j])
+        resolvent_into(arg, q, taus, x)
+        if rng.random() < p:
+            w[:] = x
+            full_operator_into(A, w, q, Fw)
+            refreshes += 1
+    return refreshes
+
+
+@njit(cache=True)
+def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alpha, gamma, p, rng, steps, taus):
+    """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), v, w, w_old and
+    Phi_w in place; a step whose coin asks for it refreshes the snapshot (w = v, or u when
+    ``to_anchor``; Phi_w = Phi(w), cost N). Returns the number of refreshes."""
+    rows, q = A.shape
+    d = v.size
     arg = np.empty(d)
     beta = 1.0 - alpha
-    while t < stop:
-        _component_diff(A, AT, float(N) * 1.0, idx[t], v - w_old, out)
+    n_scale = float(N)
+    refreshes = 0
+    stale = True  # w_old may differ from w: at the start, and for one step after a refresh
+    for _ in range(steps):
+        i = rng.integers(0, N)
+        # Phi_w + scale (F_i(v) - F_i(w_old)) (+ v - w_old): the component touches row i and column i
         for j in range(d):
-            dj = Phi_w[j] + scale * out[j]
-            if anchored:
-                dj = dj + (v[j] - w_old[j])
+            arg[j] = Phi_w[j]
+        if i < rows:
+            c, row = n_scale * (v[q + i] - w_old[q + i]), A[i]  # 1-D views: the loops vectorize
+            for j in range(q):
+                arg[j] = arg[j] + scale * (c * row[j])
+        if i < q:
+            c, col = -n_scale * (v[i] - w_old[i]), AT[i]
+            for j in range(rows):
+                arg[q + j] = arg[q + j] + scale * (c * col[j])
+        for j in range(d):
+            dj = arg[j] + (v[j] - w_old[j]) if anchored else arg[j]
             arg[j] = (alpha * v[j] + beta * w[j]) - gamma * dj
-        w_old[:] = w
-        v[:] = _resolvent(arg, q)
-        t += 1
-        if coins[t - 1] < p:
-            return t
-    return t
+        if stale:
+            w_old[:] = w
+            stale = False
+        resolvent_into(arg, q, taus, v)
+        if rng.random() < p:
+            w[:] = u if to_anchor else v
+            full_operator_into(A, w, q, Phi_w)
+            for j in range(d):
+                Phi_w[j] = scale * Phi_w[j] + (w[j] - u[j]) if anchored else scale * Phi_w[j]
+            refreshes += 1
+            stale = True
+    return refreshes
 
 
 @njit(cache=True)
-def snapshot_probability_k(k, n):
-    """The PAGE switch of VR-Halpern (see ``halpern.snapshot_probability``)."""
-    if k <= 1:
-        return 1.0
-    if k - 1 <= math.sqrt(n):
-        return 4.0 / (k + 4)
-    return 4.0 / (math.sqrt(n) + 5)
+def choice_without_replacement(rng, n, b, taken, perm, swaps, out):
+    """out = ``rng.choice(n, b, replace=False)``, the same draws in the same order: numpy's tail
+    shuffle of range(n) when n > 10000 and b > n // 50 (``perm`` = range(n), restored afterwards;
+    ``swaps`` of length n), else Floyd's algorithm followed by a shuffle of the b picks (``taken``
+    all False, restored afterwards)."""
+    if n > 10000 and b > n // 50:
+        first = max(n - b, 1)
+        for i in range(n - 1, first - 1, -1):
+            j = rng.integers(0, i + 1)
+            swaps[n - 1 - i] = j
+            perm[i], perm[j] = perm[j], perm[i]
+        for c in range(b):
+            out[c] = perm[n - b + c]
+        for i in range(first, n):  # undo the swaps, last first: O(b), not O(n)
+            j = swaps[n - 1 - i]
+            perm[i], perm[j] = perm[j], perm[i]
+        return
+    for c in range(b):
+        j = n - b + c
+        t = rng.integers(0, j + 1)
+        if taken[t]:
+            t = j
+        taken[t] = True
+        out[c] = t
+    for c in range(b):
+        taken[out[c]] = False
+    for i in range(b - 1, 0, -1):
+        j = rng.integers(0, i + 1)
+        out[i], out[j] = out[j], out[i]
+
+
+@njit(cache=True)
+def halpern_draws(rng, k, N, full, batches):
+    """The draws of VR-Halpern steps k, k+1, ..., one per row of ``batches`` (steps x b), in the order of
+    the plain loop: full[t] = (p_{k+t} >= 1 or rng.random() < p_{k+t}); on a batch step the row t is
+    ``rng.choice(N, b, replace=False)`` (``rng.integers(N)`` when b = 1)."""
+    steps, b = batches.shape
+    tail = N > 10000 and b > N // 50
+    taken = np.zeros(0 if tail else N, dtype=np.bool_)
+    perm = np.arange(N if tail else 0)
+    swaps = np.empty(N if tail else 0, dtype=np.int64)
+    for t in range(steps):
+        pk = _snapshot_probability(k + t, N)
+        full[t] = pk >= 1.0 or rng.random() < pk
+        if not full[t]:
+            if b == 1:
+                batches[t, 0] = rng.integers(0, N)
+            else:
+                choice_without_replacement(rng, N, b, taken, perm, swaps, batches[t])
 
 
 @njit(cache=True)
 def vr_halpern_block(
-    A, AT, N, x0, x, x_prev, est, k, step, official_schedule, official_form, coins, batches, work_left
+    A,
+    AT,
+    N,
+    x0,
+    x,
+    x_prev,
+    est,
+    k,
+    step,
+    official_schedule,
+    official_form,
+    full,
+    batches,
+    start,
+    steps,
+    work_left,
+    taus,
 ):
-    """VR-Halpern steps k, k+1, ... on the game, one per row of ``batches`` (and coin), until the rows
-    run out or the component evaluations reach ``work_left``; x, x_prev, est in place.
-    Returns (steps, full evaluations, batch steps, last step was full)."""
-    p, q = A.shape
+    """Up to ``steps`` VR-Halpern steps k, k+1, ... on the game with the draws full[start + t],
+    batches[start + t] (``halpern_draws``), stopping early once the component evaluations reach
+    ``work_left``; x, x_prev, est in place. Returns (steps, full evaluations, batch steps, last step was full)."""
+    rows, q = A.shape
     d = x.size
     b = batches.shape[1]
     tmp = np.empty(d)
-    out = np.empty(d)
     arg = np.empty(d)
-    n_full, n_batch, last_full, spent = 0, 0, False, 0
+    schedule = "official" if official_schedule else "classical"
+    n_full, n_batch, last_full, spent = 0, 0, False, 0.0
     scale = N * (1.0 / b)
-    for t in range(batches.shape[0]):
+    for t in range(steps):
         if spent >= work_left:
             return t, n_full, n_batch, last_full
-        pk = snapshot_probability_k(k + t, N)
-        last_full = pk >= 1.0 or coins[t] < pk
+        last_full = full[start + t]
         if last_full:
-            est[:q] = np.dot(AT, x[q:].copy())
-            est[q:] = -np.dot(A, x[:q].copy())
+            full_operator_into(A, x, q, est)
             n_full += 1
             spent += N
         else:
-            dz = x - x_prev
+            batch = batches[start + t]
             tmp[:] = 0.0
             for r in range(b):
-                _component_diff(A, AT, scale, batches[t, r], dz, out)
-                for j in range(d):
-                    tmp[j] += out[j]
+                i = batch[r]
+                if i < rows:
+                    c, row = scale * (x[q + i] - x_prev[q + i]), A[i]  # 1-D views: the loops vectorize
+                    for j in range(q):
+                        tmp[j] += c * row[j]
+                if i < q:
+                    c, col = -scale * (x[i] - x_prev[i]), AT[i]
+                    for j in range(rows):
+                        tmp[q + j] += c * col[j]
             for j in range(d):
                 est[j] = est[j] + tmp[j]
             n_batch += 1
             spent += 2 * b
-        lam = 2.0 / (k + t + 4) if official_schedule else 1.0 / (k + t + 2)
+        lam = _anchor_weight(k + t, schedule)
         x_prev[:] = x
         if official_form:
             for j in range(d):
                 arg[j] = lam * x0[j] + (1.0 - lam) * x[j] - step * est[j]
-            x[:] = _resolvent(arg, q)
+            resolvent_into(arg, q, taus, x)
         else:
             for j in range(d):
                 arg[j] = x[j] - step * est[j]
-            y = _resolvent(arg, q)
+            resolvent_into(arg, q, taus, tmp)
             for j in range(d):
-                x[j] = lam * x0[j] + (1.0 - lam) * y[j]
-    return batches.shape[0], n_full, n_batch, last_full
+                x[j] = lam * x0[j] + (1.0 - lam) * tmp[j]
+    return steps, n_full, n_batch, last_full
 
 
-@njit(cache=True)
-def floyd_batches(u, n):
-    """One uniform sample of b distinct indices of range(n) per row of u (m x b uniforms in [0, 1)),
-    by Floyd's algorithm: for j = n - b, ..., n - 1 draw t uniform in {0..j}; take t unless taken, else j."""
-    m, b = u.shape
-    out = np.empty((m, b), dtype=np.int64)
-    taken = np.zeros(n, dtype=np.bool_)
-    for r in range(m):
-        for c in range(b):
-            j = n - b + c
-            t = min(int(u[r, c] * (j + 1)), j)
-            if taken[t]:
-                t = j
-            taken[t] = True
-            out[r, c] = t
-        for c in range(b):
-            taken[out[r, c]] = False
-    return out
+def new_taus() -> np.ndarray:
+    """Warm-start thresholds of the two simplices (NaN: start cold)."""
+    return np.full(2, math.nan)

@@ -20,11 +20,11 @@ alpha = 1 - p; i ~ Q; F_Q,i as in ``problems.monotone``.
   shifted operator Phi_u(v) = eta F(v) + v - u, the resolvent subproblem of ``InexactHalpern``.
 
 Each stochastic step costs 2 component evaluations; a refresh costs n. One solver iteration is a block
-of ``block_steps`` stochastic steps (default n, about two epochs). The draws of a block are generated
-before it from the run's Generator: the block's indices i ~ Q (``problem.sample_iid``), then one
-uniform coin per step for the refresh. On matrix games with uniform sampling the block runs in a
-compiled kernel (``optim.monotone.kernels``); ``compiled=False`` runs the numpy path, which gives the
-same iterates.
+of ``block_steps`` stochastic steps (default n, about two epochs). Each step draws from the run's
+Generator, in this order: its index i ~ Q (``problem.sample``: ``rng.integers(n)`` when uniform), then
+the refresh coin ``rng.random()``. On matrix games with uniform sampling the block runs in a compiled
+kernel (``optim.monotone.kernels``) that draws the same numbers; ``compiled=False`` runs the numpy
+path, which gives the same iterates up to rounding.
 """
 
 from __future__ import annotations
@@ -63,26 +63,22 @@ def forb_start(problem: FiniteSumOperator, u: np.ndarray, scale: float = 1.0, an
         scale=scale,
         anchored=anchored,
         refreshes=0,
+        taus=kernels.new_taus(),
     )
 
 
-def _forb_numpy(
-    problem: FiniteSumOperator, s: State, gamma: float, p: float, idx: np.ndarray, coins: np.ndarray, t: int, stop: int
-) -> int:
-    """The numpy path of ``kernels.forb_block`` (same arithmetic, same return)."""
+def _forb_numpy(problem: FiniteSumOperator, s: State, rng: np.random.Generator, gamma: float, p: float) -> bool:
+    """One step of the numpy path of ``kernels.forb_block`` (same draws, same arithmetic); True when
+    its coin asks for a refresh."""
     alpha = 1.0 - p
     beta = 1.0 - alpha
-    while t < stop:
-        d = s.Phi_w + s.scale * problem.component_diff(idx[t : t + 1], s.v, s.w_old)
-        if s.anchored:
-            d = d + (s.v - s.w_old)
-        arg = (alpha * s.v + beta * s.w) - gamma * d
-        s.w_old = s.w.copy()
-        s.v = problem.resolvent(arg, gamma * s.scale)
-        t += 1
-        if coins[t - 1] < p:
-            return t
-    return t
+    d = s.Phi_w + s.scale * problem.component_diff(problem.sample(rng), s.v, s.w_old)
+    if s.anchored:
+        d = d + (s.v - s.w_old)
+    arg = (alpha * s.v + beta * s.w) - gamma * d
+    s.w_old = s.w.copy()
+    s.v = problem.resolvent(arg, gamma * s.scale)
+    return bool(rng.random() < p)
 
 
 def forb_run(
@@ -99,22 +95,18 @@ def forb_run(
     """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), resolvent
     J_{gamma scale G}. ``snapshot="anchor"`` resets w to u on a refresh, as the authors' inner solver
     does; "iterate" (VR-FoRB proper) sets w to the new v. Returns the number of refreshes."""
-    idx = problem.sample_iid(rng, steps)
-    coins = rng.random(steps)
-    kernel = uses_kernel(problem, compiled)
-    t, refreshes = 0, 0
-    while t < steps:
-        start = t
-        if kernel:
-            game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
-            t = kernels.forb_block(
-                game.A, game.AT, problem.n, s.v, s.w, s.w_old, s.Phi_w, float(s.scale),
-                bool(s.anchored), 1.0 - p, float(gamma), float(p), idx, coins, t, steps,
-            )  # fmt: skip
-            problem.counts.add("component", 2 * (t - start))
-        else:
-            t = _forb_numpy(problem, s, gamma, p, idx, coins, t, steps)
-        if coins[t - 1] < p:
+    if uses_kernel(problem, compiled):
+        game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+        refreshes = kernels.forb_block(
+            game.A, game.AT, problem.n, s.u, s.v, s.w, s.w_old, s.Phi_w, float(s.scale), bool(s.anchored),
+            snapshot == "anchor", 1.0 - p, float(gamma), float(p), rng, steps, s.taus,
+        )  # fmt: skip
+        problem.counts.add("component", 2 * steps + problem.n * refreshes)
+        s.refreshes += refreshes
+        return refreshes
+    refreshes = 0
+    for _ in range(steps):
+        if _forb_numpy(problem, s, rng, gamma, p):
             s.w = s.v.copy() if snapshot == "iterate" else s.u.copy()
             s.Phi_w = s.scale * problem.operator(s.w)
             if s.anchored:
@@ -186,46 +178,37 @@ class VREG(_Loopless):
             rng=self.new_rng(),
             refreshes=0,
             block=self.block_steps or problem.n,
+            taus=kernels.new_taus(),
         )
 
     def step(self, problem: FiniteSumOperator, state: State) -> State:
         steps, tau, p = self.steps_now(problem, state), state.step, state.p
-        idx = problem.sample_iid(state.rng, steps)
-        coins = state.rng.random(steps)
-        kernel = uses_kernel(problem, self.compiled)
-        t = 0
-        while t < steps:
-            start = t
-            if kernel:
-                game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
-                t = kernels.vr_eg_block(
-                    game.A, game.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p),
-                    idx, coins, t, steps,
-                )  # fmt: skip
-                problem.counts.add("component", 2 * (t - start))
-            else:
-                t = self._numpy_block(problem, state, idx, coins, t, steps)
-            if coins[t - 1] < p:
+        if uses_kernel(problem, self.compiled):
+            game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+            refreshes = kernels.vr_eg_block(
+                game.A, game.AT, problem.n, state.x, state.w, state.Fw, float(tau), float(p), state.rng, steps,
+                state.taus,
+            )  # fmt: skip
+            problem.counts.add("component", 2 * steps + problem.n * refreshes)
+            state.refreshes += refreshes
+            return state
+        for _ in range(steps):
+            if self._numpy_step(problem, state):
                 state.w = state.x.copy()
                 state.Fw = problem.operator(state.w)
                 state.refreshes += 1
         return state
 
     @staticmethod
-    def _numpy_block(
-        problem: FiniteSumOperator, state: State, idx: np.ndarray, coins: np.ndarray, t: int, stop: int
-    ) -> int:
-        """The numpy path of ``kernels.vr_eg_block``."""
+    def _numpy_step(problem: FiniteSumOperator, state: State) -> bool:
+        """One step of the numpy path of ``kernels.vr_eg_block`` (same draws); True when its coin asks
+        for a refresh."""
         tau, p = state.step, state.p
-        while t < stop:
-            xbar = (1.0 - p) * state.x + p * state.w
-            y = problem.resolvent(xbar - tau * state.Fw, tau)
-            d = state.Fw + problem.component_diff(idx[t : t + 1], y, state.w)
-            state.x = problem.resolvent(xbar - tau * d, tau)
-            t += 1
-            if coins[t - 1] < p:
-                return t
-        return t
+        xbar = (1.0 - p) * state.x + p * state.w
+        y = problem.resolvent(xbar - tau * state.Fw, tau)
+        d = state.Fw + problem.component_diff(problem.sample(state.rng), y, state.w)
+        state.x = problem.resolvent(xbar - tau * d, tau)
+        return bool(state.rng.random() < p)
 
 
 class VRForb(_Loopless):
