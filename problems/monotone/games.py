@@ -105,9 +105,16 @@ class MatrixGame(FiniteSumOperator):
         x, y = self.split(z)
         return float(np.max(self.A @ x) - np.min(self.A.T @ y))
 
+    #: games with more payoff entries than this get the ``gap`` column only once ``reference_solution()``
+    #: has been called (the LP can take minutes there; a first-order run never pays for it silently)
+    report_lp_limit = 250_000
+
     def report(self, z: np.ndarray) -> dict[str, float]:
         """Reporting column ``gap``: the worse player's loss against the game value v* of the LP
-        (HiGHS, solved once), ``max(max_i (A x)_i - v*, v* - min_j (A^T y)_j) / max(1, abs(v*))``."""
+        (HiGHS, solved once), ``max(max_i (A x)_i - v*, v* - min_j (A^T y)_j) / max(1, abs(v*))``; empty on
+        games above ``report_lp_limit`` entries until ``reference_solution()`` has been called."""
+        if self._reference is None and self.A.size > self.report_lp_limit:
+            return {}
         x, y = self.split(z)
         _, value = self.reference_solution()
         worst = max(float(np.max(self.A @ x)) - value, value - float(np.min(self.A.T @ y)))
