@@ -264,3 +264,15 @@ def test_natural_residual_is_below_the_operator_residual(seed, step):
     u = np.random.default_rng(seed).standard_normal(game.dim)
     x = game.resolvent(u, step)
     assert game.optimality(x) <= game.operator_residual(x, u, step) * (1 + 1e-12) + 1e-15
+
+
+def test_game_gap_column_waits_for_the_lp_on_large_games():
+    """Above ``report_lp_limit`` entries the ``gap`` column is left out until the caller solves the LP."""
+    game = MatrixGame(np.random.default_rng(0).uniform(-1, 1, (6, 5)))
+    game.report_lp_limit = 10  # a "large" game for this test
+    z = np.concatenate([np.full(5, 0.2), np.full(6, 1 / 6)])
+    assert game.report(z) == {} and game._reference is None
+    _, value = game.reference_solution()
+    x, y = game.split(z)
+    expected = max(np.max(game.A @ x) - value, value - np.min(game.A.T @ y), 0.0) / max(1.0, abs(value))
+    assert game.report(z)["gap"] == pytest.approx(expected, rel=1e-12)
