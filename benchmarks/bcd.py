@@ -30,7 +30,7 @@ pin_threads()  # scikit-learn's and skglm's CD run on one thread; so do we
 
 import numpy as np
 from _bcd_figures import figure_runs, lasso_reference, plot  # noqa: E402  (after pin_threads)
-from _bcd_lasso import crossover_runs, lasso_runs  # noqa: E402
+from _bcd_lasso import crossover_runs, lasso_runs, relative_gap, sklearn_fit  # noqa: E402
 
 import optim
 import problems
@@ -70,43 +70,10 @@ def lasso_problems(quick: bool, nonnegative: bool):
     return out
 
 
-def _gap(P, coef, f_star):
-    return (P.objective(coef) - f_star) / max(1.0, abs(f_star))
-
-
 def peer_sklearn(P, f_star, selection, nonnegative, repeats):
-    """Fewest epochs (max_iter with tol=0) reaching the target, by doubling then bisection."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import Lasso
-
-    m = P.n_samples
-
-    def fit(epochs):
-        model = Lasso(
-            alpha=P.l1 / m,
-            positive=nonnegative,
-            fit_intercept=False,
-            tol=0.0,
-            max_iter=epochs,
-            selection=selection,
-            random_state=0,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            t = time.perf_counter()
-            model.fit(P.A, P.b)
-            return time.perf_counter() - t, _gap(P, model.coef_, f_star)
-
-    lo, hi = 0, 1
-    while fit(hi)[1] > TARGET and hi < 4096:
-        lo, hi = hi, 2 * hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if fit(mid)[1] <= TARGET else (mid, hi)
-    t = np.median([fit(hi)[0] for _ in range(repeats)])
-    return {"epochs": hi, "coordinate_updates": hi * P.dim, "time": float(t), "reached": fit(hi)[1] <= TARGET}
+    """Fewest epochs (max_iter with tol=0) reaching the target, by doubling then bisection; median time."""
+    stats, timer = sklearn_fit(P, f_star, selection, positive=nonnegative)
+    return {**stats, "time": float(np.median([timer() for _ in range(repeats)]))}
 
 
 def peer_skglm(P, f_star, repeats):
@@ -120,7 +87,7 @@ def peer_skglm(P, f_star, repeats):
         def fit(tol=tol):
             t = time.perf_counter()
             model = SkglmLasso(alpha=P.l1 / m, fit_intercept=False, tol=tol, max_iter=1000).fit(P.A, P.b)
-            return time.perf_counter() - t, _gap(P, model.coef_, f_star)
+            return time.perf_counter() - t, relative_gap(P, model.coef_, f_star)
 
         if fit()[1] <= TARGET:
             t = np.median([fit()[0] for _ in range(repeats)])
