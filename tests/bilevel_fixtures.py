@@ -4,6 +4,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from problems.bilevel import MultiTaskRidge
+from problems.movielens import movielens100k_path
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +17,12 @@ def one_thread():
 @pytest.fixture(scope="module")
 def digits():
     return MultiTaskRidge.digits()
+
+
+def have_movielens() -> bool:
+    """Whether the MovieLens-100k parquet is on this machine (``python3 benchmarks/fetch_data.py``)."""
+    try:
+        movielens100k_path()
+    except FileNotFoundError:
+        return False
+    return True

@@ -4,32 +4,16 @@ defaults improving the held-out NDCG@10 on a small MovieLens-100k instance, and 
 
 import numpy as np
 import pytest
+from bilevel_fixtures import have_movielens, one_thread  # noqa: F401  (autouse fixture)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import ndcg_score
-from threadpoolctl import threadpool_limits
 
 from problems.bilevel import TopKNDCG, ndcg_at_k
 from problems.bilevel.ndcg import ndcg_per_query
-from problems.movielens import movielens100k_path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1):
-        yield
-
-
-def _have_movielens() -> bool:
-    try:
-        movielens100k_path()
-    except FileNotFoundError:
-        return False
-    return True
-
 
 needs_data = pytest.mark.skipif(
-    not _have_movielens(), reason="MovieLens-100k parquet absent (fetch it: python3 benchmarks/fetch_data.py)"
+    not have_movielens(), reason="MovieLens-100k parquet absent (fetch it: python3 benchmarks/fetch_data.py)"
 )
 
 

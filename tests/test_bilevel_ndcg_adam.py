@@ -9,26 +9,11 @@ the gradient of its "theo" K-SONG loss equals our exact implicit hypergradient o
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
+from bilevel_fixtures import have_movielens, one_thread  # noqa: F401  (autouse fixture)
 
 from optim import solve
 from optim.registry import make_solver
 from problems.bilevel import QuadraticBilevel, TopKNDCG
-from problems.movielens import movielens100k_path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1):
-        yield
-
-
-def _have_movielens() -> bool:
-    try:
-        movielens100k_path()
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def synthetic(m=4, n_items=30, n_pos=6, seed=0, **kw) -> TopKNDCG:
@@ -109,7 +94,7 @@ def test_released_script_direction():
         make_solver("bsvrb-ma", upper_correction=0.01)
 
 
-@pytest.mark.skipif(not _have_movielens(), reason="MovieLens-100k parquet absent (python3 benchmarks/fetch_data.py)")
+@pytest.mark.skipif(not have_movielens(), reason="MovieLens-100k parquet absent (python3 benchmarks/fetch_data.py)")
 def test_adam_upper_step_improves_held_out_ndcg():
     p = TopKNDCG.movielens(n_users=20, n_items=80, seed=0)
     before = p.report(p.initial_point())["test_ndcg@10"]
