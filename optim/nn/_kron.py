@@ -285,24 +285,13 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         pieces: Callable[[dict], list[torch.Tensor]],
         sizes: Callable[[Layer], list[int]],
     ) -> list[tuple[Layer, list[torch.Tensor]]]:
-        """The round's statistics (``pieces(buf)``, per layer) averaged over the ranks in ONE all-reduce; returns
-        the layers whose averages are finite, with their pieces. On one process the layers are the ready
-        ones. On several ranks every registered layer takes part in a fixed order (the ranks must agree on
-        the buffer's layout, or the collective hangs): a layer that did not fire on this rank sends NaN of
-        its ``sizes``, so a layer that fired on only some ranks keeps its factors on all of them, as does a
-        layer whose statistics overflowed (AMP) or are NaN."""
+        """The ready layers' statistics (``pieces(buf)``) averaged over the ranks in ONE all-reduce; returns the
+        layers whose averages are finite. On several ranks every layer takes part in a fixed order (ranks must
+        agree on the layout): one that did not fire on this rank sends NaN of its ``sizes``, so a layer silent
+        on some rank keeps its factors on all of them, as does one whose statistics overflowed (AMP)."""
         if self.world_size() > 1:
             have = {id(layer): buf for layer, buf in taken}
-            layout = []
-            for layer in self.layers:
-                w = layer.module.weight
-                dt = stat_dtype(w)
-                if id(layer) in have:
-                    layout.append((layer, [p.to(dt) for p in pieces(have[id(layer)])]))
-                else:
-                    layout.append(
-                        (layer, [torch.full((n,), float("nan"), dtype=dt, device=w.device) for n in sizes(layer)])
-                    )
+            layout = [(layer, self._pieces_or_nan(layer, have.get(id(layer)), pieces, sizes)) for layer in self.layers]
         else:
             layout = [(layer, pieces(buf)) for layer, buf in taken]
         if not layout:
@@ -313,6 +302,13 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         if torch.isfinite(flat).all():
             return averaged
         return [(layer, vs) for layer, vs in averaged if all(bool(torch.isfinite(v).all()) for v in vs)]
+
+    @staticmethod
+    def _pieces_or_nan(layer: Layer, buf: dict | None, pieces, sizes) -> list[torch.Tensor]:
+        w = layer.module.weight
+        if buf is None:
+            return [torch.full((n,), float("nan"), dtype=stat_dtype(w), device=w.device) for n in sizes(layer)]
+        return [p.to(stat_dtype(w)) for p in pieces(buf)]
 
     # ------------------------------------------------------------------ hooks
     def _make_forward_hook(self, layer: Layer):
