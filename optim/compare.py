@@ -9,9 +9,9 @@ the CLI (``optim compare NAME``, ``optim demo``) can run it.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-import copy
 import pickle
 from collections import Counter
 from collections.abc import Callable, Iterator
