@@ -90,7 +90,7 @@ class BSVRB(BilevelSolver):
       floor mu_g), "frobenius" (the official floor with ``hessian_bound``) or "none"
     - ``init``: "minibatch" (``x_-1 = x_0``, estimators from one batch per block, v = 0), "zeros" or
       "code" (the official code: every variable and estimator i.i.d. U[0, 1), z too, drawn in the official
-      order x_-1, y_-1, v_-1, H_-1, x_0, y_0, v_0, u, s, H_0, z)
+      order ``x_-1, y_-1, v_-1, H_-1, x_0, y_0, v_0, u, s, H_0, z``)
     - ``legacy_rng``: draw everything from ``numpy.random.RandomState(seed)`` in the official script's call
       order (needs an int ``seed``, ``init="code"`` and ``sampling="epochs"``), so that seed s reproduces the
       official run started with ``np.random.seed(s)`` draw for draw
