@@ -287,19 +287,26 @@ class NetworkPruning(Problem):
         D = got["out"].grad.to(torch.float64).numpy()
         return A, D
 
+    @contextlib.contextmanager
+    def _batch_loss(self, layer: str, weights: dict, batch):
+        """``(loss, w)``: the mean batch loss at ``weights`` with ``layer``'s weight ``w`` requiring grad."""
+        import torch
+
+        X, y = batch
+        with self.weights_applied(weights) as model, torch_threads(), torch.enable_grad():
+            w = self.modules[layer].weight
+            w.requires_grad_(True)
+            try:
+                yield self._loss(model(X), y), w
+            finally:
+                w.requires_grad_(False)
+
     def loss_grad(self, layer: str, weights: dict, batch) -> np.ndarray:
         """Mean batch loss gradient w.r.t. ``layer``'s weight at ``weights`` (flat, float64): one backward pass."""
         import torch
 
-        X, y = batch
-        mod = self.modules[layer]
-        with self.weights_applied(weights) as model, torch_threads(), torch.enable_grad():
-            w = mod.weight
-            w.requires_grad_(True)
-            try:
-                (g,) = torch.autograd.grad(self._loss(model(X), y), w)
-            finally:
-                w.requires_grad_(False)
+        with self._batch_loss(layer, weights, batch) as (loss, w):
+            (g,) = torch.autograd.grad(loss, w)
         return g.reshape(-1).to(torch.float64).numpy()
 
     def loss_hessian_block(self, layer: str, weights: dict, batch, block):
@@ -307,17 +314,10 @@ class NetworkPruning(Problem):
         indices ``block`` (one backward pass per block index): ``(g_B, H_BB)``."""
         import torch
 
-        X, y = batch
-        mod = self.modules[layer]
-        with self.weights_applied(weights) as model, torch_threads(), torch.enable_grad():
-            w = mod.weight
-            w.requires_grad_(True)
-            try:
-                (g,) = torch.autograd.grad(self._loss(model(X), y), w, create_graph=True)
-                g = g.reshape(-1)
-                rows = [torch.autograd.grad(g[int(t)], w, retain_graph=True)[0].reshape(-1)[block] for t in block]
-            finally:
-                w.requires_grad_(False)
+        with self._batch_loss(layer, weights, batch) as (loss, w):
+            (g,) = torch.autograd.grad(loss, w, create_graph=True)
+            g = g.reshape(-1)
+            rows = [torch.autograd.grad(g[int(t)], w, retain_graph=True)[0].reshape(-1)[block] for t in block]
         H = torch.stack(rows).to(torch.float64).numpy()
         return g.detach()[block].to(torch.float64).numpy(), (H + H.T) / 2.0
 
