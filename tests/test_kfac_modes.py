@@ -89,7 +89,7 @@ def test_kaisa_mode_solves_the_damped_kronecker_system_and_clips():
     V = torch.cat([model[0].weight.grad, model[0].bias.grad[:, None]], 1)
     Gmat = torch.cat([raw[0], raw[1][:, None]], 1)
     torch.testing.assert_close(G @ V @ A + damping * V, Gmat, rtol=0, atol=1e-12)
-    # the KL clip scales every layer by nu = min(1, sqrt(kl_clip / |sum <V, Gmat>| lr^2))
+    # the KL clip scales every layer by nu = min(1, sqrt(kl_clip / |sum lr_l^2 <V_l, Gmat_l>|))
     clipped = copy.deepcopy(model)
     opt2 = KFAC(clipped, torch.optim.SGD(clipped.parameters(), lr=lr), mode="kaisa", damping=damping, kl_clip=1e-4)
     opt2.zero_grad()
@@ -179,3 +179,26 @@ def test_asdl_mode_equals_asdl_on_a_mean_squared_error_given_per_output():
         opt.step()
     for p, q in zip(ref.parameters(), ours.parameters(), strict=True):
         assert float((p - q).detach().abs().max()) <= 1e-10
+
+
+def test_kaisa_kl_clip_weighs_each_layer_by_its_own_learning_rate():
+    """nu = min(1, sqrt(kl_clip / |sum_l lr_l^2 <V_l, Gmat_l>|)) with per-layer parameter groups."""
+    model = _mlp()
+    lrs, damping = (0.5, 1.5), 1e-2
+    groups = [{"params": list(m.parameters()), "lr": lr} for m, lr in zip((model[0], model[2]), lrs, strict=True)]
+    opt = KFAC(model, torch.optim.SGD(groups), mode="kaisa", damping=damping, kl_clip=1e-4)
+    X, y = _batch(0)
+    opt.zero_grad()
+    F.cross_entropy(model(X), y).backward()
+    raws = [torch.cat([m.weight.grad, m.bias.grad[:, None]], 1) for m in (model[0], model[2])]
+    opt._update_factors()
+    unclipped = []
+    for layer, Gm in zip(opt.layers, raws, strict=True):
+        (dA, QA), (dG, QG) = layer.stats["eig_A"], layer.stats["eig_G"]
+        unclipped.append(QG @ ((QG.T @ Gm @ QA) / (torch.outer(dG, dA) + damping)) @ QA.T)
+    vg = abs(sum(lr**2 * float((V * Gm).sum()) for lr, V, Gm in zip(lrs, unclipped, raws, strict=True)))
+    nu = min(1.0, (1e-4 / vg) ** 0.5)
+    assert nu < 1
+    opt._precondition()
+    for m, V in zip((model[0], model[2]), unclipped, strict=True):
+        torch.testing.assert_close(torch.cat([m.weight.grad, m.bias.grad[:, None]], 1), nu * V, rtol=1e-12, atol=1e-14)

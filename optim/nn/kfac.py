@@ -14,7 +14,8 @@ step the gradient matrix is preconditioned and handed to the backbone. Two numer
   (divided by the world size, as DDP averages the weight gradients).
   ``A = Q_A diag(d_A) Q_A^T``, ``G = Q_G diag(d_G) Q_G^T`` (eigenvalues clamped at 0) and
   ``V = Q_G [(Q_G^T Gmat Q_A) / (d_G d_A^T + damping)] Q_A^T``; the KL clip scales every ``V`` by
-  ``nu = min(1, sqrt(kl_clip / |sum_l <V_l, Gmat_l> lr^2|))`` (``kl_clip=None`` disables it).
+  ``nu = min(1, sqrt(kl_clip / |sum_l lr_l^2 <V_l, Gmat_l>|))``, lr_l the learning rate of layer l's parameter
+  group (``kl_clip=None`` disables it).
 * ``mode="asdl"`` (equal to ASDL's ``KfacGradientMaker(fisher_type="fisher_emp")``, Osawa et al. 2023):
   input rows without the bias coordinate, per-sample output gradients ``n grad_output``, pi-damping
   ``pi = sqrt((tr A / d_A) / (tr G / d_G))``, ``delta_A = max(sqrt(damping) pi, 1e-7)``,
@@ -209,8 +210,8 @@ class KFAC(KroneckerOptimizer):
             return
         nu = 1.0
         if self.kl_clip is not None:
-            lr = float(self.param_groups[0]["lr"])
-            vg = abs(float(sum((V * G).sum() for _, G, V in pairs))) * lr**2
+            lr = {id(p): float(group["lr"]) for group in self.param_groups for p in group["params"]}
+            vg = abs(float(sum(lr.get(id(layer.module.weight), 0.0) ** 2 * (V * G).sum() for layer, G, V in pairs)))
             nu = min(1.0, math.sqrt(self.kl_clip / vg)) if vg > 0 else 1.0
         for layer, _, V in pairs:
             layer.write_grad(V * nu)
