@@ -217,3 +217,18 @@ def test_sample_splitting_as_analysed():
     r = optim.solve(dense, method="altmin", split=True, max_iter=4, tol=0.0, verbose=False, seed=0)
     err = r.history["rel_error"]
     assert np.all(np.diff(err) < 0) and err[-1] < 1e-2
+
+
+@pytest.mark.parametrize("method", ["softimpute", "svp", "bias-baseline", "nuclear-norm"])
+def test_a_start_point_is_refused_by_methods_that_take_none(method):
+    # these methods build their own start; an x0 (here even of a wrong size) was silently ignored
+    p = synthetic_incoherent(30, 25, 2, seed=0)
+    with pytest.raises(ValueError, match="x0"):
+        optim.solve(p, method=method, x0=np.ones(3), max_iter=1)
+
+
+@pytest.mark.parametrize("method", ["altmin", "als"])
+def test_a_start_point_of_the_wrong_size_is_named_x0(method):
+    p = synthetic_incoherent(30, 25, 2, seed=0)
+    with pytest.raises(ValueError, match=r"x0 must hold \(m \+ n\) k = 110"):
+        optim.solve(p, method=method, x0=np.ones(3), max_iter=1)

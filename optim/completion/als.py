@@ -132,6 +132,7 @@ class BiasBaseline(FactoredSolver):
         self.reg_item = as_real(reg_item, "reg_item", low=0.0)
 
     def init(self, problem, x0=None):
+        self.refuse_start(x0)
         state = self.setup(problem)
         state.k = 1
         state.mu = float(np.mean(problem.vals))

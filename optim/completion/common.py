@@ -129,9 +129,17 @@ class FactoredSolver(Solver):
         if x0 is None:
             return None
         x0 = np.asarray(x0, dtype=float)
+        size = (problem.m + problem.n) * state.k
+        if x0.ndim != 1 or x0.shape[0] != size:
+            raise ValueError(f"x0 must hold (m + n) k = {size} numbers (stacked U and V), got shape {x0.shape}")
         if not np.all(np.isfinite(x0)):
             raise ValueError("x0 must be finite")
         return problem.factors(x0, state.k)
+
+    def refuse_start(self, x0) -> None:
+        """``ValueError`` for a start point given to a method that builds its own (it would be ignored)."""
+        if x0 is not None:
+            raise ValueError(f"{self.name} builds its own start point; x0 must be None")
 
     def solve_side(self, state, which: str, F, *, reg=0.0, reg_mask=None, mu=0.0, other_bias=None):
         """Exact (ridge) half-step for side ``which`` ("rows" or "cols") given the fixed factor F; the

@@ -48,6 +48,7 @@ class NuclearNorm(FactoredSolver):
         self.max_size = as_int(max_size, "max_size", low=2)
 
     def init(self, problem, x0=None):
+        self.refuse_start(x0)
         m, n = problem.shape
         if m + n > self.max_size:
             raise ValueError(

@@ -121,6 +121,7 @@ class SoftImpute(FactoredSolver):
         self.max_rank = None if max_rank is None else as_int(max_rank, "max_rank", low=1)
 
     def init(self, problem, x0=None):
+        self.refuse_start(x0)
         state = self.setup(problem)
         m, n = problem.shape
         state.dense = self.max_rank is None
@@ -220,6 +221,7 @@ class SVP(FactoredSolver):
         self.step_size = None if step is None else as_real(step, "step", low=0.0, low_open=True)
 
     def init(self, problem, x0=None):
+        self.refuse_start(x0)
         state = self.setup(problem)
         state.eta = self.step_size if self.step_size is not None else 0.75 / problem.density
         k = state.k
