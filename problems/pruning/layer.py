@@ -231,15 +231,30 @@ def _recon(w0, w, gram, relative) -> float:
     return err / max(_dense_energy(w0, gram), 1e-300) if relative else err
 
 
-def swap_gap(w0: np.ndarray, keep: np.ndarray, gram: np.ndarray) -> float:
-    """Largest decrease of ``sum_r (w0_r * p_r)^T G (w0_r * p_r)`` by one within-row swap (0 if none).
+def swap_gap(w0: np.ndarray, keep: np.ndarray, gram: np.ndarray, scope: str = "row") -> float:
+    """Largest decrease of ``sum_r (w0_r * p_r)^T G (w0_r * p_r)`` by one swap (0 if none).
 
-    Reviving pruned ``a`` and pruning kept ``b`` in row r changes the error by
+    ``scope="row"``: swaps within a row (the kept count of every row stays). Reviving pruned ``a`` and
+    pruning kept ``b`` in row r changes the error by
     ``-(2 f_a - G_aa w0_a^2) + (2 f_b + G_bb w0_b^2) - 2 w0_a G_ab w0_b``, ``f = G (w0_r * p_r) * w0_r``.
-    O(m n^2) in a compiled loop, no temporaries."""
+    O(m n^2) in a compiled loop, no temporaries. ``scope="layer"``: any swap in the layer (only the
+    layer's kept count stays); rows are independent, so a swap across rows r != s changes the error by
+    ``-(2 f_a - G_aa w0_a^2) + (2 f_b + G_bb w0_b^2)``, maximised in O(m n) from per-row extremes."""
     from ._swapgap import swap_gap_rows
 
+    scope = as_choice(scope, "scope", GRANULARITIES)
     w0 = np.ascontiguousarray(w0, dtype=np.float64)
     pruned = np.ascontiguousarray(np.asarray(keep).reshape(w0.shape) == 0)
     field = ((w0 * pruned) @ gram) * w0
-    return float(swap_gap_rows(w0, pruned, np.ascontiguousarray(gram, dtype=np.float64), field))
+    best = float(swap_gap_rows(w0, pruned, np.ascontiguousarray(gram, dtype=np.float64), field))
+    if scope == "row" or w0.shape[0] < 2:
+        return best
+    own = np.diag(gram) * w0 * w0
+    leave = np.where(pruned, 2.0 * field - own, -np.inf).max(axis=1)  # best revival per row
+    join = np.where(pruned, np.inf, 2.0 * field + own).min(axis=1)  # cheapest new pruning per row
+    i, j = int(np.argmax(leave)), int(np.argmin(join))
+    if i != j:
+        cross = leave[i] - join[j]
+    else:  # the best pair lies in one row: pair it with the runner-up of the other side
+        cross = max(leave[i] - np.partition(join, 1)[1], np.partition(leave, -2)[-2] - join[j])
+    return max(best, float(cross)) if np.isfinite(cross) else best

@@ -14,7 +14,7 @@ import numpy as np
 from optim.base import Solver, State
 from problems.base import Capability
 from problems.pruning import LayerPruning, NetworkPruning
-from problems.pruning.layer import as_density
+from problems.pruning.layer import as_density, swap_gap
 
 
 class LayerView:
@@ -86,7 +86,9 @@ class Pruner(Solver):
 
     name = "pruner"
     requires = (Capability("Pruning", ("layers", "density", "optimality"), "a LayerPruning or NetworkPruning"),)
-    error_name = "unpruned-layer fraction + largest single-swap decrease of the relative reconstruction errors"
+    error_name = "unpruned-layer fraction + largest within-row swap decrease of the relative reconstruction errors"
+    #: the swaps the stopping error looks at: "row" (within a row) or "layer" (anywhere in a layer)
+    swap_scope = "row"
     default_max_iter = 10**9
 
     def __init__(self, *, density=None, tol=0.0, **common):
@@ -145,9 +147,19 @@ class Pruner(Solver):
         return float(state.net.objective(state.weights))
 
     def optimality(self, problem, state) -> float:
-        """Fraction of layers not pruned yet (density < 1) plus the problem's swap-local measure."""
+        """Fraction of layers not pruned yet (density < 1) plus the swap-local measure: the problem's
+        (within-row swaps) or, for a pruner that keeps only layer counts (``swap_scope="layer"``), the
+        largest decrease by any swap inside a layer."""
         todo = 0 if state.density >= 1.0 else sum(bool(m.all()) for m in state.keep.values())
-        return todo / len(state.keep) + float(problem.optimality(state.x))
+        if self.swap_scope == "row":
+            return todo / len(state.keep) + float(problem.optimality(state.x))
+        net, grams = state.net, state.net.dense_grams()
+        gap = sum(
+            swap_gap(net.w0[k], state.keep[k], grams[k], scope="layer")
+            / max(float(np.sum((net.w0[k] @ grams[k]) * net.w0[k])), 1e-300)
+            for k in net.layers
+        )
+        return todo / len(state.keep) + gap
 
     def report(self, problem, state) -> dict:
         """The problem's metrics of the current weights (computed once per step count)."""

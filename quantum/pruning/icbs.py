@@ -93,6 +93,13 @@ class ICBS(Pruner):
         self.solver_options = check_options(self.solver, dict(solver_options or {}), "solver_options")
         self.cutoff_mode = as_choice(cutoff_mode, "cutoff_mode", CUTOFF_MODES)
         self.block_scope = as_choice(block_scope, "block_scope", ("layer", "row"))
+        # with layer-wide blocks rows trade kept weights, so a swap-local optimum must allow any swap in a layer
+        self.swap_scope = self.block_scope
+        if self.block_scope == "layer":
+            self.error_name = (
+                "unpruned-layer fraction + largest decrease of the relative reconstruction errors "
+                "by one swap in a layer"
+            )
 
     # ------------------------------------------------------------------ set-up
     def setup(self, problem, state) -> None:
