@@ -296,14 +296,15 @@ def flat_parameters(model) -> np.ndarray:
         return torch.nn.utils.parameters_to_vector(model.parameters()).to(torch.float64).numpy().copy()
 
 
-def load_flat_parameters(model, x) -> None:
+def load_flat_parameters(model, x, name: str = "x") -> None:
+    """Copy the flat vector ``x`` (named ``name`` in errors) into the model's parameters."""
     import torch
 
     p0 = next(model.parameters())
     vec = torch.as_tensor(np.asarray(x, dtype=np.float64)).to(p0.dtype)
     n = sum(p.numel() for p in model.parameters())
     if vec.ndim != 1 or vec.numel() != n:
-        raise ValueError(f"x must be a flat vector of the model's {n} parameters, got shape {tuple(vec.shape)}")
+        raise ValueError(f"{name} must be a flat vector of the model's {n} parameters, got shape {tuple(vec.shape)}")
     with torch.no_grad():
         torch.nn.utils.vector_to_parameters(vec, model.parameters())
 

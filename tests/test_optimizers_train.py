@@ -60,6 +60,12 @@ def test_train_accepts_any_torch_optimizer_and_x0(digits):
     assert result.fun == pytest.approx(digits.value(result.x), rel=1e-5)
 
 
+@pytest.mark.parametrize("method", ["mkor", "kfac", "adamw"])
+def test_a_start_of_the_wrong_size_is_named_x0(digits, method):
+    with pytest.raises(ValueError, match=rf"x0 must be a flat vector of the model's {digits.dim} parameters"):
+        optim.solve(digits, method=method, x0=np.zeros(3), max_iter=1, verbose=False)
+
+
 def test_parameters_are_flattened_at_the_checks_only(digits, monkeypatch):
     """The float64 copy of all parameters is O(model) work: made at the checks, not every step."""
     import optim.nn.train as train_module

@@ -160,7 +160,7 @@ class Train(Solver):
         rng = self.new_rng()
         model = problem.model(int(rng.integers(2**31 - 1)))
         if x0 is not None:
-            load_flat_parameters(model, x0)
+            load_flat_parameters(model, x0, "x0")
         model.train()
         hyper = self.hyper_for(problem)
         if self.takes_model:
