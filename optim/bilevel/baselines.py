@@ -199,16 +199,26 @@ class HypergradientDescent(Solver):
         # an exact F or grad F touches every sample of every block at least once
         full = problem.m * (problem.n_lower + problem.n_upper)
         eta, gg = self.upper_step, float(st.g @ st.g)
+        g = None
         for _ in range(60):
             x = st.x - eta * st.g
             F = problem.F(x)
             problem.counts.add("samples", full)
             if F <= st.F - 0.5 * eta * gg:
                 break
+            if abs(F - st.F) <= 1e-12 * max(1.0, abs(st.F)):
+                # the decrease is below the rounding of F: test the slope instead (the approximate Armijo
+                # condition of Hager and Zhang, 2005, with delta = 1/2: phi'(eta) <= 0 along -g)
+                g = problem.hypergrad(x)
+                problem.counts.add("samples", full)
+                if float(g @ st.g) >= 0.0:
+                    break
+                g = None
             eta *= 0.5
         st.x, st.F, st.eta = x, F, eta
-        st.g = problem.hypergrad(x)
-        problem.counts.add("samples", full)
+        st.g = problem.hypergrad(x) if g is None else g
+        if g is None:
+            problem.counts.add("samples", full)
         return st
 
     def optimality(self, problem, state: State) -> float:
