@@ -285,3 +285,16 @@ def test_layer_scope_icbs_does_not_claim_a_swap_local_optimum_that_a_layer_swap_
     gap = _best_single_swap_decrease(w0, keep, gram, same_row_only=False) / float(np.sum((w0 @ gram) * w0))
     assert res.optimality == pytest.approx(gap, abs=1e-12)
     assert res.status != "converged" or gap <= 1e-12
+
+
+def test_default_blocks_take_all_free_weights_of_a_small_layer():
+    # prune(model, d) refused any model whose head has fewer than 64 free weights (here 16 -> 3: 30 free);
+    # with the default block size such a layer's block is all its free weights, as documented
+    from quantum.pruning import prune
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    X, y = torch.randn(40, 8), torch.randint(0, 3, (40,))
+    res = prune(model, 0.5, data=(X, y), epochs=1, steps_per_epoch=6, seed=0, verbose=False)
+    assert res.per_layer["0"]["kept"] == 64 and res.per_layer["2"]["kept"] == 24
+    assert {entry["layer"] for entry in res.log} == {"0", "2"}

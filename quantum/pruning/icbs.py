@@ -35,7 +35,8 @@ class ICBS(Pruner):
     with k = 32, wanda_per_output initialisation from one dense forward pass, gradient selection, tabu
     0.4, fixing 0.42 / 0.35, 10 epochs x 30 steps, swap_descent, cutoff "abs").
 
-    Options: ``objective`` ("taylor" or "reconstruction"), ``block_size``, ``k`` (pruned slots, default
+    Options: ``objective`` ("taylor" or "reconstruction"), ``block_size`` (default 64, or all free weights
+    of a layer or row with fewer; a larger value given explicitly is refused), ``k`` (pruned slots, default
     ``block_size // 2``), ``init``, ``selection`` (default "gradient" for taylor, "wanda" for
     reconstruction), ``alpha`` and ``ridge`` (taylor only), ``hessian`` ("fisher" or "exact"),
     ``tabu_frac``, ``fix_frac_prune``, ``fix_frac_keep``, ``epochs``, ``steps_per_epoch`` (default 30;
@@ -50,7 +51,7 @@ class ICBS(Pruner):
         self,
         *,
         objective="taylor",
-        block_size=64,
+        block_size=None,
         k=None,
         init="wanda_per_output",
         selection=None,
@@ -71,7 +72,9 @@ class ICBS(Pruner):
     ):
         super().__init__(**common)
         self.objective_name = as_choice(objective, "objective", OBJECTIVES)
-        self.block_size = as_int(block_size, "block_size", low=1)
+        # None: blocks of 64, or all free weights of a layer (row) that has fewer
+        self.fit_blocks = block_size is None
+        self.block_size = 64 if block_size is None else as_int(block_size, "block_size", low=1)
         self.k = self.block_size // 2 if k is None else as_int(k, "k", low=0)
         if self.k > self.block_size:
             raise ValueError(f"k must be <= block_size {self.block_size}, got {self.k}")
@@ -126,7 +129,7 @@ class ICBS(Pruner):
                 self.fix_frac_keep,
             )
             free = free_per_scope(blocks, self.block_scope)
-            if self.block_size > free and state.density < 1.0:
+            if self.block_size > free and state.density < 1.0 and not self.fit_blocks:
                 raise ValueError(
                     f"block_size {self.block_size} is larger than the {free} free weights of layer {k!r}"
                     f"{' (per row)' if self.block_scope == 'row' else ''}; use a smaller block_size"
