@@ -97,7 +97,7 @@ def a8a_official(quick: bool) -> dict:
     out = {}
     for v, cls, ref in ((1, BSVRBv1, REF_V1), (2, BSVRBv2, REF_V2)):
         r = cls(**code_faithful_options(v), max_iter=56 * epochs, check_every=56, seed=123, verbose=False).solve(p)
-        out[f"v{v}"] = {"ours": r.history["optimality"][1:].tolist(), "reference": ref[:epochs], "time": r.time}
+        out[f"v{v}"] = {"ours": r.history["fun"][1:].tolist(), "reference": ref[:epochs], "time": r.time}
     return out
 
 

@@ -43,7 +43,7 @@ def methods_table(quick: bool) -> list[dict]:
             res = make_solver(method, max_iter=iters, seed=seed, verbose=False).solve(p)
             secs.append(time.perf_counter() - t)
             after.append(p.report(res.x)["test_ndcg@10"])
-            upper.append(float(res.optimality))
+            upper.append(float(res.fun))
             samples.append(float(p.counts.get("samples", 0)))
         rows.append(
             {

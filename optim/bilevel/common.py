@@ -15,15 +15,17 @@ from problems.validation import as_choice, as_int, as_real
 
 from ..base import Solver, State
 
+#: the default batch size of g and f (the official scripts' 32), capped at a block's sample count
+AUTO_BATCH = 32
 EXACT_ERROR = "||grad F(x)|| (exact hypergradient)"
-UPPER_ERROR = "upper objective (1/m) sum_i f_i(x, y_i) at the lower iterates"
 
 
 class BilevelSolver(Solver):
     """Base class of the family.
 
     Options: ``blocks_per_iter`` I (default min(m, 10)), ``batch_size`` B for g (None: the block's
-    whole data), ``upper_batch_size`` for f (default B), ``upper_step`` eta, ``lower_step`` tau
+    whole data; "auto", the default: 32, or the whole data of blocks with fewer samples), ``upper_batch_size``
+    for f (default B, capped like it when B is "auto"), ``upper_step`` eta, ``lower_step`` tau
     (default 0.5 / L_g), ``sampling`` "uniform" (I blocks without replacement, i.i.d. rows) or
     "epochs" (the official code: blocks in a reshuffled cyclic order, rows from per-epoch shuffles of a
     shared data set, disjoint between the blocks of an iteration); ``block_groups`` G: with G > 1 the
@@ -41,7 +43,7 @@ class BilevelSolver(Solver):
         self,
         *,
         blocks_per_iter=None,
-        batch_size=32,
+        batch_size="auto",
         upper_batch_size=None,
         upper_step=0.1,
         lower_step=None,
@@ -51,7 +53,7 @@ class BilevelSolver(Solver):
     ):
         super().__init__(**common)
         self.blocks_per_iter = None if blocks_per_iter is None else as_int(blocks_per_iter, "blocks_per_iter", low=1)
-        self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", low=1)
+        self.batch_size = batch_size if batch_size in (None, "auto") else as_int(batch_size, "batch_size", low=1)
         self.upper_batch_size = (
             None if upper_batch_size is None else as_int(upper_batch_size, "upper_batch_size", low=1)
         )
@@ -67,8 +69,11 @@ class BilevelSolver(Solver):
         n_blocks = min(m, 10) if self.blocks_per_iter is None else self.blocks_per_iter
         if not 1 <= n_blocks <= m:
             raise ValueError(f"blocks_per_iter must lie in [1, m = {m}], got {n_blocks}")
-        B = self.batch_size
+        auto = isinstance(self.batch_size, str)
+        B = min(AUTO_BATCH, problem.n_lower) if auto else self.batch_size
         Bf = B if self.upper_batch_size is None else self.upper_batch_size
+        if auto and self.upper_batch_size is None:
+            Bf = min(AUTO_BATCH, problem.n_upper)
         if B is not None and B > problem.n_lower:
             raise ValueError(f"batch_size must be <= {problem.n_lower} (lower samples per block), got {B}")
         if Bf is not None and Bf > problem.n_upper:
@@ -87,7 +92,9 @@ class BilevelSolver(Solver):
                 raise ValueError("sampling='epochs' needs blocks_per_iter x batch_size rows per iteration")
             st.order = np.arange(m)
             st.rows_g, st.rows_f = np.arange(problem.n_lower), np.arange(problem.n_upper)
-        self.error_name = EXACT_ERROR if problem.has_exact else UPPER_ERROR
+        # without an exact hypergradient nothing computable is zero at a solution: no stopping error (the
+        # upper objective at the lower iterates is the ``fun`` column; runs end on a cap or a target)
+        self.has_stopping_error = problem.has_exact
         return st
 
     def sample(self, problem, st: State):
@@ -115,9 +122,8 @@ class BilevelSolver(Solver):
 
     # ------------------------------------------------------------------ stopping error and objective
     def optimality(self, problem, state: State) -> float:
-        if problem.has_exact:
-            return float(np.linalg.norm(problem.hypergrad(state.x)))
-        return problem.upper_value(state.x, state.Y)
+        """``||grad F(x)||`` (only asked for on problems with the exact hypergradient)."""
+        return float(np.linalg.norm(problem.hypergrad(state.x)))
 
     def objective(self, problem, state: State) -> float:
         if problem.has_exact:

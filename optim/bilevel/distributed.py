@@ -73,11 +73,6 @@ class DistributedBSVRB(BSVRB):
         self._dist().all_reduce(buf, group=self.group)
         return float(buf.item()) / problem.m
 
-    def optimality(self, problem, state: State) -> float:
-        if problem.has_exact:
-            return float(np.linalg.norm(problem.hypergrad(state.x)))
-        return self._upper_value(problem, state)
-
     def objective(self, problem, state: State) -> float:
         return float(problem.F(state.x)) if problem.has_exact else self._upper_value(problem, state)
 
