@@ -132,6 +132,7 @@ def test_nuclear_norm_tiny_case_and_size_limit():
     p = synthetic_incoherent(30, 30, 2, n_obs=540, seed=0)
     r = optim.solve(p, method="nuclear-norm", verbose=False)
     assert r.status == "converged" and r.report["rel_error"] < 1e-4
+    assert r.message == "converged: cvxpy/SCS reported the conic problem solved to optimality at eps 1e-07"
     big = synthetic_incoherent(200, 200, 2, c=1, seed=0)
     with pytest.raises(ValueError, match="max_size"):
         optim.solve(big, method="nuclear-norm", verbose=False)

@@ -47,6 +47,12 @@ class NuclearNorm(FactoredSolver):
         self.eps = as_real(eps, "eps", low=0.0, low_open=True)
         self.max_size = as_int(max_size, "max_size", low=2)
 
+    def stop_message(self, status: str | None, values: dict) -> str | None:
+        if status == "converged":
+            accuracy = f" at eps {self.eps:g}" if self.solver == "SCS" else ""
+            return f"converged: cvxpy/{self.solver} reported the conic problem solved to optimality{accuracy}"
+        return super().stop_message(status, values)
+
     def init(self, problem, x0=None):
         self.refuse_start(x0)
         m, n = problem.shape
