@@ -199,5 +199,5 @@ class FactoredSolver(Solver):
         if "report" not in result:
             result.report = self.report(problem, state)
         if result.status == "converged":
-            result.message = f"converged: {self.error_name} {result.optimality:.3g} <= tol {self.tol:g}"
+            result.message = self.stop_message("converged", {**kw["values"], "optimality": result.optimality})
         return result
