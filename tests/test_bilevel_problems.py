@@ -145,6 +145,13 @@ def test_sigma_loader_names_the_line(tmp_path):
     bad.write_text("1.5\nabc\n")
     with pytest.raises(ValueError, match=r"sigmas.txt:2"):
         load_sigmas(bad)
+    for text in ("1.5\n2.0\ninf\n", "1.5\n-2\n"):
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=r"sigmas.txt:[23]: a temperature must be a finite positive"):
+            load_sigmas(bad)
+    X = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="finite positive temperatures"):
+        HyperparameterLogistic(X, [1, -1, 1, 1], X, [1, 1, 1, -1], [1.0, np.inf])
     with pytest.raises(ValueError, match="b_train"):
         X = np.zeros((4, 3))
         HyperparameterLogistic(X, [1, -1, 2, 1], X, [1, 1, 1, -1], [1.0, 2.0])

@@ -39,9 +39,12 @@ def load_sigmas(path=None) -> np.ndarray:
     for no, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
             try:
-                values.append(float(line))
+                value = float(line)
             except ValueError:
                 raise ValueError(f"{path}:{no}: expected a number, got {line!r}") from None
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{path}:{no}: a temperature must be a finite positive number, got {line.strip()!r}")
+            values.append(value)
     return np.array(values)
 
 
@@ -51,7 +54,7 @@ class HyperparameterLogistic(BilevelProblem):
     Parameters: ``X_train`` (n_tr, d), ``b_train`` (+-1), ``X_val``, ``b_val``, ``sigmas`` (m,) > 0,
     ``lam`` > 0 the ridge of g, optional ``X_test``, ``b_test`` for ``report``; ``exact``: whether
     solvers use the exact (Newton + implicit formula) ||grad F|| as stopping error (default: when
-    m x n_train <= 20,000; otherwise the upper value at the lower iterates).
+    m x n_train <= 20,000; otherwise runs have no stopping error and report the upper value as ``fun``).
     """
 
     shared_samples = True
@@ -70,8 +73,8 @@ class HyperparameterLogistic(BilevelProblem):
         if not (np.all(np.abs(self.bt) == 1) and np.all(np.abs(self.bv) == 1)):
             raise ValueError("b_train and b_val must hold labels +1 and -1")
         self.sigmas = np.asarray(sigmas, dtype=float).copy()
-        if self.sigmas.ndim != 1 or not np.all(self.sigmas > 0):
-            raise ValueError("sigmas must be a 1-D array of positive temperatures")
+        if self.sigmas.ndim != 1 or not np.all((self.sigmas > 0) & np.isfinite(self.sigmas)):
+            raise ValueError("sigmas must be a 1-D array of finite positive temperatures")
         self.lam = as_real(lam, "lam", low=0.0, low_open=True)
         self.m, self.dim_x, self.dim_y = self.sigmas.size, self.Xt.shape[0], self.Xt.shape[1]
         self.n_lower, self.n_upper = self.Xt.shape[0], self.Xv.shape[0]
