@@ -41,6 +41,7 @@ def load_previous(rev: str):
     (folder / "previous_resolvents.py").write_text(resolvents)
     kernels = show("optim/monotone/kernels.py").stdout
     kernels = kernels.replace("from problems.resolvents import", "from previous_resolvents import")
+    kernels = kernels.replace("from .common import", "from optim.monotone.common import")
     (folder / "previous_kernels.py").write_text(kernels)
     sys.path.insert(0, str(folder))
     return importlib.import_module("previous_kernels")
@@ -53,19 +54,23 @@ def start(game):
 
 
 def runners(old, game):
-    """(previous, current) step functions of each method, each with its own state and Generator."""
+    """(previous, current) step functions of each method, each with its own state and Generator. A
+    revision whose kernels draw inside (``halpern_draws`` exists) runs through the same calls as this
+    checkout; an older one gets its draws per block, as its solvers did."""
     N, fro = game.n, game.frobenius
     A, AT, p = game.A, game.AT, 1.0 / N
     tau, gamma, eta, b = 3 / (math.sqrt(N) * fro), 2 / (math.sqrt(N) * fro), 5 / fro, math.isqrt(N)
+    drawing = hasattr(old, "halpern_draws")  # the earlier kernels draw from the Generator themselves
 
     def eg(current):
         z, Fz = start(game)
         x, w, Fw, taus, rng = z.copy(), z.copy(), Fz.copy(), now.new_taus(), np.random.default_rng(0)
+        mod = now if current else old
 
         def run(steps):
             t = 0
-            if current:  # refreshes inside the kernel
-                now.vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus)
+            if current or drawing:  # refreshes inside the kernel
+                mod.vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus)
                 return
             idx, coins = rng.integers(N, size=steps), rng.random(steps)
             while t < steps:
@@ -78,11 +83,12 @@ def runners(old, game):
     def forb(current):
         z, Fz = start(game)
         v, w, w_old, Phi, taus, rng = z.copy(), z.copy(), z.copy(), Fz.copy(), now.new_taus(), np.random.default_rng(0)
+        mod = now if current else old
 
         def run(steps):
             t = 0
-            if current:  # refreshes inside the kernel
-                now.forb_block(A, AT, N, z, v, w, w_old, Phi, 1.0, False, False, 1 - p, gamma, p, rng, steps, taus)
+            if current or drawing:  # refreshes inside the kernel
+                mod.forb_block(A, AT, N, z, v, w, w_old, Phi, 1.0, False, False, 1 - p, gamma, p, rng, steps, taus)
                 return
             idx, coins = rng.integers(N, size=steps), rng.random(steps)
             while t < steps:
@@ -104,13 +110,14 @@ def runners(old, game):
         )
         k = [0]
         full, batches = np.empty(250, dtype=np.bool_), np.zeros((250, b), dtype=np.int64)
+        mod = now if current else old
 
-        def run(steps):  # blocks of 10 steps, the solver's default; today's draws come 250 steps at a time
+        def run(steps):  # blocks of 10 steps, the solver's default; drawn 250 steps at a time where drawn ahead
             for _ in range(steps // 10):
-                if current:
+                if current or drawing:
                     if k[0] % 250 == 0:
-                        now.halpern_draws(rng, k[0], N, full, batches)
-                    t, *_ = now.vr_halpern_block(
+                        mod.halpern_draws(rng, k[0], N, full, batches)
+                    t, *_ = mod.vr_halpern_block(
                         A, AT, N, x0, x, x_prev, est, k[0], eta, True, True, full, batches, k[0] % 250, 10, 1e300, taus
                     )
                 else:

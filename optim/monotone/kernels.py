@@ -55,21 +55,87 @@ def resolvent_into(v, q, taus, out):
 
 
 @njit(cache=True, fastmath=SUM_FREELY)
-def full_operator_into(A, z, q, out):
-    """out = F(z) = (A^T y, -A x) in one pass over the rows of A (each row read once for both
-    products, where two BLAS mat-vecs read A and A^T: half the memory traffic)."""
-    out[:q] = 0.0
-    head = out[:q]
-    x = z[:q]
-    for i in range(A.shape[0]):
-        row = A[i]
-        yi = z[q + i]
-        s = 0.0
+def add_rows(M, idx, coef, m, out):
+    """out += sum_{r < m} coef[r] M[idx[r], :out.size], four rows a pass (out loaded and stored once
+    per four rows)."""
+    w = out.size
+    r = 0
+    while r + 4 <= m:
+        m0, m1, m2, m3 = M[idx[r]], M[idx[r + 1]], M[idx[r + 2]], M[idx[r + 3]]
+        c0, c1, c2, c3 = coef[r], coef[r + 1], coef[r + 2], coef[r + 3]
+        for j in range(w):
+            out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j])
+        r += 4
+    left = m - r
+    if left == 3:
+        m0, m1, m2 = M[idx[r]], M[idx[r + 1]], M[idx[r + 2]]
+        c0, c1, c2 = coef[r], coef[r + 1], coef[r + 2]
+        for j in range(w):
+            out[j] += (c0 * m0[j] + c1 * m1[j]) + c2 * m2[j]
+    elif left == 2:
+        m0, m1, c0, c1 = M[idx[r]], M[idx[r + 1]], coef[r], coef[r + 1]
+        for j in range(w):
+            out[j] += c0 * m0[j] + c1 * m1[j]
+    elif left == 1:
+        m0, c0 = M[idx[r]], coef[r]
+        for j in range(w):
+            out[j] += c0 * m0[j]
+
+
+#: F(z) skips the zero entries of z when they are at least this fraction of x or of y
+SPARSE_FRACTION = 0.875
+
+
+@njit(cache=True, fastmath=SUM_FREELY)
+def full_operator_into(A, AT, z, q, out):
+    """out = F(z) = (A^T y, -A x).
+
+    Dense z: one pass over the rows of A, four rows at a time, each row read once for both products
+    (two BLAS mat-vecs read A and A^T: twice the memory traffic) and out[:q] loaded and stored once
+    per four rows. When x or y is mostly zeros (the iterates are simplex projections, often sparse):
+    A^T y = sum over y_i != 0 of y_i A[i, :] and A x = sum over x_j != 0 of x_j A^T[j, :], the terms
+    left out being exact zeros. Only the order of the sums differs from the plain loops."""
+    rows = A.shape[0]
+    x, y = z[:q], z[q:]
+    head, tail = out[:q], out[q:]
+    live_x, coef_x = np.empty(q, dtype=np.int64), np.empty(q)
+    live_y, coef_y = np.empty(rows, dtype=np.int64), np.empty(rows)
+    m_x, m_y = 0, 0
+    for j in range(q):
+        if x[j] != 0.0:  # NaN too
+            live_x[m_x], coef_x[m_x] = j, -x[j]
+            m_x += 1
+    for i in range(rows):
+        if y[i] != 0.0:
+            live_y[m_y], coef_y[m_y] = i, y[i]
+            m_y += 1
+    head[:] = 0.0
+    if q - m_x >= SPARSE_FRACTION * q or rows - m_y >= SPARSE_FRACTION * rows:
+        tail[:] = 0.0
+        add_rows(A, live_y, coef_y, m_y, head)
+        add_rows(AT, live_x, coef_x, m_x, tail)
+        return
+    i = 0
+    while i + 4 <= rows:
+        a0, a1, a2, a3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+        y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
+        s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
+        for j in range(q):
+            xj, b0, b1, b2, b3 = x[j], a0[j], a1[j], a2[j], a3[j]
+            s0 += b0 * xj
+            s1 += b1 * xj
+            s2 += b2 * xj
+            s3 += b3 * xj
+            head[j] += (y0 * b0 + y1 * b1) + (y2 * b2 + y3 * b3)
+        tail[i], tail[i + 1], tail[i + 2], tail[i + 3] = -s0, -s1, -s2, -s3
+        i += 4
+    for r in range(i, rows):
+        row, yi, s = A[r], y[r], 0.0
         for j in range(q):
             a = row[j]
             s += a * x[j]
             head[j] += yi * a
-        out[q + i] = -s
+        tail[r] = -s
 
 
 @njit(cache=True)
@@ -101,7 +167,7 @@ def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
         resolvent_into(arg, q, taus, x)
         if rng.random() < p:
             w[:] = x
-            full_operator_into(A, w, q, Fw)
+            full_operator_into(A, AT, w, q, Fw)
             refreshes += 1
     return refreshes
 
@@ -140,7 +206,7 @@ def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alph
         resolvent_into(arg, q, taus, v)
         if rng.random() < p:
             w[:] = u if to_anchor else v
-            full_operator_into(A, w, q, Phi_w)
+            full_operator_into(A, AT, w, q, Phi_w)
             for j in range(d):
                 Phi_w[j] = scale * Phi_w[j] + (w[j] - u[j]) if anchored else scale * Phi_w[j]
             refreshes += 1
@@ -228,6 +294,8 @@ def vr_halpern_block(
     b = batches.shape[1]
     tmp = np.empty(d)
     arg = np.empty(d)
+    row_idx, col_idx = np.empty(b, dtype=np.int64), np.empty(b, dtype=np.int64)
+    row_coef, col_coef = np.empty(b), np.empty(b)
     schedule = "official" if official_schedule else "classical"
     n_full, n_batch, last_full, spent = 0, 0, False, 0.0
     scale = N * (1.0 / b)
@@ -236,22 +304,24 @@ def vr_halpern_block(
             return t, n_full, n_batch, last_full
         last_full = full[start + t]
         if last_full:
-            full_operator_into(A, x, q, est)
+            full_operator_into(A, AT, x, q, est)
             n_full += 1
             spent += N
         else:
             batch = batches[start + t]
-            tmp[:] = 0.0
+            m_rows, m_cols = 0, 0
             for r in range(b):
                 i = batch[r]
-                if i < rows:
-                    c, row = scale * (x[q + i] - x_prev[q + i]), A[i]  # 1-D views: the loops vectorize
-                    for j in range(q):
-                        tmp[j] += c * row[j]
-                if i < q:
-                    c, col = -scale * (x[i] - x_prev[i]), AT[i]
-                    for j in range(rows):
-                        tmp[q + j] += c * col[j]
+                # a component whose coordinate did not move adds exact zeros: left out
+                if i < rows and x[q + i] != x_prev[q + i]:
+                    row_idx[m_rows], row_coef[m_rows] = i, scale * (x[q + i] - x_prev[q + i])
+                    m_rows += 1
+                if i < q and x[i] != x_prev[i]:
+                    col_idx[m_cols], col_coef[m_cols] = i, -scale * (x[i] - x_prev[i])
+                    m_cols += 1
+            tmp[:] = 0.0
+            add_rows(A, row_idx, row_coef, m_rows, tmp[:q])
+            add_rows(AT, col_idx, col_coef, m_cols, tmp[q:])
             for j in range(d):
                 est[j] = est[j] + tmp[j]
             n_batch += 1
