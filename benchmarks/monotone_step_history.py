@@ -88,7 +88,14 @@ def runners(old, game):
         def run(steps):
             t = 0
             if current or drawing:  # refreshes inside the kernel
-                mod.forb_block(A, AT, N, z, v, w, w_old, Phi, 1.0, False, False, 1 - p, gamma, p, rng, steps, taus)
+                if hasattr(mod, "loopless_draws"):  # draws handed over as arrays
+                    idx, coins = np.empty(steps, dtype=np.int64), np.empty(steps)
+                    mod.loopless_draws(rng, N, idx, coins)
+                    mod.forb_block(
+                        A, AT, N, z, v, w, w_old, Phi, 1.0, False, False, 1 - p, gamma, p, idx, coins, 0, steps, taus
+                    )
+                else:
+                    mod.forb_block(A, AT, N, z, v, w, w_old, Phi, 1.0, False, False, 1 - p, gamma, p, rng, steps, taus)
                 return
             idx, coins = rng.integers(N, size=steps), rng.random(steps)
             while t < steps:

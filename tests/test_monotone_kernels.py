@@ -156,6 +156,26 @@ def test_compiled_kernels_give_the_iterates_of_the_step_by_step_reference(games)
             assert not np.allclose(xs[-1], z0)  # the runs moved
 
 
+def test_loopless_draws_kept_across_chunks_give_the_reference_iterates(games, monkeypatch):
+    """Draws generated ahead 10 steps at a time (not a multiple of the runs' lengths, so rows are left over and
+    carried into the next chunk): still the reference's iterates."""
+    from optim.monotone import variance_reduced
+
+    monkeypatch.setattr(variance_reduced, "DRAW_CHUNK", 10)
+    game = games[2]
+    n, fro = game.n, game.frobenius
+    z0 = np.r_[np.full(game.cols, 1 / game.cols), np.full(game.rows, 1 / game.rows)]
+    gamma = 2 / (math.sqrt(n) * fro)
+    xs, _ = iterates(game, "vr-forb", True, 4, step=gamma, probability=0.1, block_steps=7)
+    ref = ref_forb(Reference(game), np.random.default_rng(11), z0, 28, gamma, 0.1)
+    np.testing.assert_allclose(xs[-1], ref, rtol=0, atol=1e-12)
+    eta, inner = 1.0 / fro, 0.3 / (math.sqrt(n) * fro)
+    options = {"step": eta, "inner_step": inner, "probability": 0.1, "inner_scale": 0.2, "snapshot": "iterate"}
+    xs, _ = iterates(game, "inexact-halpern", True, 4, **options)
+    ref = ref_inexact_halpern(game, z0, eta, inner, 0.1, 11, 4, 0.2, "iterate")
+    np.testing.assert_allclose(xs[-1], ref, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "method, options",
     [

@@ -8,7 +8,9 @@ the previous projection is close). Work arrays are allocated once per call, none
 
 The kernels draw from the run's ``numpy.random.Generator`` (numba's ``integers`` and ``random`` give
 numpy's streams) in the order of the plain per-step loop: VR-EG and VR-FoRB draw the index
-i = ``rng.integers(N)`` and then the refresh coin ``rng.random()`` inside the kernel; VR-Halpern draws
+i = ``rng.integers(N)`` and then the refresh coin ``rng.random()``, VR-EG inside its kernel, VR-FoRB
+(and the inexact-Halpern inner solver, one short run per outer step) ahead of its steps in chunks
+(``loopless_draws``); VR-Halpern draws
 its coin only when the switch probability is below one, then, on a batch step, the batch of
 ``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in ``choice_without_replacement``),
 ahead of its steps in chunks (``halpern_draws``: its draws do not depend on the iterates, and numba
@@ -173,9 +175,12 @@ def vr_eg_block(A, AT, N, x, w, Fw, tau, p, rng, steps, taus):
 
 
 @njit(cache=True)
-def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alpha, gamma, p, rng, steps, taus):
+def forb_block(
+    A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alpha, gamma, p, idx, coins, start, steps, taus
+):
     """``steps`` loopless VR-FoRB steps on Phi(v) = scale F(v) (+ v - u when anchored), v, w, w_old and
-    Phi_w in place; a step whose coin asks for it refreshes the snapshot (w = v, or u when
+    Phi_w in place, step t with the index idx[start + t] and the coin coins[start + t]
+    (``loopless_draws``); a step whose coin asks for it refreshes the snapshot (w = v, or u when
     ``to_anchor``; Phi_w = Phi(w), cost N). Returns the number of refreshes."""
     rows, q = A.shape
     d = v.size
@@ -184,8 +189,8 @@ def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alph
     n_scale = float(N)
     refreshes = 0
     stale = True  # w_old may differ from w: at the start, and for one step after a refresh
-    for _ in range(steps):
-        i = rng.integers(0, N)
+    for t in range(steps):
+        i = idx[start + t]
         # Phi_w + scale (F_i(v) - F_i(w_old)) (+ v - w_old): the component touches row i and column i
         for j in range(d):
             arg[j] = Phi_w[j]
@@ -204,7 +209,7 @@ def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alph
             w_old[:] = w
             stale = False
         resolvent_into(arg, q, taus, v)
-        if rng.random() < p:
+        if coins[start + t] < p:
             w[:] = u if to_anchor else v
             full_operator_into(A, AT, w, q, Phi_w)
             for j in range(d):
@@ -212,6 +217,15 @@ def forb_block(A, AT, N, u, v, w, w_old, Phi_w, scale, anchored, to_anchor, alph
             refreshes += 1
             stale = True
     return refreshes
+
+
+@njit(cache=True)
+def loopless_draws(rng, N, idx, coins):
+    """The draws of consecutive loopless steps in the order of the plain loop: the index
+    idx[t] = ``rng.integers(N)``, then the refresh coin coins[t] = ``rng.random()``."""
+    for t in range(idx.size):
+        idx[t] = rng.integers(0, N)
+        coins[t] = rng.random()
 
 
 @njit(cache=True)
