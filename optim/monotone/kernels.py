@@ -10,13 +10,14 @@ The kernels draw from the run's ``numpy.random.Generator`` (numba's ``integers``
 numpy's streams) in the order of the plain per-step loop: VR-EG and VR-FoRB draw the index
 i = ``rng.integers(N)`` and then the refresh coin ``rng.random()``, VR-EG inside its kernel, VR-FoRB
 (and the inexact-Halpern inner solver, one short run per outer step) ahead of its steps in chunks
-(``loopless_draws``); VR-Halpern draws
-its coin only when the switch probability is below one, then, on a batch step, the batch of
-``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in ``choice_without_replacement``),
-ahead of its steps in chunks (``halpern_draws``: its draws do not depend on the iterates, and numba
-takes about 15 us to receive a Generator, too much for each block of ten steps). So a seed gives the
+(``loopless_draws``); VR-Halpern draws its coin only when the switch probability is below one, then, on a
+batch step, the batch of ``rng.choice(N, b, replace=False)`` (numpy's algorithm, reproduced in
+``choice_without_replacement``), ahead of its steps in chunks (``halpern_draws``). No draw depends on the
+iterates, and numba takes 11 to 15 us to receive a Generator: too much for each block of ten steps. So a seed gives the
 same iterates whether the steps run here or in the numpy path (``compiled=False``), up to rounding.
-The loopless kernels refresh their snapshot themselves (``full_operator_into``, one pass over A).
+The loopless kernels refresh their snapshot themselves (``full_operator_into``, one pass over A, or over
+the rows that the nonzeros of a sparse iterate select). Exact zeros are left out of sums, and sums are
+formed four rows at a time: only the order of the sums differs from the plain loops.
 """
 
 from __future__ import annotations
