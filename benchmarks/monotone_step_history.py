@@ -6,7 +6,7 @@ The earlier kernels (per-block pre-generated draws, Michelot's projection) are r
 folder; both sides run the same steps with the same step sizes and refresh the snapshot the same way.
 
 Usage (from the repository root): ``PYTHONPATH=. python3 benchmarks/monotone_step_history.py
-[--rev 9c73cd4] [--sizes 100 500]``.
+[--rev 9c73cd4] [--sizes 100 500] [--game pb|random]``.
 """
 
 from __future__ import annotations
@@ -146,11 +146,14 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 500])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--game", choices=("pb", "random"), default="pb", help="policeman-burglar PB(n) or a random normal n x n game"
+    )
     args = parser.parse_args(argv)
     old = load_previous(args.rev)
     rows = []
     for n in args.sizes:
-        game = MatrixGame.policeman_burglar(n, seed=1)
+        game = MatrixGame.policeman_burglar(n, seed=1) if args.game == "pb" else MatrixGame.random(n, n, seed=0)
         for method, make in runners(old, game).items():
             before, after = make(False), make(True)
             steps = 2000 if method == "vr-halpern" else 20 * n
@@ -165,7 +168,8 @@ def main(argv=None) -> None:
             prev, cur = float(np.median(times[False])), float(np.median(times[True]))
             rows.append({"n": n, "method": method, f"{args.rev}_cpu_us": prev, "now_cpu_us": cur, "ratio": prev / cur})
             print(rows[-1], flush=True)
-    print(f"\n## Microseconds per stochastic step on PB(n): {args.rev} against this checkout (CPU, median)\n")
+    where = "PB(n)" if args.game == "pb" else "the random n x n game"
+    print(f"\n## Microseconds per stochastic step on {where}: {args.rev} against this checkout (CPU, median)\n")
     print(markdown_table(rows, list(rows[0])))
 
 
