@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optim
-from optim.monotone.kernels import _threshold, choice_without_replacement
+from optim.monotone.kernels import _threshold, add_rows, choice_without_replacement, full_operator_into
 from problems.monotone import MatrixGame
 from problems.resolvents import project_simplex
 
@@ -156,6 +156,26 @@ def test_compiled_kernels_give_the_iterates_of_the_step_by_step_reference(games)
             assert not np.allclose(xs[-1], z0)  # the runs moved
 
 
+def test_loopless_draws_kept_across_chunks_give_the_reference_iterates(games, monkeypatch):
+    """Draws generated ahead 10 steps at a time (not a multiple of the runs' lengths, so rows are left over and
+    carried into the next chunk): still the reference's iterates."""
+    from optim.monotone import variance_reduced
+
+    monkeypatch.setattr(variance_reduced, "DRAW_CHUNK", 10)
+    game = games[2]
+    n, fro = game.n, game.frobenius
+    z0 = np.r_[np.full(game.cols, 1 / game.cols), np.full(game.rows, 1 / game.rows)]
+    gamma = 2 / (math.sqrt(n) * fro)
+    xs, _ = iterates(game, "vr-forb", True, 4, step=gamma, probability=0.1, block_steps=7)
+    ref = ref_forb(Reference(game), np.random.default_rng(11), z0, 28, gamma, 0.1)
+    np.testing.assert_allclose(xs[-1], ref, rtol=0, atol=1e-12)
+    eta, inner = 1.0 / fro, 0.3 / (math.sqrt(n) * fro)
+    options = {"step": eta, "inner_step": inner, "probability": 0.1, "inner_scale": 0.2, "snapshot": "iterate"}
+    xs, _ = iterates(game, "inexact-halpern", True, 4, **options)
+    ref = ref_inexact_halpern(game, z0, eta, inner, 0.1, 11, 4, 0.2, "iterate")
+    np.testing.assert_allclose(xs[-1], ref, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "method, options",
     [
@@ -194,6 +214,40 @@ def test_batches_are_numpy_choice_without_replacement(n, b):
         np.testing.assert_array_equal(out, theirs.choice(n, b, replace=False))
         assert ours.random() == theirs.random()  # the streams stay in step
     assert not taken.any() and np.array_equal(perm, np.arange(n))  # work arrays restored
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 13), st.integers(1, 13)),
+    zeros=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    seed=st.integers(0, 2**16),
+)
+def test_full_operator_is_the_two_matrix_vector_products(shape, zeros, seed):
+    """Dense, sparse x, sparse y, row counts not a multiple of four: F(z) = (A^T y, -A x) against numpy;
+    a NaN in z reaches the output."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal(shape)
+    rows, q = shape
+    z = rng.random(q + rows)
+    z[:q][rng.random(q) < zeros[0]] = 0.0
+    z[q:][rng.random(rows) < zeros[1]] = 0.0
+    out = np.full(q + rows, 7.0)
+    full_operator_into(A, np.ascontiguousarray(A.T), z, q, out)
+    expected = np.r_[A.T @ z[q:], -(A @ z[:q])]
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13 * (1 + np.abs(A).sum()))
+    z[0] = np.nan
+    full_operator_into(A, np.ascontiguousarray(A.T), z, q, out)
+    assert np.isnan(out[q:]).all()
+
+
+@pytest.mark.parametrize("m", range(10))
+def test_add_rows_sums_the_chosen_rows(m):
+    rng = np.random.default_rng(m)
+    M, idx, coef = rng.standard_normal((12, 9)), rng.integers(0, 12, 10), rng.standard_normal(10)
+    out = rng.standard_normal(9)
+    expected = out + coef[:m] @ M[idx[:m]]
+    add_rows(M, idx, coef, m, out)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13)
 
 
 # ---------------------------------------------------------------------- the warm-started threshold

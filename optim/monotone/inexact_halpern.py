@@ -38,7 +38,7 @@ from problems.validation import as_choice, as_int, as_real
 
 from ..base import State
 from .common import MonotoneSolver, anchor_weight, as_probability, constant, positive_or_none
-from .variance_reduced import forb_factor, forb_run, forb_start
+from .variance_reduced import LooplessDraws, forb_factor, forb_run, forb_start
 
 
 class InexactHalpern(MonotoneSolver):
@@ -89,7 +89,10 @@ class InexactHalpern(MonotoneSolver):
         p = self.p_given if self.p_given is not None else 1.0 / problem.n
         L = constant(problem, "mean_lipschitz", "lipschitz")
         gamma = self.inner_step if self.inner_step is not None else self.c * forb_factor(p) / (1.0 + eta * L)
-        return State(x=x, x0=x.copy(), k=0, step=eta, gamma=gamma, p=p, rng=self.new_rng(), inner_total=0, refreshes=0)
+        return State(
+            x=x, x0=x.copy(), k=0, step=eta, gamma=gamma, p=p, draws=LooplessDraws(self.new_rng()), inner_total=0,
+            refreshes=0,
+        )  # fmt: skip
 
     def inner_budget(self, k: int, n: int) -> int:
         """M_k = max(1, floor(inner_scale n ln(k + 2)))."""
@@ -113,7 +116,7 @@ class InexactHalpern(MonotoneSolver):
 
     def _inner(self, problem: FiniteSumOperator, s: State, state: State, steps: int) -> None:
         forb_run(
-            problem, s, state.rng, steps, gamma=state.gamma, p=state.p, snapshot=self.snapshot, compiled=self.compiled
+            problem, s, state.draws, steps, gamma=state.gamma, p=state.p, snapshot=self.snapshot, compiled=self.compiled
         )
 
     def _certified(self, problem: FiniteSumOperator, s: State, state: State) -> tuple[np.ndarray, int]:

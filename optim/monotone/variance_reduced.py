@@ -81,10 +81,38 @@ def _forb_numpy(problem: FiniteSumOperator, s: State, rng: np.random.Generator, 
     return bool(rng.random() < p)
 
 
+#: loopless steps whose draws the compiled VR-FoRB path generates at once (numba takes ~11 us to receive
+#: a Generator: too much for each inner solve of the inexact Halpern method, a few dozen steps at small n)
+DRAW_CHUNK = 4096
+
+
+class LooplessDraws:
+    """The run's Generator, and for the compiled path its draws (index, coin) generated ahead in the
+    plain loop's order (``kernels.loopless_draws``), ``DRAW_CHUNK`` steps or more at a time; rows
+    not used yet are kept for the next run. Only the runs handed this object draw from ``rng``."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.idx, self.coins, self.pos = np.empty(0, dtype=np.int64), np.empty(0), 0
+
+    def take(self, steps: int, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(indices, coins, first row) of the next ``steps`` steps."""
+        left = self.idx.size - self.pos
+        if left < steps:
+            m = left + max(DRAW_CHUNK, steps)
+            idx, coins = np.empty(m, dtype=np.int64), np.empty(m)
+            idx[:left], coins[:left] = self.idx[self.pos :], self.coins[self.pos :]
+            kernels.loopless_draws(self.rng, n, idx[left:], coins[left:])
+            self.idx, self.coins, self.pos = idx, coins, 0
+        start = self.pos
+        self.pos += steps
+        return self.idx, self.coins, start
+
+
 def forb_run(
     problem: FiniteSumOperator,
     s: State,
-    rng: np.random.Generator,
+    draws: LooplessDraws,
     steps: int,
     *,
     gamma: float,
@@ -97,13 +125,15 @@ def forb_run(
     does; "iterate" (VR-FoRB proper) sets w to the new v. Returns the number of refreshes."""
     if uses_kernel(problem, compiled):
         game = cast(MatrixGame, problem)  # uses_kernel: a uniformly sampled matrix game
+        idx, coins, start = draws.take(steps, problem.n)
         refreshes = kernels.forb_block(
             game.A, game.AT, problem.n, s.u, s.v, s.w, s.w_old, s.Phi_w, float(s.scale), bool(s.anchored),
-            snapshot == "anchor", 1.0 - p, float(gamma), float(p), rng, steps, s.taus,
+            snapshot == "anchor", 1.0 - p, float(gamma), float(p), idx, coins, start, steps, s.taus,
         )  # fmt: skip
         problem.counts.add("component", 2 * steps + problem.n * refreshes)
         s.refreshes += refreshes
         return refreshes
+    rng = draws.rng
     refreshes = 0
     for _ in range(steps):
         if _forb_numpy(problem, s, rng, gamma, p):
@@ -238,13 +268,13 @@ class VRForb(_Loopless):
             inner=inner,
             p=self.snapshot_p(problem),
             step=self.resolve_step(problem),
-            rng=self.new_rng(),
+            draws=LooplessDraws(self.new_rng()),
             refreshes=0,
             block=self.block_steps or problem.n,
         )
 
     def step(self, problem: FiniteSumOperator, state: State) -> State:
         steps = self.steps_now(problem, state)
-        forb_run(problem, state.inner, state.rng, steps, gamma=state.step, p=state.p, compiled=self.compiled)
+        forb_run(problem, state.inner, state.draws, steps, gamma=state.step, p=state.p, compiled=self.compiled)
         state.x, state.refreshes = state.inner.v.copy(), state.inner.refreshes
         return state
