@@ -245,7 +245,8 @@ class MKOR(KroneckerOptimizer):
             return  # the first round only initialises the factors to I
         J = st[key]
         work = torch.promote_types(J.dtype, torch.float32)
-        Jw, vw = J.to(work), v.to(work)
+        Jw = J if J.dtype == work else J.to(work)
+        vw = v if v.dtype == work else v.to(work)
         if self.variant == "code":
             if st["reset_" + side]:
                 st["reset_" + side] = False
