@@ -47,8 +47,8 @@ def code_update(J: torch.Tensor, v: torch.Tensor, inplace: bool = False) -> torc
     (two passes over the matrix: scale, rank-1 subtraction; ``inplace`` overwrites ``J`` instead of copying)."""
     K = J.mul_(0.95) if inplace else J * 0.95
     K.diagonal().add_(0.05)
-    Kv = K @ v
-    return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(v @ Kv)))
+    Kv = torch.mv(K, v)
+    return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(torch.dot(v, Kv))))
 
 
 def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -88,7 +88,7 @@ def _patch_means(layer: Layer, x: torch.Tensor, cache: dict) -> torch.Tensor:
         cache[key] = torch.kron(ops[0], ops[1])  # (kh kw) x (H W)
     n, c = x.shape[:2]
     # the product with the flattened input on the right runs on a far faster CPU kernel than its transpose
-    return (cache[key] @ x.reshape(n * c, -1).T).T.reshape(n, -1)
+    return torch.mm(cache[key], x.reshape(n * c, -1).T).T.reshape(n, -1)
 
 
 def _max_abs(J: torch.Tensor) -> float:
@@ -194,7 +194,8 @@ class MKOR(KroneckerOptimizer):
     def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         """The input rows without the bias coordinate: patch means for a convolution."""
         rows = _patch_means(layer, x, self._position_ops) if layer.conv else x.reshape(-1, x.shape[-1])
-        return rows.to(stat_dtype(rows))
+        dtype = stat_dtype(rows)
+        return rows if rows.dtype == dtype else rows.to(dtype)
 
     def _input_stat(self, layer: Layer, x: torch.Tensor):
         """Sum and count of the clamped rows ``[a | 1]`` (the bias coordinate's sum, ``count min(1, clamp)``,
@@ -209,7 +210,8 @@ class MKOR(KroneckerOptimizer):
         """Per-sample output gradients: ``n * grad`` (undoing a mean-reduced loss), positional mean for
         convolutions, divided by the loss scale, times the accumulation steps in "mean" mode, clamped."""
         n = grad.shape[0] if layer.conv else grad.reshape(-1, grad.shape[-1]).shape[0]
-        g = grad.to(stat_dtype(grad))
+        dtype = stat_dtype(grad)
+        g = grad if grad.dtype == dtype else grad.to(dtype)
         rows = g.flatten(2).mean(dim=2) if layer.conv else g.reshape(-1, g.shape[-1])
         scale = n / self.loss_scale()
         if self.accum_g_scale == "mean":
