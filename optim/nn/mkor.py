@@ -209,7 +209,7 @@ class MKOR(KroneckerOptimizer):
     def _grad_stat(self, layer: Layer, grad: torch.Tensor):
         """Per-sample output gradients: ``n * grad`` (undoing a mean-reduced loss), positional mean for
         convolutions, divided by the loss scale, times the accumulation steps in "mean" mode, clamped."""
-        n = grad.shape[0] if layer.conv else grad.reshape(-1, grad.shape[-1]).shape[0]
+        n = grad.shape[0] if layer.conv else grad.numel() // grad.shape[-1]  # samples (rows of a sequence)
         dtype = stat_dtype(grad)
         g = grad if grad.dtype == dtype else grad.to(dtype)
         rows = g.flatten(2).mean(dim=2) if layer.conv else g.reshape(-1, g.shape[-1])
