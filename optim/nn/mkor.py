@@ -351,7 +351,7 @@ class MKOR(KroneckerOptimizer):
             W2 = gw if gw.dim() == 2 else gw.view(layer.d_out, -1)
             if layer.has_bias:
                 b = grads[i + 1]
-                T = torch.mm(J_G, torch.column_stack((W2, b)))  # J_G Gmat, d_out x d_in
+                T = torch.mm(J_G, torch.cat((W2, b.view(-1, 1)), dim=1))  # J_G Gmat, d_out x d_in
                 cached = views.get(layer.name)
                 if cached is None or cached[0] is not J_A:  # a reset or a dtype conversion gives a new tensor
                     cached = views[layer.name] = (J_A, J_A[:, :-1], J_A[:, -1])
@@ -378,7 +378,12 @@ class MKOR(KroneckerOptimizer):
             else:
                 scales.append(norms[i] / max(norms[half + i], tiny))
                 i += 1
-        torch._foreach_mul_(grads, scales)
+        dtype = grads[0].dtype
+        if dtype in (torch.float32, torch.float64) and all(g.dtype == dtype for g in grads):
+            # 0-d tensors of the gradients' dtype skip the per-tensor conversion of Python scalars (same results)
+            torch._foreach_mul_(grads, torch.tensor(scales, dtype=dtype, device=grads[0].device).unbind())
+        else:
+            torch._foreach_mul_(grads, scales)
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
