@@ -379,11 +379,11 @@ class MKOR(KroneckerOptimizer):
                 scales.append(norms[i] / max(norms[half + i], tiny))
                 i += 1
         dtype = grads[0].dtype
-        if dtype in (torch.float32, torch.float64) and all(g.dtype == dtype for g in grads):
-            # 0-d tensors of the gradients' dtype skip the per-tensor conversion of Python scalars (same results)
-            torch._foreach_mul_(grads, torch.tensor(scales, dtype=dtype, device=grads[0].device).unbind())
+        if grads[0].is_cpu and dtype in (torch.float32, torch.float64) and all(g.dtype == dtype for g in grads):
+            # on the CPU, 0-d tensors of the gradients' dtype skip a conversion of each Python scalar (same results)
+            torch._foreach_mul_(grads, torch.tensor(scales, dtype=dtype).unbind())
         else:
-            torch._foreach_mul_(grads, scales)
+            torch._foreach_mul_(grads, scales)  # one fused kernel on a GPU
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
