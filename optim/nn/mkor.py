@@ -338,7 +338,7 @@ class MKOR(KroneckerOptimizer):
     def _precondition_in_place(self, work: list[Layer], grads: list[torch.Tensor]) -> None:
         """Contiguous ``.grad`` tensors (``grads``: W.grad, b.grad per layer): norms of the raw gradients (one
         multi-tensor call), ``D`` written straight into ``W.grad`` and ``b.grad`` by the matrix products, norms
-        of ``D`` (one call), and one multi-tensor multiply by the per-layer factors, computed from the norms as
+        of ``D`` (one call), and one multi-tensor multiply by the per-layer factors, computed from the norms in
         Python floats."""
         raw = torch._foreach_norm(grads)
         views = self._views
@@ -383,7 +383,7 @@ class MKOR(KroneckerOptimizer):
             # on the CPU, 0-d tensors of the gradients' dtype skip a conversion of each Python scalar (same results)
             torch._foreach_mul_(grads, torch.tensor(scales, dtype=dtype).unbind())
         else:
-            torch._foreach_mul_(grads, scales)  # one fused kernel on a GPU
+            torch._foreach_mul_(grads, scales)  # a GPU runs this as one fused kernel
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
