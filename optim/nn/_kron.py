@@ -286,9 +286,9 @@ class KroneckerOptimizer(torch.optim.Optimizer):
         sizes: Callable[[Layer], list[int]],
     ) -> list[tuple[Layer, list[torch.Tensor]]]:
         """The ready layers' statistics (``pieces(buf)``) averaged over the ranks in ONE all-reduce; returns the
-        layers whose averages are finite. On several ranks every layer takes part in a fixed order (ranks must
-        agree on the layout): one that did not fire on this rank sends NaN of its ``sizes``, so a layer silent
-        on some rank keeps its factors on all of them, as does one whose statistics overflowed (AMP)."""
+        layers whose averages (flattened) are finite. On several ranks every layer takes part in a fixed order
+        (ranks must agree on the layout): one that did not fire on this rank sends NaN of its ``sizes``, so a layer
+        silent on some rank keeps its factors on all of them, as does one whose statistics overflowed (AMP)."""
         if self.world_size() > 1:
             have = {id(layer): buf for layer, buf in taken}
             layout = [(layer, self._pieces_or_nan(layer, have.get(id(layer)), pieces, sizes)) for layer in self.layers]
@@ -296,12 +296,12 @@ class KroneckerOptimizer(torch.optim.Optimizer):
             layout = [(layer, pieces(buf)) for layer, buf in taken]
         if not layout:
             return []
-        flat = self.all_reduce_mean(torch.cat([p.reshape(-1) for _, ps in layout for p in ps]))
+        flat = self.all_reduce_mean(torch.cat([p if p.dim() == 1 else p.reshape(-1) for _, ps in layout for p in ps]))
         parts = iter(torch.split(flat, [p.numel() for _, ps in layout for p in ps]))
-        averaged = [(layer, [next(parts).view(p.shape) for p in ps]) for layer, ps in layout]
+        out = [(layer, [next(parts) for _ in ps]) for layer, ps in layout]
         if torch.isfinite(flat).all():
-            return averaged
-        return [(layer, vs) for layer, vs in averaged if all(bool(torch.isfinite(v).all()) for v in vs)]
+            return out
+        return [(layer, vs) for layer, vs in out if all(bool(torch.isfinite(v).all()) for v in vs)]
 
     @staticmethod
     def _pieces_or_nan(layer: Layer, buf: dict | None, pieces, sizes) -> list[torch.Tensor]:

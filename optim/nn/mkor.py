@@ -47,8 +47,8 @@ def code_update(J: torch.Tensor, v: torch.Tensor, inplace: bool = False) -> torc
     (two passes over the matrix: scale, rank-1 subtraction; ``inplace`` overwrites ``J`` instead of copying)."""
     K = J.mul_(0.95) if inplace else J * 0.95
     K.diagonal().add_(0.05)
-    Kv = K @ v
-    return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(v @ Kv)))
+    Kv = torch.mv(K, v)
+    return K.addr_(Kv, Kv, alpha=-1.0 / (1.0 + float(torch.dot(v, Kv))))
 
 
 def paper_update(J: torch.Tensor, v: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -88,24 +88,13 @@ def _patch_means(layer: Layer, x: torch.Tensor, cache: dict) -> torch.Tensor:
         cache[key] = torch.kron(ops[0], ops[1])  # (kh kw) x (H W)
     n, c = x.shape[:2]
     # the product with the flattened input on the right runs on a far faster CPU kernel than its transpose
-    return (cache[key] @ x.reshape(n * c, -1).T).T.reshape(n, -1)
+    return torch.mm(cache[key], x.reshape(n * c, -1).T).T.reshape(n, -1)
 
 
 def _max_abs(J: torch.Tensor) -> float:
     """``max |J_ij|`` (NaN if any entry is NaN) from one min-max pass, without the ``|J|`` temporary."""
     lo, hi = torch.aminmax(J)
     return max(-float(lo), float(hi))
-
-
-def _plain_grads(layer: Layer) -> bool:
-    """Whether the layer's ``.grad`` tensors exist and are contiguous (they can then hold ``D`` in place)."""
-    W = layer.module.weight.grad
-    if W is None or not W.is_contiguous():
-        return False
-    if not layer.has_bias:
-        return True
-    b = layer.module.bias.grad  # type: ignore[union-attr]
-    return b is not None and b.is_contiguous()
 
 
 class MKOR(KroneckerOptimizer):
@@ -205,7 +194,8 @@ class MKOR(KroneckerOptimizer):
     def _rows(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         """The input rows without the bias coordinate: patch means for a convolution."""
         rows = _patch_means(layer, x, self._position_ops) if layer.conv else x.reshape(-1, x.shape[-1])
-        return rows.to(stat_dtype(rows))
+        dtype = stat_dtype(rows)
+        return rows if rows.dtype == dtype else rows.to(dtype)
 
     def _input_stat(self, layer: Layer, x: torch.Tensor):
         """Sum and count of the clamped rows ``[a | 1]`` (the bias coordinate's sum, ``count min(1, clamp)``,
@@ -219,8 +209,9 @@ class MKOR(KroneckerOptimizer):
     def _grad_stat(self, layer: Layer, grad: torch.Tensor):
         """Per-sample output gradients: ``n * grad`` (undoing a mean-reduced loss), positional mean for
         convolutions, divided by the loss scale, times the accumulation steps in "mean" mode, clamped."""
-        n = grad.shape[0] if layer.conv else grad.reshape(-1, grad.shape[-1]).shape[0]
-        g = grad.to(stat_dtype(grad))
+        n = grad.shape[0] if layer.conv else grad.numel() // grad.shape[-1]  # samples (rows of a sequence)
+        dtype = stat_dtype(grad)
+        g = grad if grad.dtype == dtype else grad.to(dtype)
         rows = g.flatten(2).mean(dim=2) if layer.conv else g.reshape(-1, g.shape[-1])
         scale = n / self.loss_scale()
         if self.accum_g_scale == "mean":
@@ -256,7 +247,8 @@ class MKOR(KroneckerOptimizer):
             return  # the first round only initialises the factors to I
         J = st[key]
         work = torch.promote_types(J.dtype, torch.float32)
-        Jw, vw = J.to(work), v.to(work)
+        Jw = J if J.dtype == work else J.to(work)
+        vw = v if v.dtype == work else v.to(work)
         if self.variant == "code":
             if st["reset_" + side]:
                 st["reset_" + side] = False
@@ -290,14 +282,29 @@ class MKOR(KroneckerOptimizer):
     def _precondition(self) -> None:
         """``D = J_G Gmat J_A`` per layer, rescaled so that each layer keeps its gradient norm. The step's cost
         is dominated by per-op overhead, so the norms of all layers come from multi-tensor calls."""
-        work = [layer for layer in self.layers if layer.module.weight.grad is not None]
+        work: list[Layer] = []
+        grads: list[torch.Tensor] = []  # W.grad, b.grad of each layer in work, while all are contiguous
+        plain = self.rescale != "none"
+        for layer in self.layers:
+            params = layer.module._parameters  # read each step: a parameter may be replaced or tied later
+            weight = params.get("weight")
+            gw = None if weight is None else weight.grad
+            if gw is None:
+                continue
+            work.append(layer)
+            if plain:
+                gb = cast(torch.Tensor, params["bias"]).grad if layer.has_bias else gw
+                if gb is None or not (gw.is_contiguous() and gb.is_contiguous()):
+                    plain = False
+                else:
+                    grads.append(gw)
+                    if layer.has_bias:
+                        grads.append(gb)
         if not work:
             return
-        if self.rescale != "none" and all(_plain_grads(layer) for layer in work):
-            grads = [g for layer in work for g in (layer.module.weight.grad, getattr(layer.module.bias, "grad", None))]
-            if len({id(g) for g in grads if g is not None}) == len([g for g in grads if g is not None]):
-                self._precondition_in_place(work)  # no two layers share a gradient tensor (tied weights)
-                return
+        if plain and len({id(g) for g in grads}) == len(grads):
+            self._precondition_in_place(work, grads)  # no two layers share a gradient tensor (tied weights)
+            return
         done = []
         for layer in work:
             G = layer.grad_matrix()
@@ -328,26 +335,28 @@ class MKOR(KroneckerOptimizer):
         # a zero gradient gives s = 0 (D = 0 as well); a non-finite one stays non-finite
         return list((raw / pre.clamp_min(torch.finfo(pre.dtype).tiny)).unbind())
 
-    def _precondition_in_place(self, work: list[Layer]) -> None:
-        """Contiguous ``.grad`` tensors: norms of the raw gradients (one multi-tensor call), ``D`` written
-        straight into ``W.grad`` and ``b.grad`` by the matrix products, norms of ``D`` (one call), and one
-        multi-tensor multiply by the per-layer factors, computed from the norms as Python floats."""
-        grads: list[torch.Tensor] = []
-        for layer in work:
-            grads.append(cast(torch.Tensor, layer.module.weight.grad))
-            if layer.has_bias:
-                grads.append(cast(torch.Tensor, cast(torch.Tensor, layer.module.bias).grad))
+    def _precondition_in_place(self, work: list[Layer], grads: list[torch.Tensor]) -> None:
+        """Contiguous ``.grad`` tensors (``grads``: W.grad, b.grad per layer): norms of the raw gradients (one
+        multi-tensor call), ``D`` written straight into ``W.grad`` and ``b.grad`` by the matrix products, norms
+        of ``D`` (one call), and one multi-tensor multiply by the per-layer factors, computed from the norms in
+        Python floats."""
         raw = torch._foreach_norm(grads)
+        views = self._views
         i = 0
         for layer in work:
-            W2 = grads[i].view(layer.d_out, -1)
-            J_G, J_A = self._factors(layer, W2.dtype)
+            gw = grads[i]
+            J_G, J_A = layer.stats["J_G"], layer.stats["J_A"]
+            if J_G.dtype != gw.dtype:
+                J_G, J_A = J_G.to(gw.dtype), J_A.to(gw.dtype)
+            W2 = gw if gw.dim() == 2 else gw.view(layer.d_out, -1)
             if layer.has_bias:
                 b = grads[i + 1]
                 T = torch.mm(J_G, torch.cat((W2, b.view(-1, 1)), dim=1))  # J_G Gmat, d_out x d_in
-                left, column = self._split_views(layer, J_A)
-                torch.mm(T, left, out=W2)  # D = T J_A, split like Gmat
-                torch.mv(T, column, out=b)
+                cached = views.get(layer.name)
+                if cached is None or cached[0] is not J_A:  # a reset or a dtype conversion gives a new tensor
+                    cached = views[layer.name] = (J_A, J_A[:, :-1], J_A[:, -1])
+                torch.mm(T, cached[1], out=W2)  # D = T J_A, split like Gmat
+                torch.mv(T, cached[2], out=b)
                 i += 2
             else:
                 torch.mm(torch.mm(J_G, W2), J_A, out=W2)
@@ -355,26 +364,26 @@ class MKOR(KroneckerOptimizer):
         norms = torch.stack(raw + torch._foreach_norm(grads)).tolist()
         half = len(grads)
         tiny = torch.finfo(grads[0].dtype).tiny
-        scales, i = [], 0
+        scales: list[float] = []
+        i = 0
         for layer in work:
-            m = 1 + int(layer.has_bias)
-            before, after = norms[i : i + m], norms[half + i : half + i + m]
-            if self.rescale == "sum":
-                s = sum(before) / max(sum(after), tiny)
+            if layer.has_bias:
+                before, after = norms[i] + norms[i + 1], norms[half + i] + norms[half + i + 1]
+                if self.rescale != "sum":  # "joint"
+                    wb, bb, wa, ba = norms[i], norms[i + 1], norms[half + i], norms[half + i + 1]
+                    before, after = math.sqrt(wb * wb + bb * bb), math.sqrt(wa * wa + ba * ba)
+                s = before / max(after, tiny)  # a zero gradient gives s = 0 (D = 0 as well); NaN stays NaN
+                scales += (s, s)
+                i += 2
             else:
-                s = math.sqrt(sum(x * x for x in before)) / max(math.sqrt(sum(x * x for x in after)), tiny)
-            scales += [s] * m  # a zero gradient gives s = 0 (D = 0 as well); NaN stays NaN
-            i += m
-        torch._foreach_mul_(grads, scales)
-
-    def _split_views(self, layer: Layer, J_A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(J_A[:, :k], J_A[:, k])`` for the weight and bias columns of ``D``, kept while ``J_A`` is the same
-        tensor (factor updates are in place; a reset or a dtype conversion gives a new tensor)."""
-        cached = self._views.get(layer.name)
-        if cached is None or cached[0] is not J_A:
-            k = layer.d_in - 1
-            cached = self._views[layer.name] = (J_A, J_A[:, :k], J_A[:, k])
-        return cached[1], cached[2]
+                scales.append(norms[i] / max(norms[half + i], tiny))
+                i += 1
+        dtype = grads[0].dtype
+        if grads[0].is_cpu and dtype in (torch.float32, torch.float64) and all(g.dtype == dtype for g in grads):
+            # on the CPU, 0-d tensors of the gradients' dtype skip a conversion of each Python scalar (same results)
+            torch._foreach_mul_(grads, torch.tensor(scales, dtype=dtype).unbind())
+        else:
+            torch._foreach_mul_(grads, scales)  # a GPU runs this as one fused kernel
 
     # ------------------------------------------------------------------ state
     def _layer_state(self, layer: Layer) -> dict:
