@@ -21,20 +21,14 @@ The selection, update and gradient maintenance run in the numba kernel ``kernels
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
-from .kernels import (
-    RULE_CODES,
-    CscCsr,
-    csc_csr_arrays,
-    fill_scores,
-    greedy_run,
-    mirror_upper,
-    sparse_gram_columns,
-)
+from .kernels import RULE_CODES, CscCsr, coordinate_score, csc_csr_arrays, greedy_run, mirror_upper, sparse_gram_columns
 
 GRAM_UPDATES = ("gradient", "prox_gradient", "pg_nn")
 #: a sparse A at least this dense gets a dense copy for its Gram columns: a column by the compiled sparse
@@ -150,6 +144,9 @@ class GramEngine:
         if A is not None and hasattr(bp, "w") and hasattr(bp, "gram_columns") and hasattr(bp.model, "b"):
             # least squares: g = w A^T (A_S x_S - y) + l2 x over the support S, one pass over A instead of two
             S = np.flatnonzero(x)
+            if len(S) == 0:  # A^T (0 - y) is exactly -A^T y: g = -c with no pass over A
+                self.g = bp.l2 * x - self.c
+                return
             r = np.asarray(A[:, S] @ x[S]).ravel() - bp.model.b
             self.g = bp.w * np.asarray(A.T @ r, dtype=float).ravel() + bp.l2 * x
         elif hasattr(bp, "model"):
@@ -184,22 +181,24 @@ class GramEngine:
     def _fill(self, need: np.ndarray, st: Any, rule: str) -> None:
         """Compute the missing columns of the block ``need`` plus the best-ranked uncached coordinates into
         the cache (evicting the least recently used columns outside the block when it is full)."""
-        n = len(self.slot)
         bp = self.bp
-        r = st.rowsums if st.rowsums is not None else st.L
-        fill_scores(RULE_CODES[rule], self.g, st.x, st.L, r, float(bp.l1), bool(bp.nonnegative), self.scores)
-        score = self._priority(self.scores[:n], st)
         block, need = need, np.unique(need[self.slot[need] < 0])
-        uncached = self.slot < 0
-        uncached[need] = False
-        extra = np.flatnonzero(uncached)
+        uncached = int(np.count_nonzero(self.slot < 0)) - len(need)
         held = int(np.count_nonzero(self.slot[np.unique(block)] >= 0))  # the block's cached columns stay
-        k: int = min(self.prefetch, len(extra), len(self.cols) - len(need) - held)
+        k: int = min(self.prefetch, uncached, len(self.cols) - len(need) - held)
         if self.complete_at is not None and self.columns_computed + len(need) + k >= self.complete_at:
-            k = len(extra)  # most columns are needed anyway: compute all the rest in this batch
-        if 0 < k < len(extra):
-            extra = extra[np.argpartition(-score[extra], k - 1)[:k]]
-        js = np.sort(np.concatenate([need, extra[:k]]))
+            k = uncached  # most columns are needed anyway: compute all the rest in this batch
+        extra = np.empty(max(k, 0), dtype=np.int64)
+        if k == uncached:
+            mask = self.slot < 0
+            mask[need] = False
+            extra = np.flatnonzero(mask)
+        elif k > 0:
+            r = st.rowsums if st.rowsums is not None else st.L
+            rank_uncached(
+                RULE_CODES[rule], self.g, st.x, st.L, r, float(bp.l1), bool(bp.nonnegative), self.slot, need, extra
+            )
+        js = np.sort(np.concatenate([need, extra]))
         if self.free < len(js):  # evict the least recently used slots not holding the needed columns
             protect = np.zeros(len(self.cols), bool)
             protect[self.slot[block][self.slot[block] >= 0]] = True
@@ -214,17 +213,6 @@ class GramEngine:
         self.last_used[targets] = self.clock
         self.free -= len(js)
         self.columns_computed += len(js)
-
-    def _priority(self, score: np.ndarray, st: Any) -> np.ndarray:
-        """Ranking of the uncached coordinates for prefetching: the rule's score where it is positive, and
-        for the coordinates a proximal rule scores 0 (x_j = 0 inside the L1 threshold) minus the distance
-        to the threshold, ``-(l1 - |g_j|) / sqrt(L_j)`` (``-(g_j + l1) / sqrt(L_j)`` when x >= 0)."""
-        bp = self.bp
-        if not (bp.l1 > 0 or bp.nonnegative):
-            return score
-        g = self.g
-        gap = (g + bp.l1) if bp.nonnegative else (bp.l1 - np.abs(g))
-        return np.where(score > 0, score, -np.maximum(gap, 0.0) / np.sqrt(st.L))
 
     def run(self, n_iter: int, x: np.ndarray, st: Any, rule: str, prox: bool, norm2: bool) -> int:
         """``n_iter`` kernel iterations on x (in place); returns the iterations done."""
@@ -245,3 +233,36 @@ class GramEngine:
                 break
             self._fill(self.block[: st.info[5]].copy(), st, rule)
         return done
+
+
+@njit(cache=True)
+def rank_uncached(rule, g, x, L, r, l1, nonneg, slot, need, out):
+    """The ``len(out)`` best-ranked coordinates with no cached column and not in ``need`` into ``out`` (one
+    pass, ties: the smaller index first): ranked by the rule's score where it is positive and, for the
+    coordinates a proximal rule scores 0 (x_j = 0 inside the L1 threshold), by minus the distance to the
+    threshold, ``-(l1 - |g_j|) / sqrt(L_j)`` (``-(g_j + l1) / sqrt(L_j)`` when x >= 0)."""
+    k = out.shape[0]
+    best = np.full(k, -np.inf)
+    out[:] = -1
+    proximal = l1 > 0 or nonneg
+    for i in range(g.shape[0]):
+        if slot[i] >= 0:
+            continue
+        skip = False
+        for j in need:
+            skip = skip or j == i
+        if skip:
+            continue
+        v = coordinate_score(rule, g[i], x[i], L[i], r[i], l1, nonneg)
+        if proximal and not v > 0:
+            gap = (g[i] + l1) if nonneg else (l1 - abs(g[i]))
+            v = -max(gap, 0.0) / math.sqrt(L[i])
+        if v != v:
+            v = -np.inf
+        if out[k - 1] >= 0 and not v > best[k - 1]:
+            continue
+        t = k - 1
+        while t > 0 and (out[t - 1] < 0 or v > best[t - 1]):
+            best[t], out[t] = best[t - 1], out[t - 1]
+            t -= 1
+        best[t], out[t] = v, i

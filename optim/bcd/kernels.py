@@ -82,6 +82,9 @@ def _score(rule, gi, xi, Li, ri, l1, nonneg):
     return -q
 
 
+coordinate_score = _score  # the public name (the prefetch ranking of ``optim.bcd.gram`` uses it)
+
+
 @njit(cache=True)
 def _contribution(rule, gi, xi, Li, l1, nonneg, norm2):
     """Per-coordinate term of a fixed-block score (summed over the block; "gsl" divides by L_b later)."""
@@ -247,15 +250,6 @@ def _update_and_select(rule, tau, slots, ds, m, cols, g, x, L, r, l1, nonneg, be
 
 
 @njit(cache=True)
-def fill_scores(
-    rule: int, g: np.ndarray, x: np.ndarray, L: np.ndarray, r: np.ndarray, l1: float, nonneg: bool, scores: np.ndarray
-) -> None:
-    """Every per-coordinate score of a variable-block rule into ``scores[:n]``."""
-    for i in range(g.shape[0]):
-        scores[i] = _score(rule, g[i], x[i], L[i], r[i], l1, nonneg)
-
-
-@njit(cache=True)
 def sparse_gram_columns(
     csc_ptr: np.ndarray,
     csc_idx: np.ndarray,
@@ -280,8 +274,9 @@ def sparse_gram_columns(
             i, a = csc_idx[t], csc_val[t]
             for u in range(csr_ptr[i], csr_ptr[i + 1]):
                 row[csr_idx[u]] += a * csr_val[u]
-        for u in range(row.shape[0]):
-            row[u] *= w
+        if w != 1.0:  # (w = 1: a sum-scaled least squares, no pass)
+            for u in range(row.shape[0]):
+                row[u] *= w
         row[j] += l2
 
 

@@ -19,6 +19,13 @@ from .protocol import BlockBounds, BlockState
 
 
 def _column_sq_norms(A) -> np.ndarray:
+    if sp.issparse(A) and A.format == "csc" and A.has_canonical_format:
+        # one pass over the stored entries: per-column sums of the squares (empty columns stay 0)
+        out = np.zeros(A.shape[1])
+        full = np.diff(A.indptr) > 0
+        if np.any(full):
+            out[full] = np.add.reduceat(A.data * A.data, A.indptr[:-1][full])
+        return out
     if sp.issparse(A):
         return np.asarray(A.multiply(A).sum(axis=0)).ravel()
     return np.einsum("ij,ij->j", A, A)
