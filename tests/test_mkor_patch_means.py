@@ -32,3 +32,19 @@ def test_max_abs_matches_abs_max_and_propagates_nan():
     assert _max_abs(J) == float(J.abs().max()) == 5.0
     assert _max_abs(torch.tensor([[1.0, float("-inf")]])) == float("inf")
     assert _max_abs(torch.tensor([[1.0, float("nan")]])) != _max_abs(torch.tensor([[1.0, float("nan")]]))
+
+
+def test_patch_mean_cache_keeps_a_few_input_sizes_per_layer_and_stays_exact():
+    """Inputs of many sizes (multi-scale training) keep at most PATCH_SIZES_KEPT averaging matrices per
+    layer, least recently used evicted, and every call still equals torch's unfold."""
+    from optim.nn.mkor import PATCH_SIZES_KEPT
+
+    conv = nn.Conv2d(2, 3, 3, padding=1, stride=2).double()
+    layer, cache = Layer("c", conv), {}
+    gen = torch.Generator().manual_seed(0)
+    for size in [5, 6, 7, 8, 9, 10, 6, 11, 12, 5, 13]:
+        x = torch.randn(2, 2, size, size + 1, dtype=torch.float64, generator=gen)
+        expected = F.unfold(x, 3, padding=1, stride=2).mean(dim=2)
+        torch.testing.assert_close(_patch_means(layer, x, cache), expected, rtol=1e-12, atol=1e-12)
+        assert len(cache["c"]) <= PATCH_SIZES_KEPT
+    assert [k[:2] for k in cache["c"]] == [(11, 12), (12, 13), (5, 6), (13, 14)]

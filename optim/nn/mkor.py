@@ -27,6 +27,7 @@ to ``I`` (what the authors' code does in effect); ``"mix"`` uses ``zeta J + (1 -
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import cast
 
 import torch
@@ -70,14 +71,23 @@ def _position_weights(
     return out
 
 
+#: averaging matrices kept per convolution, one per input size (H, W), least recently used evicted first
+PATCH_SIZES_KEPT = 4
+
+
 def _patch_means(layer: Layer, x: torch.Tensor, cache: dict) -> torch.Tensor:
     """Conv2d: the mean over output positions of each unfolded patch entry, ``N x (C_in kh kw)``, computed as
     ``A_h X A_w^T`` per sample and channel (``A`` from ``_position_weights``): one matrix product with
     ``kron(A_h, A_w)`` instead of unfolding every patch."""
     if x.dtype not in (torch.float32, torch.float64) or x.dim() != 4:
         return layer.patches(x).mean(dim=2)
-    key = (layer.name, x.shape[2], x.shape[3], x.dtype, x.device)
-    if key not in cache:
+    key = (x.shape[2], x.shape[3], x.dtype, x.device)
+    sizes = cache.setdefault(layer.name, OrderedDict())  # the layer's input sizes, least recently used first
+    if key in sizes:
+        sizes.move_to_end(key)
+    else:
+        if len(sizes) >= PATCH_SIZES_KEPT:
+            sizes.popitem(last=False)
         m = cast(nn.Conv2d, layer.module)
         pad = cast(tuple[int, int], conv_padding(m))
         ops = []
@@ -85,10 +95,10 @@ def _patch_means(layer: Layer, x: torch.Tensor, cache: dict) -> torch.Tensor:
             n_in, k, d, st = x.shape[2 + axis], m.kernel_size[axis], m.dilation[axis], m.stride[axis]
             n_out = (n_in + 2 * pad[axis] - d * (k - 1) - 1) // st + 1
             ops.append(_position_weights(n_in, n_out, k, pad[axis], st, d, x))
-        cache[key] = torch.kron(ops[0], ops[1])  # (kh kw) x (H W)
+        sizes[key] = torch.kron(ops[0], ops[1])  # (kh kw) x (H W)
     n, c = x.shape[:2]
     # the product with the flattened input on the right runs on a far faster CPU kernel than its transpose
-    return torch.mm(cache[key], x.reshape(n * c, -1).T).T.reshape(n, -1)
+    return torch.mm(sizes[key], x.reshape(n * c, -1).T).T.reshape(n, -1)
 
 
 def _max_abs(J: torch.Tensor) -> float:
@@ -161,7 +171,7 @@ class MKOR(KroneckerOptimizer):
         self.factor_dtype = factor_dtype
         self.grad_accum_steps = as_int(grad_accum_steps, "grad_accum_steps", low=1)
         self.accum_g_scale = as_choice(accum_g_scale, "accum_g_scale", ("mean", "code"))
-        self._position_ops: dict = {}  # (layer, H, W, dtype, device) -> averaging matrices of _patch_means
+        self._position_ops: dict = {}  # layer -> {(H, W, dtype, device): averaging matrix of _patch_means}
         self._views: dict = {}  # layer name -> (J_A, its weight columns, its bias column)
         super().__init__(
             model,
