@@ -87,3 +87,19 @@ def test_preconditioning_equals_the_formula_after_structural_changes(change, res
             assert last.module.bias.grad is None
         opt.backbone.step()
         opt.t += 1
+
+
+def test_weight_and_bias_gradients_of_different_dtypes_take_the_general_path():
+    """A float32 weight with a float64 bias (the in-place path would multiply mismatched dtypes): the
+    step runs and, with identity factors, leaves each gradient as it was (s = 1), in its own dtype."""
+    lin = nn.Linear(4, 3)
+    lin.bias = nn.Parameter(lin.bias.detach().double())
+    opt = MKOR(nn.Sequential(lin), "sgd", lr=0.1)
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    (x @ lin.weight.T + lin.bias.float()).pow(2).sum().backward()  # a forward outside the module's hooks
+    before = [lin.weight.grad.clone(), lin.bias.grad.clone()]
+    with torch.no_grad():
+        opt._precondition()
+    assert lin.weight.grad.dtype == torch.float32 and lin.bias.grad.dtype == torch.float64
+    torch.testing.assert_close(lin.weight.grad, before[0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(lin.bias.grad, before[1], rtol=1e-6, atol=1e-7)

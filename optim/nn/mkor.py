@@ -304,7 +304,7 @@ class MKOR(KroneckerOptimizer):
             work.append(layer)
             if plain:
                 gb = cast(torch.Tensor, params["bias"]).grad if layer.has_bias else gw
-                if gb is None or not (gw.is_contiguous() and gb.is_contiguous()):
+                if gb is None or gb.dtype != gw.dtype or not (gw.is_contiguous() and gb.is_contiguous()):
                     plain = False
                 else:
                     grads.append(gw)
