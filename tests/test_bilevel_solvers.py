@@ -262,3 +262,6 @@ def test_default_batch_fits_blocks_with_fewer_than_32_samples(method):
     assert res.status in ("max_iter", "converged") and res.fun < p.F(np.zeros(p.dim_x))
     with pytest.raises(ValueError, match="batch_size"):
         optim.solve(p, method=method, batch_size=32, max_iter=1, verbose=False, seed=0)
+    for bad in ("full", np.array([3, 4])):
+        with pytest.raises((TypeError, ValueError), match="batch_size"):
+            optim.solve(p, method=method, batch_size=bad, max_iter=1, verbose=False, seed=0)

@@ -53,7 +53,11 @@ class BilevelSolver(Solver):
     ):
         super().__init__(**common)
         self.blocks_per_iter = None if blocks_per_iter is None else as_int(blocks_per_iter, "blocks_per_iter", low=1)
-        self.batch_size = batch_size if batch_size in (None, "auto") else as_int(batch_size, "batch_size", low=1)
+        if isinstance(batch_size, str) and batch_size != "auto":
+            raise ValueError(f"batch_size must be a positive integer, None (whole data) or 'auto', got {batch_size!r}")
+        self.batch_size = (
+            batch_size if batch_size is None or isinstance(batch_size, str) else as_int(batch_size, "batch_size", low=1)
+        )
         self.upper_batch_size = (
             None if upper_batch_size is None else as_int(upper_batch_size, "upper_batch_size", low=1)
         )
