@@ -36,6 +36,16 @@ def _conv():
     return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 2 * 3, 4)).double()
 
 
+def _kaisa_directions(opt, raws, damping):
+    """The unclipped KAISA directions ``Q_G ((Q_G^T Gmat Q_A) / (d_G d_A^T + damping)) Q_A^T`` per layer, from
+    the optimizer's eigendecompositions and the raw gradient matrices ``raws``."""
+    out = []
+    for layer, Gm in zip(opt.layers, raws, strict=True):
+        (dA, QA), (dG, QG) = layer.stats["eig_A"], layer.stats["eig_G"]
+        out.append(QG @ ((QG.T @ Gm @ QA) / (torch.outer(dG, dA) + damping)) @ QA.T)
+    return out
+
+
 @pytest.mark.parametrize("make", [lambda: _mlp(True), lambda: _mlp(False), _conv], ids=["mlp", "mlp-no-bias", "conv"])
 def test_asdl_mode_equals_asdl_kfac_gradient_maker(make):
     from asdl.precondition import KfacGradientMaker, PreconditioningConfig  # peers extra: asdfghjkl==0.1a5
@@ -96,10 +106,7 @@ def test_kaisa_mode_solves_the_damped_kronecker_system_and_clips():
     F.cross_entropy(clipped(X), y).backward()
     raws = [torch.cat([m.weight.grad, m.bias.grad[:, None]], 1) for m in (clipped[0], clipped[2])]
     opt2._update_factors()
-    unclipped = []
-    for layer, Gm in zip(opt2.layers, raws, strict=True):
-        (dA, QA), (dG, QG) = layer.stats["eig_A"], layer.stats["eig_G"]
-        unclipped.append(QG @ ((QG.T @ Gm @ QA) / (torch.outer(dG, dA) + damping)) @ QA.T)
+    unclipped = _kaisa_directions(opt2, raws, damping)
     vg = abs(sum(float((V * Gm).sum()) for V, Gm in zip(unclipped, raws, strict=True))) * lr**2
     nu = min(1.0, (1e-4 / vg) ** 0.5)
     assert nu < 1
@@ -192,10 +199,7 @@ def test_kaisa_kl_clip_weighs_each_layer_by_its_own_learning_rate():
     F.cross_entropy(model(X), y).backward()
     raws = [torch.cat([m.weight.grad, m.bias.grad[:, None]], 1) for m in (model[0], model[2])]
     opt._update_factors()
-    unclipped = []
-    for layer, Gm in zip(opt.layers, raws, strict=True):
-        (dA, QA), (dG, QG) = layer.stats["eig_A"], layer.stats["eig_G"]
-        unclipped.append(QG @ ((QG.T @ Gm @ QA) / (torch.outer(dG, dA) + damping)) @ QA.T)
+    unclipped = _kaisa_directions(opt, raws, damping)
     vg = abs(sum(lr**2 * float((V * Gm).sum()) for lr, V, Gm in zip(lrs, unclipped, raws, strict=True)))
     nu = min(1.0, (1e-4 / vg) ** 0.5)
     assert nu < 1
