@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from problems.monotone import FiniteSum, FiniteSumOperator
 from problems.validation import as_real
 
@@ -106,3 +108,13 @@ class MonotoneSolver(Solver):
 class StochasticSolver(MonotoneSolver):
     """Base of the stochastic methods: one iteration is a block of stochastic steps (``block_steps``),
     so the O(n) residual of a check is paid once per block, not once per O(1) step."""
+
+
+def keep_unused(arrays: tuple[np.ndarray, ...], start: int, more: int) -> tuple[tuple[np.ndarray, ...], int]:
+    """For draws generated ahead in chunks: new zeroed arrays with room for ``more`` rows after the rows of
+    ``arrays`` from ``start`` on (drawn, not used yet), which are copied first. Returns (arrays, rows kept)."""
+    left = arrays[0].shape[0] - start
+    out = tuple(np.zeros((left + more, *a.shape[1:]), dtype=a.dtype) for a in arrays)
+    for new, old in zip(out, arrays, strict=True):
+        new[:left] = old[start:]
+    return out, left

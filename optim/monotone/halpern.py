@@ -35,7 +35,7 @@ from problems.validation import as_choice, as_int
 
 from ..base import State
 from . import kernels
-from .common import MonotoneSolver, anchor_weight, constant, snapshot_probability
+from .common import MonotoneSolver, anchor_weight, constant, keep_unused, snapshot_probability
 from .variance_reduced import uses_kernel
 
 SCHEDULES = ("official", "classical")
@@ -197,11 +197,8 @@ class VRHalpern(Halpern):
         start = state.k - state.drawn_k
         left = full.size - start
         if left < self.block_steps:  # keep the rows drawn but not used yet, draw the next ones after them
-            m = left + max(DRAW_CHUNK, self.block_steps)
-            more, more_batches = np.empty(m, dtype=np.bool_), np.zeros((m, state.batch), dtype=np.int64)
-            more[:left], more_batches[:left] = full[start:], batches[start:]
-            kernels.halpern_draws(state.rng, state.drawn_k + full.size, problem.n, more[left:], more_batches[left:])
-            full, batches = more, more_batches
+            (full, batches), left = keep_unused((full, batches), start, max(DRAW_CHUNK, self.block_steps))
+            kernels.halpern_draws(state.rng, state.k + left, problem.n, full[left:], batches[left:])
             state.draws, state.drawn_k, start = (full, batches), state.k, 0
         return full, batches, start
 

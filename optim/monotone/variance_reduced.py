@@ -39,7 +39,7 @@ from problems.validation import as_int, as_real
 
 from ..base import State
 from . import kernels
-from .common import StochasticSolver, as_probability, constant
+from .common import StochasticSolver, as_probability, constant, keep_unused
 
 
 def forb_factor(p: float) -> float:
@@ -97,13 +97,10 @@ class LooplessDraws:
 
     def take(self, steps: int, n: int) -> tuple[np.ndarray, np.ndarray, int]:
         """(indices, coins, first row) of the next ``steps`` steps."""
-        left = self.idx.size - self.pos
-        if left < steps:
-            m = left + max(DRAW_CHUNK, steps)
-            idx, coins = np.empty(m, dtype=np.int64), np.empty(m)
-            idx[:left], coins[:left] = self.idx[self.pos :], self.coins[self.pos :]
-            kernels.loopless_draws(self.rng, n, idx[left:], coins[left:])
-            self.idx, self.coins, self.pos = idx, coins, 0
+        if self.idx.size - self.pos < steps:
+            (self.idx, self.coins), left = keep_unused((self.idx, self.coins), self.pos, max(DRAW_CHUNK, steps))
+            kernels.loopless_draws(self.rng, n, self.idx[left:], self.coins[left:])
+            self.pos = 0
         start = self.pos
         self.pos += steps
         return self.idx, self.coins, start
